@@ -1,0 +1,1 @@
+"""Shared parts of Solar Car Charge: config, models, stores, CLI."""

@@ -1,0 +1,203 @@
+"""Typed records that cross process and store boundaries.
+
+Field names carry their units and follow the HomeWizard v1 vocabulary (DESIGN.md section 8), so a
+point in SQLite, a point in InfluxDB and a value on the phone page all mean the same thing.
+Timestamps are timezone-aware UTC datetimes; anything else is rejected early, because a naive
+timestamp silently shifts a window mean by an hour or two.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+
+def utc(ts: datetime) -> datetime:
+    """Return ``ts`` in UTC; naive datetimes are a programming error, not local time."""
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {ts!r}: timestamps must be timezone-aware UTC")
+    return ts.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Mode(enum.StrEnum):
+    """What the phone switch selects (DESIGN.md section 5)."""
+
+    SOLAR = "solar"  # the system is on: charge from surplus only
+    MIN_SOLAR = "min_solar"  # at least min current, more with surplus
+    MANUAL = "manual"  # the system is off: the charger is handed back once
+
+    @classmethod
+    def parse(cls, value: object) -> Mode:
+        try:
+            return cls(str(value))
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown mode {value!r} (expected one of: {choices})") from None
+
+
+class Action(enum.StrEnum):
+    START = "start"
+    STOP = "stop"
+    ADJUST = "adjust"
+    HOLD = "hold"
+    RELEASE = "release"
+    NONE = "none"
+
+
+# The p1 measurement's fields, in schema order (DESIGN.md section 8).
+P1_FIELDS: tuple[str, ...] = (
+    "active_power_w",
+    "active_power_l1_w",
+    "active_power_l2_w",
+    "active_power_l3_w",
+    "active_voltage_l1_v",
+    "active_voltage_l2_v",
+    "active_voltage_l3_v",
+    "active_current_l1_a",
+    "active_current_l2_a",
+    "active_current_l3_a",
+    "total_power_import_kwh",
+    "total_power_export_kwh",
+    "active_power_average_w",
+    "montly_power_peak_w",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One P1 sample. Every measurement is optional: meters omit what they do not have."""
+
+    ts: datetime
+    meter: str = "p1"
+    active_power_w: float | None = None
+    active_power_l1_w: float | None = None
+    active_power_l2_w: float | None = None
+    active_power_l3_w: float | None = None
+    active_voltage_l1_v: float | None = None
+    active_voltage_l2_v: float | None = None
+    active_voltage_l3_v: float | None = None
+    active_current_l1_a: float | None = None
+    active_current_l2_a: float | None = None
+    active_current_l3_a: float | None = None
+    total_power_import_kwh: float | None = None
+    total_power_export_kwh: float | None = None
+    active_power_average_w: float | None = None
+    montly_power_peak_w: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts))
+
+    def values(self) -> dict[str, float]:
+        """The measured fields that are present, as floats."""
+        out: dict[str, float] = {}
+        for name in P1_FIELDS:
+            v = getattr(self, name)
+            if v is not None:
+                out[name] = float(v)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerState:
+    """What the controller knows of the charger at ``ts``: read, or tracked from its commands."""
+
+    ts: datetime
+    charger_id: str
+    status_id: int | None
+    status: str
+    current_a: float | None
+    power_w: float | None
+    added_energy_kwh: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One controller cycle's outcome, recorded so a person can see why the car did what it did."""
+
+    ts: datetime
+    mode: Mode
+    action: Action
+    reason: str
+    target_a: int
+    grid_power_mean_w: float | None = None
+    surplus_w: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts))
+        object.__setattr__(self, "mode", Mode(self.mode))
+        object.__setattr__(self, "action", Action(self.action))
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    ts: datetime
+    mode: Mode
+    source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts))
+        object.__setattr__(self, "mode", Mode(self.mode))
+
+
+@dataclass(frozen=True, slots=True)
+class EnergySummary:
+    """Energy over a period, integrated from the controller's per-cycle points."""
+
+    ev_kwh: float
+    ev_solar_kwh: float
+    import_kwh: float | None
+    export_kwh: float | None
+    starts: int
+
+    @property
+    def solar_share(self) -> float | None:
+        return self.ev_solar_kwh / self.ev_kwh if self.ev_kwh > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Everything the phone page and ``scc status`` show, in one read."""
+
+    now: datetime
+    latest_reading: Reading | None
+    grid_power_mean_w: float | None
+    window_s: float
+    mode: ModeChange | None
+    last_decision: Decision | None
+    charger: ChargerState | None
+    today: EnergySummary | None
+
+    def to_json(self) -> dict[str, object]:
+        return to_jsonable(self)  # type: ignore[return-value]
+
+
+def to_jsonable(obj: object) -> object:
+    """Dataclasses, enums and datetimes as plain JSON values (ISO 8601 UTC with 'Z')."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj.value if isinstance(obj, enum.Enum) else obj
+    if isinstance(obj, datetime):
+        return utc(obj).isoformat().replace("+00:00", "Z")
+    if isinstance(obj, EnergySummary):
+        return {
+            "ev_kwh": obj.ev_kwh,
+            "ev_solar_kwh": obj.ev_solar_kwh,
+            "solar_share": obj.solar_share,
+            "import_kwh": obj.import_kwh,
+            "export_kwh": obj.export_kwh,
+            "starts": obj.starts,
+        }
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj)}  # type: ignore[arg-type]
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    raise TypeError(f"cannot serialise {type(obj).__name__}")

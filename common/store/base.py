@@ -1,0 +1,93 @@
+"""The store contract every component talks through (DESIGN.md section 2).
+
+Two backends implement it with the same semantics: SQLite (embedded default) and InfluxDB 2. Points
+are keyed by series and timestamp, so writing the same point twice stores it once, as InfluxDB does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from common.models import (
+    ChargerState,
+    Decision,
+    EnergySummary,
+    Mode,
+    ModeChange,
+    Reading,
+    Status,
+)
+
+#: A stretch longer than this between two charger points is a gap (controller down), not charging.
+MAX_STEP_S = 300.0
+
+
+class StoreError(Exception):
+    """The store could not be reached or refused the request; callers retry or spool."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        """Write a batch of P1 readings; raises StoreError when nothing was written."""
+
+    def grid_power_mean(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> float | None:
+        """Mean ``active_power_w`` over [max(now - window_s, since), now); None when no reading."""
+
+    def latest_reading(self, now: datetime) -> Reading | None:
+        """The newest reading at or before ``now``."""
+
+    def write_charger_state(self, state: ChargerState) -> None: ...
+
+    def write_decision(self, decision: Decision) -> None: ...
+
+    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange: ...
+
+    def get_mode(self) -> ModeChange | None:
+        """The last mode set, or None when nobody has set one (callers default to solar)."""
+
+    def last_decision(self) -> Decision | None: ...
+
+    def last_charger_state(self) -> ChargerState | None: ...
+
+    def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
+        """EV energy, its solar part, grid import/export and starts between start and stop."""
+
+    def close(self) -> None: ...
+
+
+def integrate_energy(
+    samples: Sequence[tuple[datetime, float, float | None]], stop: datetime
+) -> tuple[float, float]:
+    """Integrate (ts, ev_power_w, surplus_w) steps into (ev_kwh, ev_solar_kwh).
+
+    Each sample holds until the next one (or ``stop``), at most MAX_STEP_S. The solar part of the
+    EV's draw is what the surplus covered: min(ev, max(0, surplus)), as in DESIGN.md section 11.
+    """
+    ev_j = solar_j = 0.0
+    for i, (ts, ev_w, surplus_w) in enumerate(samples):
+        end = samples[i + 1][0] if i + 1 < len(samples) else stop
+        dt = min(max((end - ts).total_seconds(), 0.0), MAX_STEP_S)
+        ev = max(ev_w, 0.0)
+        ev_j += ev * dt
+        if surplus_w is not None:
+            solar_j += min(ev, max(0.0, surplus_w)) * dt
+    return ev_j / 3.6e6, solar_j / 3.6e6
+
+
+def build_status(store: Store, now: datetime, window_s: float, day_start: datetime) -> Status:
+    """One consistent picture for the phone page and ``scc status``."""
+    return Status(
+        now=now,
+        latest_reading=store.latest_reading(now),
+        grid_power_mean_w=store.grid_power_mean(window_s, now),
+        window_s=window_s,
+        mode=store.get_mode(),
+        last_decision=store.last_decision(),
+        charger=store.last_charger_state(),
+        today=store.energy_summary(day_start, now),
+    )

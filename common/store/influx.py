@@ -1,0 +1,224 @@
+"""The InfluxDB 2 store, for users who run the compose stack with Grafana.
+
+Writes are synchronous so that a failure reaches the caller (the collector then spools); the
+client does no retries of its own for the same reason. Every query lives in ``flux.py`` and
+takes its values as bind parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import urllib3
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+
+from common.models import (
+    P1_FIELDS,
+    Action,
+    ChargerState,
+    Decision,
+    EnergySummary,
+    Mode,
+    ModeChange,
+    Reading,
+)
+from common.store import flux
+from common.store.base import StoreError, integrate_energy
+
+_ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
+#: How far back "latest" looks: older than this is no longer news for the phone page, and the
+#: bound keeps the query from scanning years of history.
+LATEST_LOOKBACK = timedelta(days=7)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ApiException):
+        return f"HTTP {e.status} {e.reason}: {(e.body or '').strip()[:200]}"
+    return f"{type(e).__name__}: {e}"
+
+
+class InfluxStore:
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, timeout_s: float = 10.0
+    ) -> None:
+        self.url, self.org, self.bucket = url, org, bucket
+        self._client = InfluxDBClient(
+            url=url, token=token, org=org, timeout=int(timeout_s * 1000), retries=0
+        )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+        self._query_api = self._client.query_api()
+
+    def _write_points(self, points: list[Point]) -> None:
+        if not points:
+            return
+        try:
+            self._write.write(
+                bucket=self.bucket, org=self.org, record=points, write_precision=WritePrecision.MS
+            )
+        except _ERRORS as e:
+            raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
+
+    def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
+        params = {"bucket": self.bucket, "start": start, "stop": stop}
+        try:
+            tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
+        except _ERRORS as e:
+            raise StoreError(f"InfluxDB {self.url} query {name} failed: {_describe(e)}") from e
+        return [rec.values for table in tables for rec in table.records]
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        points = []
+        for r in readings:
+            values = r.values()
+            if not values:
+                continue  # a point needs at least one field
+            p = Point("p1").tag("meter", r.meter).time(r.ts, WritePrecision.MS)
+            for name, v in values.items():
+                p = p.field(name, float(v))
+            points.append(p)
+        self._write_points(points)
+
+    def grid_power_mean(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> float | None:
+        start = now - timedelta(seconds=window_s)
+        if since is not None and since > start:
+            start = since
+        if start >= now:
+            return None
+        rows = self._query("grid_power_mean", start, now)
+        values = [r["_value"] for r in rows if r.get("_value") is not None]
+        return float(values[0]) if values else None
+
+    def latest_reading(self, now: datetime) -> Reading | None:
+        rows = self._query("latest_reading", now - LATEST_LOOKBACK, now + timedelta(seconds=1))
+        rows = [r for r in rows if r["_time"] <= now]
+        if not rows:
+            return None
+        row = max(rows, key=lambda r: r["_time"])
+        return Reading(
+            ts=row["_time"],
+            meter=str(row.get("meter") or "p1"),
+            **{f: row[f] for f in P1_FIELDS if row.get(f) is not None},
+        )
+
+    def write_charger_state(self, state: ChargerState) -> None:
+        p = (
+            Point("charger")
+            .tag("charger_id", state.charger_id)
+            .time(state.ts, WritePrecision.MS)
+            .field("status", state.status)
+        )
+        if state.status_id is not None:
+            p = p.field("status_id", int(state.status_id))
+        for name in ("current_a", "power_w", "added_energy_kwh"):
+            v = getattr(state, name)
+            if v is not None:
+                p = p.field(name, float(v))
+        self._write_points([p])
+
+    def write_decision(self, d: Decision) -> None:
+        p = (
+            Point("decision")
+            .tag("mode", d.mode.value)
+            .time(d.ts, WritePrecision.MS)
+            .field("target_a", int(d.target_a))
+            .field("action", d.action.value)
+            .field("reason", d.reason)
+        )
+        if d.grid_power_mean_w is not None:
+            p = p.field("grid_power_mean_w", float(d.grid_power_mean_w))
+        if d.surplus_w is not None:
+            p = p.field("surplus_w", float(d.surplus_w))
+        self._write_points([p])
+
+    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
+        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        p = (
+            Point("mode")
+            .time(change.ts, WritePrecision.MS)
+            .field("mode", change.mode.value)
+            .field("source", source)
+        )
+        self._write_points([p])
+        return change
+
+    def _last(self, name: str, lookback: timedelta | None = LATEST_LOOKBACK) -> dict | None:
+        now = datetime.now(UTC)
+        start = EPOCH if lookback is None else now - lookback
+        rows = self._query(name, start, now + timedelta(days=1))
+        return max(rows, key=lambda r: r["_time"]) if rows else None
+
+    def get_mode(self) -> ModeChange | None:
+        row = self._last("last_mode", lookback=None)  # a mode set once holds forever
+        if row is None or row.get("mode") is None:
+            return None
+        return ModeChange(ts=row["_time"], mode=Mode(row["mode"]), source=row.get("source") or "")
+
+    def last_decision(self) -> Decision | None:
+        row = self._last("last_decision")
+        if row is None or row.get("action") is None:
+            return None
+        return Decision(
+            ts=row["_time"],
+            mode=Mode(row["mode"]),
+            action=Action(row["action"]),
+            reason=row.get("reason") or "",
+            target_a=int(row.get("target_a") or 0),
+            grid_power_mean_w=row.get("grid_power_mean_w"),
+            surplus_w=row.get("surplus_w"),
+        )
+
+    def last_charger_state(self) -> ChargerState | None:
+        row = self._last("last_charger_state")
+        if row is None:
+            return None
+        status_id = row.get("status_id")
+        return ChargerState(
+            ts=row["_time"],
+            charger_id=str(row.get("charger_id") or ""),
+            status_id=int(status_id) if status_id is not None else None,
+            status=row.get("status") or "",
+            current_a=row.get("current_a"),
+            power_w=row.get("power_w"),
+            added_energy_kwh=row.get("added_energy_kwh"),
+        )
+
+    def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
+        power: dict[datetime, float] = {}
+        surplus: dict[datetime, float] = {}
+        starts = 0
+        for r in self._query("energy_points", start, stop):
+            field, value, ts = r["_field"], r["_value"], r["_time"]
+            if field == "power_w":
+                power[ts] = float(value)
+            elif field == "surplus_w":
+                surplus[ts] = float(value)
+            elif field == "action" and value == Action.START.value:
+                starts += 1
+        samples = [(ts, power[ts], surplus.get(ts)) for ts in sorted(power)]
+        ev_kwh, solar_kwh = integrate_energy(samples, stop)
+        counters: dict[str, list[tuple[datetime, float]]] = {}
+        for r in self._query("meter_counters", start, stop):
+            counters.setdefault(r["_field"], []).append((r["_time"], float(r["_value"])))
+
+        def delta(field: str) -> float | None:
+            seen = sorted(counters.get(field, []))
+            return max(seen[-1][1] - seen[0][1], 0.0) if seen else None
+
+        return EnergySummary(
+            ev_kwh=ev_kwh,
+            ev_solar_kwh=solar_kwh,
+            import_kwh=delta("total_power_import_kwh"),
+            export_kwh=delta("total_power_export_kwh"),
+            starts=starts,
+        )
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,237 @@
+"""The embedded store: one SQLite file shared by the collector, controller and toggle app.
+
+Tables mirror the InfluxDB measurements (DESIGN.md section 8). Each is clustered on its
+(timestamp, tags) key, so a window mean is a range scan whose cost does not grow with history, and
+an upsert on that key gives InfluxDB's rule: the same point written twice is stored once, and the
+fields of a later write replace those of an earlier one. WAL mode lets three processes read while
+one writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common.models import (
+    P1_FIELDS,
+    Action,
+    ChargerState,
+    Decision,
+    EnergySummary,
+    Mode,
+    ModeChange,
+    Reading,
+)
+from common.store.base import StoreError, integrate_energy
+
+_P1_COLS = ", ".join(f"{f} REAL" for f in P1_FIELDS)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS p1 (
+    ts_ms INTEGER NOT NULL, meter TEXT NOT NULL, {_P1_COLS},
+    PRIMARY KEY (ts_ms, meter)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS charger (
+    ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, status_id INTEGER, status TEXT,
+    current_a REAL, power_w REAL, added_energy_kwh REAL,
+    PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decision (
+    ts_ms INTEGER NOT NULL, mode TEXT NOT NULL, grid_power_mean_w REAL, surplus_w REAL,
+    target_a INTEGER, action TEXT, reason TEXT,
+    PRIMARY KEY (ts_ms, mode)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mode (
+    ts_ms INTEGER NOT NULL PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT NULL);
+"""
+
+_P1_UPSERT = (
+    f"INSERT INTO p1 (ts_ms, meter, {', '.join(P1_FIELDS)}) "
+    f"VALUES (?, ?, {', '.join('?' for _ in P1_FIELDS)}) "
+    "ON CONFLICT (ts_ms, meter) DO UPDATE SET "
+    + ", ".join(f"{f} = COALESCE(excluded.{f}, p1.{f})" for f in P1_FIELDS)
+)
+
+
+def to_ms(ts: datetime) -> int:
+    return round(ts.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class SqliteStore:
+    """Store on a local SQLite file; safe for several processes and threads at once."""
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = 10.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            raise StoreError(f"SQLite store {self.path}: {e}") from e
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite store {self.path}: {e}") from e
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        rows = [(to_ms(r.ts), r.meter, *(getattr(r, f) for f in P1_FIELDS)) for r in readings]
+        if not rows:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(_P1_UPSERT, rows)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite store {self.path}: {e}") from e
+
+    def grid_power_mean(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> float | None:
+        start_ms = to_ms(now) - round(window_s * 1000)
+        if since is not None:
+            start_ms = max(start_ms, to_ms(since))
+        rows = self._run(
+            "SELECT AVG(active_power_w) FROM p1 WHERE ts_ms >= ? AND ts_ms < ?",
+            (start_ms, to_ms(now)),
+        )
+        return rows[0][0]
+
+    def latest_reading(self, now: datetime) -> Reading | None:
+        rows = self._run(
+            f"SELECT ts_ms, meter, {', '.join(P1_FIELDS)} FROM p1 WHERE ts_ms <= ? "
+            "ORDER BY ts_ms DESC LIMIT 1",
+            (to_ms(now),),
+        )
+        if not rows:
+            return None
+        ts_ms, meter, *values = rows[0]
+        return Reading(ts=from_ms(ts_ms), meter=meter, **dict(zip(P1_FIELDS, values, strict=True)))
+
+    def write_charger_state(self, state: ChargerState) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO charger VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                to_ms(state.ts),
+                state.charger_id,
+                state.status_id,
+                state.status,
+                state.current_a,
+                state.power_w,
+                state.added_energy_kwh,
+            ),
+        )
+
+    def write_decision(self, decision: Decision) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO decision VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                to_ms(decision.ts),
+                decision.mode.value,
+                decision.grid_power_mean_w,
+                decision.surplus_w,
+                decision.target_a,
+                decision.action.value,
+                decision.reason,
+            ),
+        )
+
+    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
+        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        self._run(
+            "INSERT OR REPLACE INTO mode VALUES (?, ?, ?)",
+            (to_ms(change.ts), change.mode.value, source),
+        )
+        return change
+
+    def get_mode(self) -> ModeChange | None:
+        rows = self._run("SELECT ts_ms, mode, source FROM mode ORDER BY ts_ms DESC LIMIT 1")
+        if not rows:
+            return None
+        ts_ms, mode, source = rows[0]
+        return ModeChange(ts=from_ms(ts_ms), mode=Mode(mode), source=source)
+
+    def last_decision(self) -> Decision | None:
+        rows = self._run(
+            "SELECT ts_ms, mode, grid_power_mean_w, surplus_w, target_a, action, reason "
+            "FROM decision ORDER BY ts_ms DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        ts_ms, mode, mean_w, surplus_w, target_a, action, reason = rows[0]
+        return Decision(
+            ts=from_ms(ts_ms),
+            mode=Mode(mode),
+            action=Action(action),
+            reason=reason,
+            target_a=int(target_a),
+            grid_power_mean_w=mean_w,
+            surplus_w=surplus_w,
+        )
+
+    def last_charger_state(self) -> ChargerState | None:
+        rows = self._run("SELECT * FROM charger ORDER BY ts_ms DESC LIMIT 1")
+        if not rows:
+            return None
+        ts_ms, charger_id, status_id, status, current_a, power_w, added = rows[0]
+        return ChargerState(
+            ts=from_ms(ts_ms),
+            charger_id=charger_id,
+            status_id=status_id,
+            status=status,
+            current_a=current_a,
+            power_w=power_w,
+            added_energy_kwh=added,
+        )
+
+    def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
+        a, b = to_ms(start), to_ms(stop)
+        samples = [
+            (from_ms(ts), power or 0.0, surplus)
+            for ts, power, surplus in self._run(
+                "SELECT c.ts_ms, c.power_w, d.surplus_w FROM charger c "
+                "LEFT JOIN decision d ON d.ts_ms = c.ts_ms "
+                "WHERE c.ts_ms >= ? AND c.ts_ms < ? ORDER BY c.ts_ms",
+                (a, b),
+            )
+        ]
+        ev_kwh, solar_kwh = integrate_energy(samples, stop)
+        starts = self._run(
+            "SELECT COUNT(*) FROM decision WHERE action = 'start' AND ts_ms >= ? AND ts_ms < ?",
+            (a, b),
+        )[0][0]
+        return EnergySummary(
+            ev_kwh=ev_kwh,
+            ev_solar_kwh=solar_kwh,
+            import_kwh=self._counter_delta("total_power_import_kwh", a, b),
+            export_kwh=self._counter_delta("total_power_export_kwh", a, b),
+            starts=starts,
+        )
+
+    def _counter_delta(self, field: str, a: int, b: int) -> float | None:
+        where = f"WHERE {field} IS NOT NULL AND ts_ms >= ? AND ts_ms < ?"
+        first = self._run(f"SELECT {field} FROM p1 {where} ORDER BY ts_ms ASC LIMIT 1", (a, b))
+        last = self._run(f"SELECT {field} FROM p1 {where} ORDER BY ts_ms DESC LIMIT 1", (a, b))
+        if not first or not last:
+            return None
+        return max(last[0][0] - first[0][0], 0.0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,1 @@
+"""The phone switch and status page: see app.py."""
