@@ -287,6 +287,8 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
                 continue
         raise _type_error(value, tp, key, source)
     if origin is Literal:
+        if isinstance(value, str) and value.upper() in typing.get_args(tp):
+            return value.upper()  # logging levels: "info" means INFO
         if value in typing.get_args(tp) and type(value) in {type(a) for a in typing.get_args(tp)}:
             return value
         raise _type_error(value, tp, key, source)

@@ -1,0 +1,198 @@
+"""Config loading: defaults, file, env overrides, and one clear line for every kind of mistake."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.config import Config, ConfigError, Secret, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "config.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_when_no_file_and_no_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(env={})
+    assert cfg.source == "<defaults>"
+    assert cfg.store.backend == "sqlite"
+    assert cfg.charging.min_current_a == 6
+    assert cfg.charging.max_current_a == 16
+    assert cfg.charging.window_s == 120.0
+    assert cfg.charging.interval_s == 60.0
+    assert cfg.wallbox.timeout_s > 0
+
+
+def test_example_config_loads_and_documents_every_key():
+    example = REPO / "config.example.yaml"
+    cfg = load_config(example, env={"SCC_INFLUXDB__TOKEN": "t"})
+    assert cfg.source == str(example)
+    text = example.read_text(encoding="utf-8")
+    import dataclasses
+
+    for section in dataclasses.fields(Config):
+        if section.name == "source":
+            continue
+        assert f"{section.name}:" in text, section.name
+        for key in dataclasses.fields(getattr(cfg, section.name)):
+            assert f"  {key.name}:" in text or f"  # {key.name}:" in text, (
+                f"{section.name}.{key.name} is not documented in config.example.yaml"
+            )
+
+
+def test_file_values_are_typed(tmp_path):
+    p = write(
+        tmp_path,
+        "charging:\n  phases: 1\n  voltage_v: 230\n  max_current_a: 20\n"
+        "wallbox:\n  username: a@b.be\n  password: hunter2\n  charger_id: 9988552\n",
+    )
+    cfg = load_config(p, env={})
+    assert cfg.charging.phases == 1
+    assert cfg.charging.voltage_v == 230.0 and isinstance(cfg.charging.voltage_v, float)
+    assert cfg.wallbox.charger_id == "9988552"
+    assert isinstance(cfg.wallbox.password, Secret)
+    assert cfg.wallbox.password.get() == "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("phases", "voltage_v", "override", "expected_w_per_a"),
+    [
+        (1, 230.0, None, 230.0),  # 1-phase 230 V
+        (3, 400.0, None, math.sqrt(3) * 400),  # 3N~400 V: 692.8 W/A
+        (3, 230.0, None, math.sqrt(3) * 230),  # Belgian 3x230 V delta: 398.4 W/A
+        (3, 400.0, 690.0, 690.0),  # explicit override wins
+    ],
+)
+def test_watts_per_amp(tmp_path, phases, voltage_v, override, expected_w_per_a):
+    text = f"charging:\n  phases: {phases}\n  voltage_v: {voltage_v}\n"
+    if override is not None:
+        text += f"  watts_per_amp: {override}\n"
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.charging.effective_watts_per_amp == pytest.approx(expected_w_per_a)
+
+
+def test_belgian_delta_numbers():
+    cfg = load_config(env={"SCC_CHARGING__VOLTAGE_V": "230"}, path=None)
+    assert round(cfg.charging.effective_watts_per_amp) == 398
+
+
+def test_env_overrides_file_and_is_typed(tmp_path):
+    p = write(tmp_path, "charging:\n  interval_s: 60\n")
+    cfg = load_config(
+        p,
+        env={
+            "SCC_CHARGING__INTERVAL_S": "30",
+            "SCC_METER__VERIFY_TLS": "false",
+            "SCC_WALLBOX__PASSWORD": "s3cret",
+            "SCC_TOGGLE_APP__PORT": "9000",
+        },
+    )
+    assert cfg.charging.interval_s == 30.0
+    assert cfg.meter.verify_tls is False
+    assert cfg.wallbox.password == Secret("s3cret")
+    assert cfg.toggle_app.port == 9000
+
+
+def test_scc_config_env_names_the_file(tmp_path):
+    p = write(tmp_path, "charging:\n  max_current_a: 10\n")
+    cfg = load_config(env={"SCC_CONFIG": str(p)})
+    assert cfg.charging.max_current_a == 10
+
+
+def test_influxdb_v2_env_names_are_accepted(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "store:\n  backend: influxdb\n"),
+        env={"INFLUXDB_V2_URL": "http://db:8086", "INFLUXDB_V2_TOKEN": "tok"},
+    )
+    assert cfg.influxdb.url == "http://db:8086"
+    assert cfg.influxdb.token.get() == "tok"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "needle"),
+    [
+        ("charging:\n  max_curent_a: 10\n", {}, "unknown key charging.max_curent_a"),
+        ("chargin:\n  max_current_a: 10\n", {}, "unknown section 'chargin'"),
+        ("charging:\n  max_current_a: ten\n", {}, "charging.max_current_a must be an integer"),
+        ("charging:\n  max_current_a: 10.5\n", {}, "charging.max_current_a must be an integer"),
+        ("charging:\n  phases: 2\n", {}, "charging.phases must be one of 1, 3"),
+        ("meter:\n  verify_tls: yes please\n", {}, "meter.verify_tls must be true or false"),
+        ("meter:\n  api: v3\n", {}, "meter.api must be one of 'v1', 'v2'"),
+        ("store:\n  backend: influxdb\n", {}, "influxdb.token is required"),
+        ("charging:\n  min_current_a: 4\n", {}, "charging.min_current_a must be at least 6"),
+        (
+            "charging:\n  min_current_a: 10\n  max_current_a: 8\n",
+            {},
+            "charging.max_current_a must be at least min_current_a",
+        ),
+        ("meter:\n  poll_interval_s: 0.2\n", {}, "meter.poll_interval_s must be at least 0.5"),
+        ("charging: [1, 2]\n", {}, "charging must be a mapping"),
+        ("- just\n- a list\n", {}, "top level must be a mapping"),
+        ("charging:\n  interval_s: 60\n   window_s: 1\n", {}, "invalid YAML at line"),
+        ("", {"SCC_CHARGING__WINDOW": "60"}, "unknown key charging.window"),
+        ("", {"SCC_NOPE__X": "1"}, "unknown section 'nope'"),
+    ],
+)
+def test_mistakes_name_the_key_and_the_file(tmp_path, text, env, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env=env)
+    msg = str(e.value)
+    assert needle in msg
+    assert "\n" not in msg
+    if not any(k.startswith("SCC_") for k in env):
+        assert str(p) in msg
+
+
+def test_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_secrets_never_show(tmp_path):
+    p = write(tmp_path, "wallbox:\n  password: hunter2\ntoggle_app:\n  password: pin1234\n")
+    cfg = load_config(p, env={"SCC_INFLUXDB__TOKEN": "tok-abc"})
+    shown = repr(cfg) + str(cfg)
+    for secret in ("hunter2", "pin1234", "tok-abc"):
+        assert secret not in shown
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "wallbox:\n  password: [1, 2]\n"), env={})
+    assert "secret" in str(e.value)
+
+
+def test_require_names_the_env_variable(tmp_path):
+    cfg = load_config(write(tmp_path, "wallbox:\n  username: a@b.be\n"), env={})
+    with pytest.raises(ConfigError, match=r"wallbox.password is required.*SCC_WALLBOX__PASSWORD"):
+        cfg.require("wallbox.username", "wallbox.password")
+
+
+def test_with_overrides_validates(tmp_path):
+    cfg = load_config(write(tmp_path, ""), env={})
+    assert cfg.with_overrides({"charging.start_delay_s": 30}).charging.start_delay_s == 30.0
+    with pytest.raises(ConfigError, match=r"unknown key charging\.start_delay"):
+        cfg.with_overrides({"charging.start_delay": 30})
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
+    p = write(tmp_path, "charging:\n  max_current_a: lots\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "common.cli", "status", "--config", str(p)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "charging.max_current_a" in lines[0] and str(p) in lines[0]
+    assert "Traceback" not in out.stderr
