@@ -1,0 +1,1 @@
+"""Simulated house, meter and charger: demo, replay and tests without hardware."""
