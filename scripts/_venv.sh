@@ -14,8 +14,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing Solar Car Charge into $VENV ..." >&2
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
   if [ "$1" = test ]; then spec='.[test]'; else spec='.'; fi
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 | grep -v "is ignored" >&2 || true
-  "$VENV/bin/python" -c "import common, influxdb_client, wallbox, flask, yaml" \
-    || { echo "error: installing the project into $VENV failed (see above)" >&2; exit 2; }
+  log="$VENV/pip-install.log"
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec" >"$log" 2>&1 \
+     || ! "$VENV/bin/python" -c "import common, influxdb_client, wallbox, flask, yaml" 2>>"$log"; then
+    tail -n 20 "$log" >&2
+    echo "error: installing the project into $VENV failed (full log: $log)" >&2
+    exit 2
+  fi
   touch "$stamp"
 fi
