@@ -1,0 +1,78 @@
+"""``scc status`` reads what the other processes wrote, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common.models import Action, ChargerState, Decision, Mode, Reading
+from common.store.sqlite import SqliteStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_scc(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCC_STORE__SQLITE_PATH": str(db), "SCC_CONFIG": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "common.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=db.parent,
+        env={**env, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
+
+
+def seed(db: Path, now: datetime) -> None:
+    s = SqliteStore(db)
+    s.write_readings(
+        [Reading(ts=now - timedelta(seconds=i), active_power_w=-3000.0) for i in range(1, 100)]
+    )
+    s.set_mode(Mode.MIN_SOLAR, "phone", now - timedelta(minutes=5))
+    s.write_decision(
+        Decision(
+            ts=now - timedelta(seconds=30),
+            mode=Mode.MIN_SOLAR,
+            action=Action.START,
+            reason="surplus-start",
+            target_a=6,
+            grid_power_mean_w=-3000.0,
+            surplus_w=3000.0,
+        )
+    )
+    s.write_charger_state(
+        ChargerState(
+            ts=now - timedelta(seconds=30),
+            charger_id="9988552",
+            status_id=194,
+            status="charging",
+            current_a=6,
+            power_w=4150.0,
+        )
+    )
+    s.close()
+
+
+def test_status_json_shows_what_was_written(tmp_path):
+    db = tmp_path / "scc.db"
+    seed(db, datetime.now(UTC))
+    out = run_scc("status", "--json", db=db)
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)
+    assert st["latest_reading"]["active_power_w"] == -3000.0
+    assert st["grid_power_mean_w"] == -3000.0
+    assert st["mode"]["mode"] == "min_solar" and st["mode"]["source"] == "phone"
+    assert st["last_decision"]["action"] == "start"
+    assert st["charger"]["status_id"] == 194
+    assert st["today"]["starts"] in (0, 1)  # 1 unless the test runs across local midnight
+
+
+def test_status_text_on_an_empty_store(tmp_path):
+    out = run_scc("status", db=tmp_path / "empty.db")
+    assert out.returncode == 0, out.stderr
+    assert "no reading yet" in out.stdout
+    assert "solar (default, never set)" in out.stdout
