@@ -39,7 +39,7 @@ from toggle_app.security import (
     resolve_secret_key,
     session_fingerprint,
 )
-from toggle_app.view import ViewSettings, derive, mode_label
+from toggle_app.view import ViewSettings, derive, format_duration, mode_label
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
             labels={m.value: mode_label(m, settings.min_current_a) for m in Mode},
             password_set=password is not None,
             refresh_s=app.config["SCC_REFRESH_S"],
+            window=format_duration(charging.window_s),
         )
 
     @app.post("/mode")

@@ -65,7 +65,7 @@ def test_status_json_carries_the_seeded_numbers_and_derived_fields(tmp_path, sto
     assert s["charger"]["status"] == "Charging" and s["charger"]["current_a"] == 10.0
     assert s["last_decision"]["action"] == "adjust" and s["last_decision"]["target_a"] == 10
     assert s["decision_age_s"] == 20.0
-    assert s["next_cycle_in_s"] == 40.0 and s["next_cycle_at"] == "2025-06-01T12:00:40Z"
+    assert s["next_cycle_in_s"] == 40.0 and s["next_cycle_at"] == "2025-06-01T10:30:40Z"
     assert s["interval_s"] == 60.0
     assert s["meter_stale"] is False and s["meter_stale_after_s"] == 10.0
     assert s["controller_stale"] is False and s["controller_stale_after_s"] == 120.0

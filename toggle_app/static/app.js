@@ -14,6 +14,7 @@
     document.querySelectorAll("[data-d]").forEach(function (el) {
       var k = el.getAttribute("data-d");
       if (k in d) el.textContent = d[k];
+      if (k in s.tones) el.setAttribute("data-tone", s.tones[k]);
     });
     $("banner").hidden = !d.banner;
     var sw = $("switch");
@@ -23,7 +24,7 @@
       b.setAttribute("aria-pressed", String(b.value === s.effective_mode));
     });
     document.body.classList.toggle("off", !s.solar_on);
-    $("updated").textContent = "· updated " + new Date().toLocaleTimeString();
+    $("updated").textContent = "Updated " + new Date().toLocaleTimeString();
   }
 
   function call(url, opts) {
@@ -48,7 +49,7 @@
   function refresh() {
     clearTimeout(timer);
     call("/api/status", {}).then(render, function (e) {
-      $("updated").textContent = "· offline (" + e.message + "), retrying";
+      $("updated").textContent = "Offline (" + e.message + "), retrying";
     }).then(function () {
       if (!document.hidden) timer = setTimeout(refresh, every);
     });
