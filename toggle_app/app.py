@@ -33,11 +33,11 @@ from common.store import Store, StoreError, build_status, open_store
 from toggle_app.security import (
     LoginThrottle,
     credentials_from_header,
-    csrf_matches,
     new_csrf_token,
     password_matches,
     resolve_secret_key,
     session_fingerprint,
+    tokens_match,
 )
 from toggle_app.view import ViewSettings, derive, format_duration, mode_label
 
@@ -50,7 +50,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-#: How often the page's script refreshes the numbers.
+#: How often the page script refreshes the numbers (app.config["SCC_REFRESH_S"]; tests shorten it).
 REFRESH_S = 5
 REALM = "Solar Car Charge"
 
@@ -101,7 +101,6 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
     )
     password = config.toggle_app.password.get() if config.toggle_app.password else None
     fingerprint = session_fingerprint(secret_key, password) if password is not None else None
-    app.extensions["scc_throttle"] = throttle
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -109,7 +108,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         return request.remote_addr or "unknown"
 
     def logged_in() -> bool:
-        return fingerprint is None or csrf_matches(session.get("auth"), fingerprint)
+        return fingerprint is None or tokens_match(session.get("auth"), fingerprint)
 
     def csrf_token() -> str:
         token = session.get("csrf")
@@ -137,7 +136,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
     def api_source(require_csrf: bool) -> str | Response:
         """Who is calling the API (recorded with a mode change), or the error to return."""
         given = credentials_from_header(request.headers.get("Authorization"))
-        from_page = csrf_matches(request.headers.get("X-CSRF-Token"), session.get("csrf"))
+        from_page = tokens_match(request.headers.get("X-CSRF-Token"), session.get("csrf"))
         if password is None:
             return "phone" if from_page else f"api:{client()}"
         if given is not None:
@@ -216,7 +215,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
     def mode_form() -> Response | tuple[str, int]:
         if not logged_in():
             return redirect(url_for("login"), 303)
-        if not csrf_matches(request.form.get("csrf"), session.get("csrf")):
+        if not tokens_match(request.form.get("csrf"), session.get("csrf")):
             return message_page(400, "Form expired", "The form expired: go back, reload, retry.")
         try:
             mode = Mode.parse(request.form.get("mode"))
@@ -242,7 +241,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         if wait_s > 0:
             message, headers = too_many(wait_s)
             return render_template("login.html", error=message), 429, headers
-        if not csrf_matches(request.form.get("csrf"), session.get("csrf")):
+        if not tokens_match(request.form.get("csrf"), session.get("csrf")):
             return render_template("login.html", error="The form expired: try again."), 400
         if not password_matches(request.form.get("password", ""), password):
             failures = throttle.failure(client(), now)
@@ -259,7 +258,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
 
     @app.post("/logout")
     def logout() -> Response | tuple[str, int]:
-        if not csrf_matches(request.form.get("csrf"), session.get("csrf")):
+        if not tokens_match(request.form.get("csrf"), session.get("csrf")):
             return message_page(400, "Form expired", "The form expired: go back, reload, retry.")
         session.clear()
         return redirect(url_for("login" if password is not None else "index"), 303)

@@ -64,7 +64,8 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def csrf_matches(given: str | None, expected: str | None) -> bool:
+def tokens_match(given: str | None, expected: str | None) -> bool:
+    """Constant-time equality of two tokens (CSRF, session fingerprint); absent never matches."""
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
