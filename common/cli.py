@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("controller", "steer the Wallbox from the solar surplus").add_argument(
         "--once", action="store_true", help="run one control cycle and exit"
     )
-    add("toggle", "serve the phone page and JSON API")
+    add("toggle", "serve the phone page and JSON API").add_argument(
+        "--debug", action="store_true", help="Flask development server instead (not for a network)"
+    )
     add("status", "show the latest reading, window mean, mode, decision and charger").add_argument(
         "--json", action="store_true", help="one JSON object"
     )

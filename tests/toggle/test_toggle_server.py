@@ -1,0 +1,85 @@
+"""``scc toggle`` as a user starts it: a real process serving with waitress on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "common.cli", "toggle", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"scc toggle exited early: {proc.communicate()[1]}"
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                assert r.headers["Server"] == "scc"
+                return json.load(r)
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"no answer from {url}/healthz within {timeout_s} s")
+
+
+def test_scc_toggle_serves_with_waitress_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"store:\n  sqlite_path: {tmp_path / 'scc.db'}\n"
+        f"toggle_app:\n  host: 127.0.0.1\n  port: {port}\n  password: s3cret-phone\n"
+    )
+    proc = start(config)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_healthy(base, proc) == {"ok": True, "store": "sqlite"}
+        req = urllib.request.Request(
+            base + "/api/mode",
+            data=b'{"mode": "manual"}',
+            headers={"Content-Type": "application/json", "Authorization": "Bearer s3cret-phone"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.load(r)["effective_mode"] == "manual"
+        # A second server on the same port fails with one clear line and exit code 2.
+        second = start(config)
+        _, err = second.communicate(timeout=20)
+        assert second.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "s3cret-phone" not in err
+    # The mode lives in the store: a fresh process reads it back.
+    out = subprocess.run(
+        [sys.executable, "-m", "common.cli", "status", "--json", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert json.loads(out.stdout)["mode"]["mode"] == "manual"
+    assert json.loads(out.stdout)["mode"]["source"] == "api:127.0.0.1"
