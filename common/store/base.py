@@ -20,8 +20,9 @@ from common.models import (
     Status,
 )
 
-#: A stretch longer than this between two charger points is a gap (controller down), not charging.
-MAX_STEP_S = 300.0
+#: A charger point counts for at most this long: two default controller intervals and a half. A
+#: longer gap means the controller was down, and its last draw must not keep adding kWh.
+MAX_STEP_S = 150.0
 
 
 class StoreError(Exception):
