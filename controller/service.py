@@ -78,7 +78,7 @@ class Controller:
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
             decision = replace(decision, action=Action.NONE, reason=f"{decision.reason}/{error}")
         self._log(decision, snap, commands, error, span)
-        self._record(decision, idle, snap is not None, now)
+        failed |= not self._record(decision, idle, snap is not None, now)
         self.failures += failed
         return decision
 
@@ -119,19 +119,23 @@ class Controller:
                 return e.code
         return None
 
-    def _record(self, decision: Decision, idle: bool, have_charger: bool, now: datetime) -> None:
+    def _record(self, decision: Decision, idle: bool, have_charger: bool, now: datetime) -> bool:
+        ok = True
         try:
             self.store.write_decision(decision)
         except StoreError as e:
             log.error("Store unavailable, decision not recorded: %s", e)
+            ok = False
         if idle or not have_charger:
-            return
+            return ok
         try:
             # After acting, so the point says what the charger does until the next cycle.
             after = self.charger.snapshot(now, allow_read=False)
             self.store.write_charger_state(after.to_state())
         except (StoreError, ChargerError) as e:
             log.error("Charger state not recorded: %s", e)
+            ok = False
+        return ok
 
     # -- logging -------------------------------------------------------------------------------
 

@@ -149,6 +149,12 @@ class SimCharger:
             self.advance(now)
             return self._draw_w()
 
+    def added_energy(self, now: datetime) -> float:
+        """kWh of the current session up to ``now``."""
+        with self._lock:
+            self.advance(now)
+            return self.added_energy_kwh
+
     def status_id(self, now: datetime) -> int:
         with self._lock:
             self.advance(now)
