@@ -52,7 +52,7 @@ class Controller:
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         failed |= not store_ok
-        span = self._span_label(now)
+        span = self._span_label(now)  # before deciding: the settled window in force now
         # In manual mode, once released, the charger is the user's: not even a status read.
         idle = mode is Mode.MANUAL and self.state.mode is Mode.MANUAL and self.state.released
         snap: ChargerSnapshot | None = None
@@ -148,8 +148,10 @@ class Controller:
         span: str,
     ) -> None:
         s = self.settings
-        mean = "-" if d.grid_power_mean_w is None else f"{d.grid_power_mean_w:.0f} W"
-        surplus = "-" if d.surplus_w is None else f"{d.surplus_w:.0f} W"
+        mean = "n/a" if d.grid_power_mean_w is None else f"{d.grid_power_mean_w:.0f} W"
+        surplus = "n/a" if d.surplus_w is None else f"{d.surplus_w:.0f} W"
+        if d.surplus_w is None:  # no surplus computed: the mean shown is the whole window's
+            span = self._span_label(d.ts, settled=False)
         if snap is None:
             box = "unknown"
         elif snap.enabled and snap.setpoint_a is not None:
@@ -213,9 +215,9 @@ class Controller:
                 s.start_delay_s,
             )
 
-    def _span_label(self, now: datetime) -> str:
+    def _span_label(self, now: datetime, settled: bool = True) -> str:
         window = self.settings.window_s
-        since = settled_since(self.state)
+        since = settled_since(self.state) if settled else None
         span = window
         if since is not None:
             span = min(window, max((now - since).total_seconds(), 0.0))
