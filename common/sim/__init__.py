@@ -1,1 +1,1 @@
-"""Simulated house, meter and charger: demo, replay and tests without hardware."""
+"""Simulated devices, so every part runs and is tested without hardware (DESIGN.md section 10)."""

@@ -1,0 +1,404 @@
+"""The Wallbox, through the PyPI ``wallbox`` package and the rate-limited Wallbox cloud.
+
+The cloud allows about 3 GET and 5 other requests per minute per account, answers bursts with 429
+(heavy polling has also given 403), and takes 10-30 s to pass a command on (DESIGN.md section 6).
+So this adapter reads the status at most once a minute, keeps every request inside a budget of its
+own, backs off at least a minute on 429 (and on 403 from a call that is not a sign-in) without any
+request at all, reuses its token until it is about to expire, and signs in again once on 401.
+Between reads it remembers what it sent, so a decision never waits for a read it may not make;
+the snapshot says which fields are that memory rather than a read.
+
+Time comes from an injected clock, so the simulator can run a day through this code in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, TypeVar
+
+import requests
+from wallbox import Wallbox
+
+from common.config import WallboxConfig
+from common.models import utcnow
+from controller.snapshot import (
+    STATUS_CHARGING,
+    STATUS_PAUSED,
+    ChargerSnapshot,
+    Phase,
+    status_phase,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+class ChargerError(Exception):
+    """The charger could not be read or commanded this time; the next cycle tries again."""
+
+    code = "charger-error"
+
+
+class ChargerAuthError(ChargerError):
+    """Sign-in refused: wrong username/password, or the account lacks rights."""
+
+    code = "auth-error"
+
+
+class ChargerRateLimited(ChargerError):
+    """The cloud (or our own budget) says: no request before ``until``."""
+
+    code = "rate-limited"
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class ChargerUnavailable(ChargerError):
+    """Network error, timeout, 5xx or an answer we cannot read."""
+
+    code = "unavailable"
+
+
+class Charger(Protocol):
+    """What the controller needs from a charger (evcc style: state in, a few commands out)."""
+
+    def snapshot(self, now: datetime, *, allow_read: bool = True) -> ChargerSnapshot:
+        """What the charger is doing; reads the cloud only when allowed and due."""
+
+    def set_current(self, current_a: int, now: datetime) -> None: ...
+
+    def pause(self, now: datetime) -> None: ...
+
+    def resume(self, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Our own budget, kept below what the cloud announced (3 GET + 5 writes per minute)."""
+
+    status_interval_s: float = 60.0
+    #: A cycle that runs a little early still reads: cycles are 60 s apart, give or take jitter.
+    status_jitter_s: float = 1.0
+    max_gets: int = 3
+    max_writes: int = 5
+    window_s: float = 60.0
+    backoff_s: float = 60.0
+    max_backoff_s: float = 600.0
+    #: After a refused sign-in; signing in again and again with a wrong password helps nobody.
+    auth_backoff_s: float = 300.0
+    #: Refresh the token this long before it expires, so it never expires mid-cycle.
+    token_margin_s: float = 60.0
+
+
+class RateLimiter:
+    """Rolling-window budgets for GETs and writes, and a back-off that blocks every request."""
+
+    def __init__(self, limits: RateLimits, clock: Clock) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._gets: deque[datetime] = deque()
+        self._writes: deque[datetime] = deque()
+        self.blocked_until: datetime | None = None
+        self._strikes = 0
+        self.last_status_attempt: datetime | None = None
+
+    def _trim(self, q: deque[datetime], now: datetime) -> None:
+        edge = now - timedelta(seconds=self.limits.window_s)
+        while q and q[0] <= edge:
+            q.popleft()
+
+    def status_due(self) -> bool:
+        last = self.last_status_attempt
+        if last is None:
+            return True
+        elapsed = (self._clock() - last).total_seconds()
+        return elapsed >= self.limits.status_interval_s - self.limits.status_jitter_s
+
+    def acquire(self, kind: Literal["get", "write"]) -> None:
+        """Count one request, or raise ChargerRateLimited if it would break a budget."""
+        now = self._clock()
+        if self.blocked_until is not None and now < self.blocked_until:
+            raise ChargerRateLimited(
+                f"backing off until {self.blocked_until:%H:%M:%S}", self.blocked_until
+            )
+        q, cap = (self._gets, self.limits.max_gets)
+        if kind == "write":
+            q, cap = (self._writes, self.limits.max_writes)
+        self._trim(q, now)
+        if len(q) >= cap:
+            until = q[0] + timedelta(seconds=self.limits.window_s)
+            raise ChargerRateLimited(f"own budget: {cap} {kind}s per minute used", until)
+        q.append(now)
+
+    def back_off(self, seconds: float | None = None) -> datetime:
+        """Block every request: doubling from ``backoff_s`` on repeated strikes, capped."""
+        self._strikes += 1
+        if seconds is None:
+            seconds = min(
+                self.limits.backoff_s * 2 ** (self._strikes - 1), self.limits.max_backoff_s
+            )
+        self.blocked_until = self._clock() + timedelta(seconds=seconds)
+        return self.blocked_until
+
+    def succeeded(self) -> None:
+        self._strikes = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    at: datetime
+    status_id: int | None
+    setpoint_a: int | None
+    power_kw: float | None
+    added_energy_kwh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    value: Any
+    at: datetime
+
+
+class WallboxCharger:
+    """A Wallbox Pulsar (Plus) on the Wallbox cloud, within the cloud's limits."""
+
+    def __init__(
+        self,
+        config: WallboxConfig,
+        watts_per_amp: float,
+        clock: Clock = utcnow,
+        limits: RateLimits | None = None,
+        settle_s: float = 30.0,
+        max_read_age_s: float = 300.0,
+    ) -> None:
+        if not config.username or not config.password:
+            raise ChargerAuthError("wallbox.username and wallbox.password are required")
+        self._clock = clock
+        self.limiter = RateLimiter(limits or RateLimits(), clock)
+        self._wpa = watts_per_amp
+        self._settle = timedelta(seconds=settle_s)
+        self._max_read_age_s = max_read_age_s
+        # The package's own timeout default is None: a hung cloud would hang the controller.
+        self._w = Wallbox(
+            config.username, config.password.get(), requestGetTimeout=config.timeout_s
+        )
+        self._w.baseUrl = _with_slash(config.api_url)
+        self._w.authUrl = _with_slash(config.auth_url)
+        self._charger_id: str | None = config.charger_id
+        self._read: _Read | None = None
+        self._setpoint: _Sent | None = None
+        self._enabled: _Sent | None = None
+        self.sign_ins = 0  # sign-ins and refreshes, for tests and the log
+
+    # -- the Charger protocol ----------------------------------------------------------------
+
+    def snapshot(self, now: datetime, *, allow_read: bool = True) -> ChargerSnapshot:
+        error: ChargerError | None = None
+        if allow_read and self.limiter.status_due():
+            try:
+                self._read_status(now)
+            except ChargerError as e:
+                error = e
+        if self._read is None:
+            raise error or ChargerUnavailable("charger status not read yet")
+        return self._build(now, error)
+
+    def set_current(self, current_a: int, now: datetime) -> None:
+        current_a = int(current_a)
+        self._request("write", lambda cid: self._w.setMaxChargingCurrent(cid, current_a))
+        self._setpoint = _Sent(current_a, now)
+        log.debug("set max charging current %d A", current_a)
+
+    def pause(self, now: datetime) -> None:
+        self._request("write", self._w.pauseChargingSession)
+        self._enabled = _Sent(False, now)
+        log.debug("paused")
+
+    def resume(self, now: datetime) -> None:
+        self._request("write", self._w.resumeChargingSession)
+        self._enabled = _Sent(True, now)
+        log.debug("resumed")
+
+    @property
+    def charger_id(self) -> str | None:
+        return self._charger_id
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read_status(self, now: datetime) -> None:
+        self.limiter.last_status_attempt = self._clock()
+        body = self._request("get", self._w.getChargerStatus)
+        try:
+            config = body.get("config_data") or {}
+            status_id = body.get("status_id")
+            setpoint = config.get("max_charging_current")
+            power = body.get("charging_power")
+            energy = body.get("added_energy")
+            self._read = _Read(
+                at=now,
+                status_id=None if status_id is None else int(status_id),
+                setpoint_a=None if setpoint is None else int(setpoint),
+                power_kw=None if power is None else float(power),
+                added_energy_kwh=None if energy is None else float(energy),
+            )
+        except (AttributeError, TypeError, ValueError) as e:
+            raise ChargerUnavailable(f"unexpected status answer: {e}") from None
+
+    def _build(self, now: datetime, error: ChargerError | None) -> ChargerSnapshot:
+        """The last read, overlaid with commands it cannot reflect yet (sent after, or less than
+        settle_s before, the read)."""
+        r = self._read
+        assert r is not None
+        estimated: set[str] = set()
+        status_id, setpoint = r.status_id, r.setpoint_a
+
+        def newer(sent: _Sent | None) -> bool:
+            return sent is not None and r.at < sent.at + self._settle
+
+        if newer(self._setpoint):
+            setpoint = self._setpoint.value  # type: ignore[union-attr]
+            estimated.add("setpoint_a")
+        if newer(self._enabled):
+            phase = status_phase(status_id)
+            if self._enabled.value and phase in (Phase.PAUSED, Phase.SCHEDULED):  # type: ignore[union-attr]
+                status_id = STATUS_CHARGING
+                estimated.add("status")
+            elif not self._enabled.value and phase in (  # type: ignore[union-attr]
+                Phase.CHARGING,
+                Phase.CAR_DEMAND,
+                Phase.WAITING,
+            ):
+                status_id = STATUS_PAUSED
+                estimated.add("status")
+        age_s = (now - r.at).total_seconds()
+        if status_phase(status_id) is not Phase.CHARGING:
+            power_w = 0.0
+        elif not estimated and r.power_kw is not None and age_s <= self._max_read_age_s:
+            power_w = r.power_kw * 1000.0  # the cloud reports kW
+        else:
+            power_w = (setpoint or 0) * self._wpa
+            estimated.add("power_w")
+        return ChargerSnapshot(
+            ts=now,
+            charger_id=self._charger_id or "?",
+            status_id=status_id,
+            setpoint_a=setpoint,
+            power_w=power_w,
+            added_energy_kwh=r.added_energy_kwh,
+            read_at=r.at,
+            estimated=frozenset(estimated),
+            read_error=None if error is None else str(error),
+        )
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _request(self, kind: Literal["get", "write"], call: Callable[[str], T]) -> T:
+        """One API request with a token, re-authenticating once on 401."""
+        self._ensure_token()
+        cid = self._ensure_charger_id()
+        for attempt in (1, 2):
+            self.limiter.acquire(kind)
+            try:
+                result = call(cid)
+            except Exception as e:  # mapped below; the package raises requests' exceptions
+                status = _http_status(e)
+                if status == 401 and attempt == 1:
+                    log.info("Wallbox cloud answered 401: signing in again")
+                    self._w.jwtToken = ""
+                    self._ensure_token()
+                    continue
+                raise self._map_error(e, status, sign_in=False) from None
+            self.limiter.succeeded()
+            return result
+        raise AssertionError("unreachable")
+
+    def _ensure_charger_id(self) -> str:
+        if self._charger_id is None:
+            self.limiter.acquire("get")
+            try:
+                ids = self._w.getChargersList()
+            except Exception as e:
+                raise self._map_error(e, _http_status(e), sign_in=False) from None
+            if not ids:
+                raise ChargerUnavailable("no charger on this Wallbox account")
+            if len(ids) > 1:
+                log.warning("several chargers on this account %s: using %s", ids, ids[0])
+            self._charger_id = str(ids[0])
+            log.info("Wallbox charger id %s (set wallbox.charger_id to skip this look-up)", ids[0])
+        return self._charger_id
+
+    def _ensure_token(self) -> None:
+        """Sign in or refresh only when the token is missing or about to expire (by our clock).
+
+        ``Wallbox.authenticate`` checks expiry against the wall clock; we decide by the injected
+        clock and, when we want a new token, mark the old one expired so the package asks for one.
+        """
+        w, margin = self._w, self.limiter.limits.token_margin_s
+        now_s = self._clock().timestamp()
+        if w.jwtToken and w.jwtTokenTtl / 1000 - margin > now_s:
+            return
+        if w.jwtToken:
+            w.jwtTokenTtl = 0
+            if not (w.jwtRefreshToken and w.jwtRefreshTokenTtl / 1000 - margin > now_s):
+                w.jwtToken = ""  # refresh token expired too: sign in
+        refreshing = bool(w.jwtToken)
+        self.limiter.acquire("get")
+        try:
+            w.authenticate()
+        except Exception as e:
+            status = _http_status(e)
+            if refreshing and status in (400, 401, 403):
+                log.info("token refresh refused (HTTP %s): signing in", status)
+                w.jwtToken = ""
+                self._ensure_token()
+                return
+            raise self._map_error(e, status, sign_in=True) from None
+        self.sign_ins += 1
+        self.limiter.succeeded()
+
+    def _map_error(self, e: Exception, status: int | None, sign_in: bool) -> ChargerError:
+        if status == 429 or (status == 403 and not sign_in):
+            until = self.limiter.back_off()
+            why = "too many requests" if status == 429 else "throttled or insufficient rights"
+            log.warning(
+                "Wallbox cloud answered %s (%s): no requests until %s",
+                status,
+                why,
+                f"{until:%H:%M:%S}",
+            )
+            return ChargerRateLimited(f"HTTP {status} ({why})", until)
+        if sign_in and status in (400, 401, 403):
+            until = self.limiter.back_off(self.limiter.limits.auth_backoff_s)
+            return ChargerAuthError(
+                f"Wallbox sign-in refused (HTTP {status}): check wallbox.username/password; "
+                f"next try after {until:%H:%M:%S}"
+            )
+        if status == 401:
+            return ChargerAuthError("Wallbox cloud refused the token twice (HTTP 401)")
+        if status is not None:
+            return ChargerUnavailable(f"Wallbox cloud answered HTTP {status}")
+        if isinstance(e, requests.Timeout):
+            return ChargerUnavailable("Wallbox cloud timed out")
+        if isinstance(e, requests.RequestException):
+            return ChargerUnavailable(f"Wallbox cloud unreachable: {type(e).__name__}")
+        if isinstance(e, ValueError | KeyError | TypeError):
+            return ChargerUnavailable(f"unexpected answer from the Wallbox cloud: {e!r}")
+        raise e
+
+
+def _http_status(e: Exception) -> int | None:
+    if isinstance(e, requests.HTTPError) and e.response is not None:
+        return e.response.status_code
+    return None
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

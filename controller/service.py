@@ -1,0 +1,302 @@
+"""The controller process: every ``interval_s`` read, decide, act, record.
+
+``Controller.run_cycle(now)`` is one cycle and never sleeps, so the simulator can drive it in
+simulated time; ``run_loop`` owns the cadence and takes its clock and sleep function from the
+caller. A failing store or charger costs one cycle (logged, recorded where possible); the loop
+keeps its fixed cadence and exits only on a signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from common.config import Config
+from common.models import Action, Decision, Mode, utcnow
+from common.store import Store, StoreError, open_store
+from controller.charger import Charger, ChargerError, WallboxCharger
+from controller.policy import (
+    Command,
+    PolicyInputs,
+    PolicySettings,
+    PolicyState,
+    commands_for,
+    decide,
+    settled_since,
+)
+from controller.snapshot import ChargerSnapshot
+
+log = logging.getLogger("controller")
+
+
+class Controller:
+    """One house, one charger: the state the policy carries and the I/O around it."""
+
+    def __init__(self, store: Store, charger: Charger, settings: PolicySettings) -> None:
+        self.store = store
+        self.charger = charger
+        self.settings = settings
+        self.state = PolicyState()
+        self._mode = Mode.SOLAR
+        self._last_reason: str | None = None
+        self.failures = 0  # cycles in which the store or the charger failed
+
+    def run_cycle(self, now: datetime) -> Decision:
+        failed = False
+        mode = self._read_mode()
+        full_w, settled_w, store_ok = self._read_means(now)
+        failed |= not store_ok
+        span = self._span_label(now)  # before deciding: the settled window in force now
+        # In manual mode, once released, the charger is the user's: not even a status read.
+        idle = mode is Mode.MANUAL and self.state.mode is Mode.MANUAL and self.state.released
+        snap: ChargerSnapshot | None = None
+        try:
+            snap = self.charger.snapshot(now, allow_read=not idle)
+        except ChargerError as e:
+            if not idle:
+                log.error("Charger unavailable: %s", e)
+                failed = True
+        if snap is not None and snap.read_error:
+            log.warning("Charger status not read (%s); using what was sent", snap.read_error)
+            failed = True
+        inputs = PolicyInputs(
+            mode=mode, grid_power_mean_w=full_w, settled_mean_w=settled_w, charger=snap
+        )
+        decision, new_state = decide(inputs, self.state, self.settings, now)
+        commands = commands_for(decision, snap)
+        error = self._act(commands, now)
+        if error is None:
+            self.state = new_state
+        else:
+            failed = True
+            # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
+            decision = replace(decision, action=Action.NONE, reason=f"{decision.reason}/{error}")
+        self._log(decision, snap, commands, error, span)
+        failed |= not self._record(decision, idle, snap is not None, now)
+        self.failures += failed
+        return decision
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _read_mode(self) -> Mode:
+        try:
+            change = self.store.get_mode()
+        except StoreError as e:
+            log.error("Store unavailable, keeping mode %s: %s", self._mode.value, e)
+            return self._mode
+        self._mode = Mode.SOLAR if change is None else change.mode
+        return self._mode
+
+    def _read_means(self, now: datetime) -> tuple[float | None, float | None, bool]:
+        window = self.settings.window_s
+        try:
+            full = self.store.grid_power_mean(window, now)
+            since = settled_since(self.state)
+            settled = full if since is None else self.store.grid_power_mean(window, now, since)
+        except StoreError as e:
+            log.error("Store unavailable, no grid power this cycle: %s", e)
+            return None, None, False
+        return full, settled, True
+
+    def _act(self, commands: tuple[Command, ...], now: datetime) -> str | None:
+        for cmd in commands:
+            try:
+                if cmd.kind == "set_current":
+                    assert cmd.current_a is not None
+                    self.charger.set_current(cmd.current_a, now)
+                elif cmd.kind == "resume":
+                    self.charger.resume(now)
+                else:
+                    self.charger.pause(now)
+            except ChargerError as e:
+                log.error("Charger command %s failed: %s", cmd, e)
+                return e.code
+        return None
+
+    def _record(self, decision: Decision, idle: bool, have_charger: bool, now: datetime) -> bool:
+        ok = True
+        try:
+            self.store.write_decision(decision)
+        except StoreError as e:
+            log.error("Store unavailable, decision not recorded: %s", e)
+            ok = False
+        if idle or not have_charger:
+            return ok
+        try:
+            # After acting, so the point says what the charger does until the next cycle.
+            after = self.charger.snapshot(now, allow_read=False)
+            self.store.write_charger_state(after.to_state())
+        except (StoreError, ChargerError) as e:
+            log.error("Charger state not recorded: %s", e)
+            ok = False
+        return ok
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def _log(
+        self,
+        d: Decision,
+        snap: ChargerSnapshot | None,
+        commands: tuple[Command, ...],
+        error: str | None,
+        span: str,
+    ) -> None:
+        s = self.settings
+        mean = "n/a" if d.grid_power_mean_w is None else f"{d.grid_power_mean_w:.0f} W"
+        surplus = "n/a" if d.surplus_w is None else f"{d.surplus_w:.0f} W"
+        if d.surplus_w is None:  # no surplus computed: the mean shown is the whole window's
+            span = self._span_label(d.ts, settled=False)
+        if snap is None:
+            box = "unknown"
+        elif snap.enabled and snap.setpoint_a is not None:
+            box = f"{snap.setpoint_a} A"
+            if snap.phase.value != "charging":
+                box += f" ({snap.status.lower()})"
+        else:
+            box = snap.status.lower()
+        log.info(
+            "Wallbox: %s - P1 (%s mean): %s - surplus: %s - mode: %s -> %s %s A (%s)",
+            box,
+            span,
+            mean,
+            surplus,
+            d.mode.value,
+            d.action.value,
+            d.target_a,
+            d.reason,
+        )
+        changed = d.reason != self._last_reason
+        self._last_reason = d.reason
+        if error is not None:
+            return
+        setpoint = None if snap is None else snap.setpoint_a
+        wpa = f"{s.watts_per_amp:.1f} W/A"
+        if d.action is Action.START:
+            log.info("Sufficient power: %s. Start charging at %d A", mean, d.target_a)
+        elif d.action is Action.STOP and d.reason == "stale":
+            log.warning(
+                "Pause charging: no P1 reading in the last %.0f s (meter or collector down)",
+                s.window_s,
+            )
+        elif d.action is Action.STOP:
+            why = "not enough power" if d.reason == "surplus-stop" else "charging from the grid"
+            log.info("Pause charging, %s: %s - %s A", why, mean, setpoint)
+        elif d.action is Action.ADJUST:
+            log.info(
+                "Adjust charging current: %s A -> %d A (surplus %s / %s)%s",
+                setpoint,
+                d.target_a,
+                surplus,
+                wpa,
+                ", holding min current until the stop delay" if d.reason == "dip-hold-min" else "",
+            )
+        elif d.action is Action.RELEASE:
+            sent = ", ".join(str(c) for c in commands) or "nothing to change"
+            log.info("Manual mode: handing the charger back (%s)", sent)
+        elif changed and d.reason == "stale":
+            log.warning("No P1 reading in the last %.0f s: not charging", s.window_s)
+        elif changed and d.reason == "car-full":
+            log.info(
+                "The car takes no power (status %s): leaving it alone", snap and snap.status_id
+            )
+        elif changed and d.reason == "no-car":
+            log.info("No car connected")
+        elif changed and d.reason == "start-delay":
+            log.info(
+                "Surplus %s covers %d A: starting after %.0f s if it lasts",
+                surplus,
+                s.min_current_a,
+                s.start_delay_s,
+            )
+
+    def _span_label(self, now: datetime, settled: bool = True) -> str:
+        window = self.settings.window_s
+        since = settled_since(self.state) if settled else None
+        span = window
+        if since is not None:
+            span = min(window, max((now - since).total_seconds(), 0.0))
+        return f"{span / 60:.0f} min" if span >= 120 and span % 60 == 0 else f"{span:.0f} s"
+
+
+def run_loop(
+    controller: Controller,
+    interval_s: float,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], bool | None] = time.sleep,
+    stop: Callable[[], bool] = lambda: False,
+    max_cycles: int | None = None,
+) -> int:
+    """Run cycles on a fixed cadence until ``stop()``; return the number of cycles run.
+
+    A slow cycle does not shift the schedule; a cycle that overran a whole interval skips the
+    missed ticks instead of running them back to back (which would burst the cloud's limits).
+    """
+    cycles = 0
+    next_at = clock().timestamp()
+    while not stop() and (max_cycles is None or cycles < max_cycles):
+        try:
+            controller.run_cycle(clock())
+        except Exception:  # a bug must not stop the charger from being steered next cycle
+            log.exception("Controller cycle crashed")
+        cycles += 1
+        next_at += interval_s
+        now_s = clock().timestamp()
+        if next_at <= now_s:
+            missed = int((now_s - next_at) // interval_s) + 1
+            log.warning("Cycle overran; skipping %d tick(s)", missed)
+            next_at += missed * interval_s
+        if stop():
+            break
+        sleep(max(next_at - now_s, 0.0))
+    return cycles
+
+
+def build_controller(config: Config, store: Store) -> Controller:
+    settings = PolicySettings.from_config(config.charging)
+    charger = WallboxCharger(config.wallbox, settings.watts_per_amp, settle_s=settings.settle_s)
+    return Controller(store, charger, settings)
+
+
+def run_cli(config: Config, args: argparse.Namespace) -> int:
+    config.require("wallbox.username", "wallbox.password")
+    try:
+        store = open_store(config)
+    except StoreError as e:
+        log.error("Store unavailable at start: %s", e)
+        return 1
+    try:
+        controller = build_controller(config, store)
+        c = config.charging
+        log.info(
+            "Controller: every %.0f s, %.0f s window, %d-%d A at %.1f W/A, start after %.0f s, "
+            "stop after %.0f s",
+            c.interval_s,
+            c.window_s,
+            c.min_current_a,
+            c.max_current_a,
+            c.effective_watts_per_amp,
+            c.start_delay_s,
+            c.stop_delay_s,
+        )
+        if getattr(args, "once", False):
+            controller.run_cycle(utcnow())
+            return 1 if controller.failures else 0
+        stopping = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("Signal %d: stopping after this cycle", signum)
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        run_loop(controller, c.interval_s, sleep=stopping.wait, stop=stopping.is_set)
+        log.info("Controller stopped")
+        return 0
+    finally:
+        store.close()

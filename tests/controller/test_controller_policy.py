@@ -1,0 +1,371 @@
+"""The policy as time series (evcc TestPVHysteresis style): each row is one cycle.
+
+An ideal charger follows every decision at once, and the grid mean the policy sees is the house
+without the car (``base_w``: negative = solar export) plus what the charger draws, as on a real
+meter. Rows give the time, the base, and the expected action, target and reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.config import ChargingConfig
+from common.models import Action, Mode
+from controller.policy import (
+    Command,
+    PolicyInputs,
+    PolicySettings,
+    PolicyState,
+    commands_for,
+    decide,
+    settled_since,
+)
+from controller.snapshot import ChargerSnapshot
+
+T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
+WPA = 692.8  # 3N~400 V
+S = PolicySettings(watts_per_amp=WPA, start_delay_s=120, stop_delay_s=300)
+STALE = None
+
+
+@dataclass
+class IdealCharger:
+    """Follows commands at once; 'full' makes the car take nothing (status 181)."""
+
+    enabled: bool = False
+    setpoint_a: int = 16
+    connected: bool = True
+    full: bool = False
+    wpa: float = WPA
+
+    def snapshot(self, now: datetime) -> ChargerSnapshot:
+        if not self.connected:
+            status = 161
+        elif not self.enabled:
+            status = 182
+        elif self.full:
+            status = 181
+        else:
+            status = 194
+        power = self.setpoint_a * self.wpa if status == 194 else 0.0
+        return ChargerSnapshot(
+            ts=now,
+            charger_id="1",
+            status_id=status,
+            setpoint_a=self.setpoint_a,
+            power_w=power,
+            read_at=now,
+        )
+
+    def apply(self, cmds: tuple[Command, ...]) -> None:
+        for c in cmds:
+            if c.kind == "set_current":
+                self.setpoint_a = c.current_a
+            elif c.kind == "resume":
+                self.enabled = True
+            else:
+                self.enabled = False
+
+
+def run(rows, mode=Mode.SOLAR, charger=None, settings=S, state=None):
+    """Run rows (t_s, base_w or STALE, action, target_a, reason); return the commands sent."""
+    charger = charger or IdealCharger(wpa=settings.watts_per_amp)
+    state = state or PolicyState()
+    sent = []
+    for t_s, base_w, action, target, reason in rows:
+        now = T0 + timedelta(seconds=t_s)
+        snap = charger.snapshot(now)
+        mean = None if base_w is STALE else base_w + snap.power_w
+        inputs = PolicyInputs(mode=mode, grid_power_mean_w=mean, settled_mean_w=mean, charger=snap)
+        d, state = decide(inputs, state, settings, now)
+        got = (d.action.value, d.target_a, d.reason)
+        assert got == (action, target, reason), f"t={t_s}s base={base_w}: {got}"
+        cmds = commands_for(d, snap)
+        sent.append((t_s, [str(c) for c in cmds]))
+        charger.apply(cmds)
+    return sent, state, charger
+
+
+def test_starts_after_the_start_delay_not_before():
+    sent, _, ch = run(
+        [
+            (0, -5000, "none", 0, "start-delay"),
+            (60, -5000, "none", 0, "start-delay"),
+            (120, -5000, "start", 7, "surplus-start"),  # floor(5000 / 692.8) = 7
+            (180, -5000, "hold", 7, "hold"),
+            (240, -5000, "hold", 7, "hold"),
+        ]
+    )
+    assert [c for _, c in sent if c] == [["set_current(7)", "resume"]]
+    assert ch.enabled and ch.setpoint_a == 7
+
+
+def test_surplus_gone_before_the_delay_resets_the_timer():
+    run(
+        [
+            (0, -5000, "none", 0, "start-delay"),
+            (60, -3000, "none", 0, "no-surplus"),  # 3000 W < 6 A x 692.8 W
+            (120, -5000, "none", 0, "start-delay"),
+            (180, -5000, "none", 0, "start-delay"),
+            (240, -5000, "start", 7, "surplus-start"),
+        ]
+    )
+
+
+def test_zero_start_delay_starts_at_once_and_clamps_to_max():
+    sent, _, _ = run(
+        [(0, -20000, "start", 16, "surplus-start")],
+        settings=replace(S, start_delay_s=0),
+    )
+    assert sent[0][1] == ["resume"]  # the charger already has 16 A: no current write
+
+
+def test_cloud_shorter_than_the_stop_delay_does_not_stop():
+    ch = IdealCharger(enabled=True, setpoint_a=7)
+    state = PolicyState(had_surplus=True)
+    sent, _, ch = run(
+        [
+            (0, -5000, "hold", 7, "hold"),
+            (60, 500, "adjust", 6, "dip-hold-min"),
+            (120, 500, "hold", 6, "stop-delay"),
+            (180, 500, "hold", 6, "stop-delay"),
+            (240, 500, "hold", 6, "stop-delay"),
+            (300, -5000, "adjust", 7, "surplus-adjust"),  # 4 min of cloud < 5 min delay
+            (360, -5000, "hold", 7, "hold"),
+        ],
+        charger=ch,
+        state=state,
+    )
+    assert [c for _, c in sent if c] == [["set_current(6)"], ["set_current(7)"]]
+    assert ch.enabled
+
+
+def test_pauses_exactly_after_the_stop_delay():
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    sent, _, ch = run(
+        [
+            (0, -4500, "hold", 6, "hold"),
+            (60, -1000, "hold", 6, "stop-delay"),
+            (120, -1000, "hold", 6, "stop-delay"),
+            (180, -1000, "hold", 6, "stop-delay"),
+            (240, -1000, "hold", 6, "stop-delay"),
+            (300, -1000, "hold", 6, "stop-delay"),
+            (360, -1000, "stop", 0, "surplus-stop"),  # short since t=60: 300 s
+            (420, -1000, "none", 0, "no-surplus"),
+        ],
+        charger=ch,
+    )
+    assert [c for _, c in sent if c] == [["pause"]]
+    assert not ch.enabled
+
+
+def test_stale_data_stops_within_one_cycle_in_solar():
+    ch = IdealCharger(enabled=True, setpoint_a=10)
+    sent, _, ch = run(
+        [
+            (0, -7000, "hold", 10, "hold"),
+            (60, STALE, "stop", 0, "stale"),
+            (120, STALE, "none", 0, "stale"),  # already paused: nothing more to send
+            (180, -7000, "none", 0, "start-delay"),  # data back: the start delay starts over
+        ],
+        charger=ch,
+        state=PolicyState(had_surplus=True),
+    )
+    assert [c for _, c in sent if c] == [["pause"]]
+
+
+def test_stale_data_in_min_solar_keeps_min_current():
+    ch = IdealCharger(enabled=True, setpoint_a=10)
+    sent, _, _ = run(
+        [
+            (0, STALE, "adjust", 6, "stale"),
+            (60, STALE, "hold", 6, "stale"),
+        ],
+        mode=Mode.MIN_SOLAR,
+        charger=ch,
+    )
+    assert sent[0][1] == ["set_current(6)"]
+
+
+def test_min_solar_never_goes_below_min_current():
+    rows = [(0, 3000, "start", 6, "min-solar-floor")]  # importing 3 kW: still 6 A, at once
+    rows += [(t, 3000, "hold", 6, "min-solar-floor") for t in range(60, 1800, 60)]
+    rows += [
+        (1800, -6000, "adjust", 8, "surplus-adjust"),  # 6000 / 692.8 = 8.7
+        (1860, 2000, "adjust", 6, "min-solar-floor"),
+        (1920, 9000, "hold", 6, "min-solar-floor"),
+    ]
+    sent, _, ch = run(rows, mode=Mode.MIN_SOLAR)
+    assert ch.enabled
+    assert all("pause" not in c for _, c in sent)
+
+
+def test_manual_releases_exactly_once():
+    ch = IdealCharger(enabled=False, setpoint_a=8)
+    sent, state, ch = run(
+        [
+            (0, -5000, "release", 16, "manual-release"),
+            (60, -5000, "none", 16, "manual"),
+            (120, 3000, "none", 16, "manual"),
+            (180, STALE, "none", 16, "manual"),
+        ],
+        mode=Mode.MANUAL,
+        charger=ch,
+    )
+    assert [c for _, c in sent if c] == [["set_current(16)", "resume"]]
+    assert ch.enabled and ch.setpoint_a == 16
+    # Back to solar and to manual again: one more release, which has nothing left to change.
+    _, state, _ = run([(240, 3000, "stop", 0, "grid-stop")], charger=ch, state=state)
+    sent, _, _ = run(
+        [(300, 3000, "release", 16, "manual-release"), (360, 3000, "none", 16, "manual")],
+        mode=Mode.MANUAL,
+        charger=ch,
+        state=state,
+    )
+    assert [c for _, c in sent if c] == [["resume"]]
+
+
+def test_no_command_when_the_target_is_unchanged():
+    ch = IdealCharger(enabled=True, setpoint_a=7)
+    rows = [(t, -5000 + (t % 120) * 2, "hold", 7, "hold") for t in range(0, 1200, 60)]
+    sent, _, _ = run(rows, charger=ch, state=PolicyState(had_surplus=True))
+    assert all(c == [] for _, c in sent)
+
+
+def test_adjusts_in_whole_amps_only_when_the_target_changes():
+    ch = IdealCharger(enabled=True, setpoint_a=7)
+    sent, _, _ = run(
+        [
+            (0, -5000, "hold", 7, "hold"),  # 5000 / 692.8 = 7.2
+            (60, -5500, "hold", 7, "hold"),  # 7.9
+            (120, -5600, "adjust", 8, "surplus-adjust"),  # 8.08
+            (180, -5600, "hold", 8, "hold"),
+            (240, -5000, "adjust", 7, "surplus-adjust"),
+        ],
+        charger=ch,
+        state=PolicyState(had_surplus=True),
+    )
+    assert [c for _, c in sent if c] == [["set_current(8)"], ["set_current(7)"]]
+
+
+def test_car_full_gets_no_commands_and_counts_as_no_draw():
+    ch = IdealCharger(enabled=True, setpoint_a=10, full=True)
+    sent, _, _ = run(
+        [(t, -8000, "none", 0, "car-full") for t in range(0, 600, 60)],
+        charger=ch,
+        state=PolicyState(had_surplus=True),
+    )
+    assert all(c == [] for _, c in sent)
+    assert ch.snapshot(T0).power_w == 0.0 and not ch.snapshot(T0).drawing
+
+
+def test_no_car_does_nothing_and_resets_the_start_timer():
+    ch = IdealCharger(connected=False)
+    sent, state, _ = run(
+        [(0, -5000, "none", 0, "no-car"), (60, -5000, "none", 0, "no-car")], charger=ch
+    )
+    assert all(c == [] for _, c in sent)
+    assert state.surplus_since is None
+
+
+def test_a_car_charging_without_any_surplus_is_paused_at_once():
+    """Plugged in at night with the charger left on: no stop delay for a grid session."""
+    ch = IdealCharger(enabled=True, setpoint_a=16)
+    sent, _, ch = run([(0, 800, "stop", 0, "grid-stop")], charger=ch)
+    assert sent[0][1] == ["pause"] and not ch.enabled
+
+
+def test_charger_unknown_does_nothing():
+    now = T0
+    inputs = PolicyInputs(Mode.SOLAR, -5000, -5000, None)
+    d, _ = decide(inputs, PolicyState(), S, now)
+    assert (d.action, d.reason) == (Action.NONE, "charger-unavailable")
+    assert commands_for(d, None) == ()
+
+
+def test_a_change_we_did_not_cause_settles_for_one_cycle():
+    """The car starts drawing by itself: the window mixes before and after; wait a cycle."""
+    state = PolicyState(had_surplus=True, expected_drawing=False)
+    now = T0
+    snap = IdealCharger(enabled=True, setpoint_a=10).snapshot(now)
+    inputs = PolicyInputs(Mode.SOLAR, -2000, -2000, snap)
+    d, state = decide(inputs, state, S, now)
+    assert (d.action.value, d.reason, d.target_a) == ("hold", "settling", 10)
+    assert settled_since(state) == now and state.expected_drawing is True
+    later = now + timedelta(seconds=60)
+    snap = IdealCharger(enabled=True, setpoint_a=10).snapshot(later)
+    d, _ = decide(PolicyInputs(Mode.SOLAR, -2000, -2000, snap), state, S, later)
+    assert (d.action.value, d.reason, d.target_a) == ("adjust", "surplus-adjust", 12)
+
+
+def test_after_a_command_the_mean_covers_only_settled_readings():
+    """The yo-yo rule: the next mean starts settle_s after the command, not window_s before."""
+    snap = IdealCharger(enabled=False).snapshot(T0)
+    d, state = decide(
+        PolicyInputs(Mode.SOLAR, -5000, -5000, snap),
+        PolicyState(surplus_since=T0 - timedelta(seconds=120)),
+        S,
+        T0,
+    )
+    assert d.action is Action.START
+    assert settled_since(state) == T0 + timedelta(seconds=30)
+    # Next cycle: no settled reading yet (e.g. a short interval) -> hold, do not guess.
+    ch = IdealCharger(enabled=True, setpoint_a=7)
+    t1 = T0 + timedelta(seconds=20)
+    d, state2 = decide(PolicyInputs(Mode.SOLAR, -1500, None, ch.snapshot(t1)), state, S, t1)
+    assert (d.action.value, d.reason) == ("hold", "settling")
+    # A hold sends nothing, so the settled window stays where it is.
+    assert settled_since(state2) == settled_since(state)
+
+
+@pytest.mark.parametrize(
+    ("charging", "surplus_w", "amps"),
+    [
+        (ChargingConfig(phases=1, voltage_v=230), 2000, 8),  # 230 W/A: 8.7
+        (ChargingConfig(phases=1, voltage_v=230), 1379, 5),  # below 6 A: not covered
+        (ChargingConfig(phases=3, voltage_v=230), 4000, 10),  # Belgian delta 398.4 W/A: 10.04
+        (ChargingConfig(phases=3, voltage_v=230), 2390, 5),  # 5.999 -> 5
+        (ChargingConfig(phases=3, voltage_v=400), 6 * math.sqrt(3) * 400, 6),  # float noise
+        (ChargingConfig(phases=3, voltage_v=400), 7500, 10),
+        (ChargingConfig(phases=3, voltage_v=230, watts_per_amp=690.0), 6900, 10),
+    ],
+)
+def test_watts_per_amp_arithmetic(charging, surplus_w, amps):
+    s = PolicySettings.from_config(charging)
+    assert s.target_a(surplus_w) == amps
+
+
+def test_watts_per_amp_values():
+    assert PolicySettings.from_config(ChargingConfig(phases=1, voltage_v=230)).watts_per_amp == 230
+    delta = PolicySettings.from_config(ChargingConfig(phases=3, voltage_v=230)).watts_per_amp
+    assert delta == pytest.approx(math.sqrt(3) * 230) and round(delta, 1) == 398.4
+    wye = PolicySettings.from_config(ChargingConfig(phases=3, voltage_v=400)).watts_per_amp
+    assert round(wye, 1) == 692.8
+
+
+def test_belgian_delta_series_starts_at_the_right_current():
+    s = PolicySettings.from_config(
+        ChargingConfig(phases=3, voltage_v=230, start_delay_s=60, stop_delay_s=120)
+    )
+    run(
+        [
+            (0, -3000, "none", 0, "start-delay"),
+            (60, -3000, "start", 7, "surplus-start"),  # 3000 / 398.4 = 7.5
+            (120, -3000, "hold", 7, "hold"),
+            (180, -2000, "adjust", 6, "dip-hold-min"),  # 2000 / 398.4 = 5.02: short
+            (240, -2000, "hold", 6, "stop-delay"),
+            (300, -2000, "stop", 0, "surplus-stop"),
+        ],
+        settings=s,
+    )
+
+
+def test_mode_change_resets_the_timers():
+    ch = IdealCharger()
+    _, state, _ = run([(0, -5000, "none", 0, "start-delay")], charger=ch)
+    run([(60, -5000, "start", 7, "surplus-start")], mode=Mode.MIN_SOLAR, charger=ch, state=state)
+    assert ch.enabled

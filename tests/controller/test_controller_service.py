@@ -1,0 +1,340 @@
+"""The controller service in closed loop: house + P1 readings in SQLite + simulated Wallbox cloud
++ the real ``wallbox`` package, all on one simulated clock. The meter's grid power includes what
+the simulated charger draws, so the controller sees its own charging as a real house would."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from ctl_helpers import T0, WPA, ManualClock, make_loop, sim_cloud
+
+from common.cli import main as scc_main
+from common.models import Action, Mode
+from common.sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
+from common.store.base import StoreError
+from common.store.sqlite import SqliteStore
+from controller.service import run_loop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def minutes(t: datetime) -> float:
+    return (t - T0).total_seconds() / 60
+
+
+def pv_steps(*steps: tuple[float, float]):
+    """PV power by minute: steps of (from_minute, watts)."""
+
+    def pv(t: datetime) -> float:
+        m, watts = minutes(t), 0.0
+        for start, w in steps:
+            if m >= start:
+                watts = w
+        return watts
+
+    return pv
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "scc.db")
+    yield s
+    s.close()
+
+
+def rows(store, sql):
+    db = sqlite3.connect(store.path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
+    caplog.set_level(logging.INFO, logger="controller")
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True, setpoint_a=16, latency_s=15) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (30, 0)))
+
+        # Strong sun: 8000 - 450 W house = 7550 W surplus -> floor(7550 / 692.8) = 10 A.
+        sunny = loop.run(30)
+        starts = [d for d in sunny if d.action is Action.START]
+        assert [(minutes(d.ts), d.target_a) for d in starts] == [(2.0, 10)]
+        assert all(d.action is Action.HOLD and d.target_a == 10 for d in sunny[3:])
+        assert cloud.commands() == ["current(10)", "resume"]
+        assert cloud.charger.power_w(clock()) == pytest.approx(10 * WPA)
+        # Holding means holding: the surplus the controller computes while charging stays put.
+        # (7552, not 7550: the cloud reports 6.93 kW for the 6928 W drawn.)
+        assert {round(d.surplus_w) for d in sunny[3:]} == {7552}
+
+        # The sun goes: min current at once, pause exactly stop_delay_s after it fell short.
+        dark = loop.run(10)
+        short = [d for d in dark if d.reason in ("dip-hold-min", "stop-delay")]
+        stop = [d for d in dark if d.action is Action.STOP]
+        assert len(stop) == 1 and stop[0].reason == "surplus-stop"
+        assert (stop[0].ts - short[0].ts).total_seconds() == 300
+        assert cloud.commands()[2:] == ["current(6)", "pause"]
+        assert cloud.charger.status_id(clock()) == 182
+
+        # Manual: one release (resume at max current), then not a single request.
+        store.set_mode(Mode.MANUAL, "test", clock())
+        release = loop.cycle()
+        assert (release.action, release.reason) == (Action.RELEASE, "manual-release")
+        assert cloud.commands()[4:] == ["current(16)", "resume"]
+        n = cloud.count()
+        later = loop.run(15)
+        assert {(d.action, d.reason) for d in later} == {(Action.NONE, "manual")}
+        assert cloud.count() == n
+
+        # At default settings the cloud never said 429, and one sign-in served the whole run.
+        assert cloud.count(status=429) == 0
+        assert cloud.count(path_contains="signin") == 1
+
+    # Every cycle's decision is in the store; charger points share the decision's timestamp.
+    cycles = 30 + 10 + 1 + 15
+    assert rows(store, "SELECT COUNT(*) FROM decision")[0][0] == cycles
+    joined = rows(store, "SELECT COUNT(*) FROM charger c JOIN decision d ON d.ts_ms = c.ts_ms")[0][
+        0
+    ]
+    assert joined == cycles - 15  # manual after the release: the charger is the user's
+    summary = store.energy_summary(T0, release.ts)
+    assert summary.starts == 1
+    # 10 A from minute 2 (+15 s latency) to 31, 6 A to 36: about 3.7 kWh, nearly all solar.
+    assert 3.3 < summary.ev_kwh < 4.0
+    assert summary.solar_share > 0.85
+    text = caplog.text
+    assert "Sufficient power: -7550 W. Start charging at 10 A" in text
+    assert "Pause charging, not enough power: 4607 W - 6 A" in text
+    assert "Wallbox: 10 A - P1 (2 min mean): -622 W - surplus: 7552 W - mode: solar" in text
+
+
+def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True, setpoint_a=16) as cloud:
+        pv = pv_steps((0, 3000), (10, 6000), (25, 1500), (28, 9000), (45, 1000))
+        loop = make_loop(clock, cloud, store, pv)
+        decisions = loop.run(60)
+        timeline = [
+            (minutes(d.ts), d.action.value, d.target_a, d.reason)
+            for d in decisions
+            if d.action not in (Action.HOLD, Action.NONE)
+        ]
+        assert timeline == [
+            # 6000 - 450 = 5550 W from minute 10; the 2-minute window is full of it at 12, and
+            # the start delay (120 s) ends at 14: 5550 / 692.8 = 8 A. No correction afterwards:
+            # the next mean covers only readings taken after the charger followed (no yo-yo).
+            (14.0, "start", 8, "surplus-start"),
+            # A 3-minute cloud (1500 W): min current at once, but no pause (stop delay 5 min).
+            (26.0, "adjust", 6, "dip-hold-min"),
+            # Sun again from 28 (9000 W): at 29 the window is half cloud (6.9 A: hold 6 A), at 30
+            # it is all sun, 9000 - 450 = 8550 W: 12 A.
+            (30.0, "adjust", 12, "surplus-adjust"),
+            # The sun weakens to 1000 W at 45: the first window still holds half a minute of sun
+            # (6.56 A -> 6 A); from 47 the settled mean says short, and the pause comes 5 min on.
+            (46.0, "adjust", 6, "surplus-adjust"),
+            (52.0, "stop", 0, "surplus-stop"),
+        ]
+        assert cloud.commands() == [
+            "current(8)",
+            "resume",
+            "current(6)",
+            "current(12)",
+            "current(6)",
+            "pause",
+        ]
+        assert cloud.count(status=429) == 0
+        assert cloud.count(path_contains="signin") == 1
+        assert cloud.count(method="GET", path_contains="status/") == 60
+
+
+def test_meter_down_pauses_once_the_window_is_empty(store):
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((0, 8000)))
+        loop.run(10)
+        assert cloud.charger.status_id(clock()) == 194
+        loop.house.meter_down = True
+        d = loop.run(3)
+        last = store.latest_reading(clock())
+        assert [x.reason for x in d] == ["hold", "stale", "stale"]
+        # The first cycle whose 120 s window holds no reading pauses.
+        assert (d[1].ts - last.ts).total_seconds() == 121
+        assert (d[1].action, d[2].action) == (Action.STOP, Action.NONE)
+        assert cloud.commands()[-1] == "pause"
+
+
+def test_charger_failures_cost_one_cycle_and_back_off_is_respected(store, caplog):
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (11, 9500)))
+        loop.run(10)
+        assert cloud.commands() == ["current(10)", "resume"]
+
+        cloud.inject(500, path_contains="status/")
+        d = loop.cycle()  # minute 10: status read fails, the decision uses what was sent
+        assert (d.action, d.reason) == (Action.HOLD, "hold")
+        assert loop.controller.failures == 1
+
+        loop.cycle()  # minute 11
+        cloud.inject("timeout", path_contains="status/")
+        cloud.inject(500, method="PUT")
+        loop.controller.charger._w._requestGetTimeout = 0.3
+        d = loop.cycle()  # minute 12: more sun, adjust wanted but the PUT fails
+        assert (d.action, d.reason, d.target_a) == (Action.NONE, "surplus-adjust/unavailable", 11)
+        d = loop.cycle()  # minute 13: tried again, fine (9500 - 450 W = 9050 W: 13 A)
+        assert (d.action, d.reason, d.target_a) == (Action.ADJUST, "surplus-adjust", 13)
+
+        cloud.inject(429, method="GET", path_contains="status/")
+        d = loop.cycle()  # minute 14: 429 on the read -> no request for 60 s
+        n = cloud.count()
+        assert d.action is Action.HOLD
+        clock.advance(-30)  # a cycle 30 s later (e.g. a shorter interval) makes no request
+        loop.cycle()
+        assert cloud.count() == n
+        loop.cycle()  # 90 s after the 429: back to normal
+        assert cloud.count() == n + 1 and cloud.count(status=429) == 1
+    stored = rows(store, "SELECT reason FROM decision WHERE reason LIKE '%/%'")
+    assert stored == [("surplus-adjust/unavailable",)]
+    assert "Wallbox cloud answered 429" in caplog.text
+
+
+class FlakyStore:
+    """A store whose reads or writes fail on demand (the rest is the real SQLite store)."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+        self.fail_reads = self.fail_writes = False
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if name in ("grid_power_mean", "get_mode") and self.fail_reads:
+            raise StoreError("database is locked")
+        if name.startswith("write_") and self.fail_writes:
+            raise StoreError("disk full")
+        return attr
+
+
+def test_store_failure_costs_one_cycle_and_never_charges_blind(store):
+    clock = ManualClock()
+    flaky = FlakyStore(store)
+    with sim_cloud(clock, paused=True) as cloud:
+        loop = make_loop(clock, cloud, flaky, pv_steps((0, 8000)))
+        loop.house.store = store
+        loop.run(5)
+        flaky.fail_reads = True
+        d = loop.cycle()
+        assert (d.action, d.reason) == (Action.STOP, "stale")  # no data: pause, never guess
+        flaky.fail_reads, flaky.fail_writes = False, True
+        d = loop.cycle()  # decisions cannot be written: logged, the cycle still steers
+        assert d.reason == "start-delay"
+        flaky.fail_writes = False
+        assert [x.reason for x in loop.run(2)] == ["start-delay", "surplus-start"]
+    assert loop.controller.failures == 2
+
+
+def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
+    clock = ManualClock()
+    seen = []
+
+    class SlowController:
+        def run_cycle(self, now):
+            seen.append((now - T0).total_seconds())
+            clock.advance(130 if len(seen) == 3 else 5)  # the third cycle overruns 2 ticks
+            if len(seen) == 4:
+                raise RuntimeError("a bug")  # logged; the loop goes on
+
+    def sleep(s):
+        clock.advance(s)
+
+    n = run_loop(SlowController(), 60, clock=clock, sleep=sleep, max_cycles=6)
+    assert n == 6
+    assert seen == [0, 60, 120, 300, 360, 420]
+
+
+def test_missing_credentials_is_a_one_line_config_error(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"store:\n  sqlite_path: {tmp_path / 'x.db'}\n")
+    assert scc_main(["controller", "--config", str(cfg), "--once"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "wallbox.username is required" in err
+
+
+def real_cloud() -> WallboxCloud:
+    def clock():
+        return datetime.now(UTC)
+
+    return WallboxCloud(clock, charger=SimCharger(clock, latency_s=1.0, paused=True))
+
+
+def write_config(tmp_path, cloud, interval_s=60):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"store:\n  sqlite_path: {tmp_path / 'scc.db'}\n"
+        f"wallbox:\n  username: {DEFAULT_USERNAME}\n  password: {DEFAULT_PASSWORD}\n"
+        f"  api_url: {cloud.api_url}\n  auth_url: {cloud.auth_url}\n  timeout_s: 5\n"
+        f"charging:\n  interval_s: {interval_s}\n"
+    )
+    return cfg
+
+
+def test_once_runs_one_cycle_and_records_it(tmp_path):
+    with real_cloud() as cloud:
+        cfg = write_config(tmp_path, cloud)
+        assert scc_main(["controller", "--config", str(cfg), "--once"]) == 0
+        assert cloud.count(path_contains="status/") == 1 and cloud.commands() == []
+    s = SqliteStore(tmp_path / "scc.db")
+    try:
+        d = s.last_decision()
+        assert (d.action, d.reason, d.mode) == (Action.NONE, "stale", Mode.SOLAR)
+        assert s.last_charger_state().status == "Paused"
+    finally:
+        s.close()
+
+
+def test_sigterm_stops_the_loop_cleanly(tmp_path):
+    with real_cloud() as cloud:
+        cfg = write_config(tmp_path, cloud)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", "--config", str(cfg)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and cloud.count(path_contains="status/") == 0:
+                time.sleep(0.05)
+            assert cloud.count(path_contains="status/") == 1
+            time.sleep(0.3)  # let the cycle finish its writes; it then sleeps for 60 s
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        err = proc.stderr.read()
+        assert rc == 0, err
+        assert "Controller stopped" in err and "Traceback" not in err
+    assert rows(SqliteStore(tmp_path / "scc.db"), "SELECT reason FROM decision") == [("stale",)]
+
+
+def test_the_decision_and_charger_points_share_a_timestamp(store):
+    clock = ManualClock()
+    with sim_cloud(clock) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((0, 8000)))
+        loop.run(4)
+    ts = rows(store, "SELECT ts_ms FROM decision ORDER BY ts_ms")
+    assert ts == rows(store, "SELECT ts_ms FROM charger ORDER BY ts_ms")
+    assert [t for (t,) in ts] == [
+        round((T0 + timedelta(minutes=m)).timestamp() * 1000) for m in range(4)
+    ]
