@@ -65,7 +65,7 @@ class InfluxStore:
             raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
 
     def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-        params = {"bucket": self.bucket, "start": start, "stop": stop}
+        params = flux.bind_params(self.bucket, start, stop)
         try:
             tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
         except _ERRORS as e:
