@@ -20,24 +20,24 @@ GRID_POWER_MEAN = """from(bucket: bucketName)
   |> group()
   |> mean()"""
 
+# The newest point of each kind: last() per series (each series is in time order; a group() first
+# would merge series in series-key order, and last() would then pick by that order, not by time),
+# then the caller takes the newest row, as SQLite's ORDER BY ts DESC LIMIT 1 does.
 LATEST_READING = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1")
-  |> group(columns: ["_field"])
   |> last()
   |> pivot(rowKey: ["_time", "meter"], columnKey: ["_field"], valueColumn: "_value")"""
 
 LAST_CHARGER_STATE = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "charger")
-  |> group(columns: ["_field"])
   |> last()
   |> pivot(rowKey: ["_time", "charger_id"], columnKey: ["_field"], valueColumn: "_value")"""
 
 LAST_DECISION = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "decision")
-  |> group(columns: ["_field"])
   |> last()
   |> pivot(rowKey: ["_time", "mode"], columnKey: ["_field"], valueColumn: "_value")"""
 
@@ -52,15 +52,16 @@ LAST_MODE = """from(bucket: bucketName)
 ENERGY_POINTS = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) =>
-      (r._measurement == "charger" and r._field == "power_w")
+      (r._measurement == "charger" and (r._field == "power_w" or r._field == "status"))
       or (r._measurement == "decision" and (r._field == "surplus_w" or r._field == "action")))
   |> keep(columns: ["_time", "_measurement", "_field", "_value"])"""
 
+# First and last meter counters of a period, per series; the caller takes the earliest and the
+# latest of them (a re-plugged dongle starts a new series).
 METER_COUNTERS = """data = from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1"
       and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
-  |> group(columns: ["_field"])
 
 union(tables: [data |> first(), data |> last()])"""
 

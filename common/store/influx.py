@@ -97,8 +97,10 @@ class InfluxStore:
         return float(values[0]) if values else None
 
     def latest_reading(self, now: datetime) -> Reading | None:
-        rows = self._query("latest_reading", now - LATEST_LOOKBACK, now + timedelta(seconds=1))
-        rows = [r for r in rows if r["_time"] <= now]
+        # last() runs in the server, so the range must end at now: points are stored to the
+        # millisecond, and [start, floor_ms(now) + 1 ms) holds exactly those at or before now.
+        stop = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+        rows = self._query("latest_reading", now - LATEST_LOOKBACK, stop)
         if not rows:
             return None
         row = max(rows, key=lambda r: r["_time"])
@@ -198,6 +200,8 @@ class InfluxStore:
             field, value, ts = r["_field"], r["_value"], r["_time"]
             if field == "power_w":
                 power[ts] = float(value)
+            elif field == "status":  # every charger point has one; no power_w means no draw
+                power.setdefault(ts, 0.0)
             elif field == "surplus_w":
                 surplus[ts] = float(value)
             elif field == "action" and value == Action.START.value:
