@@ -272,12 +272,13 @@ def test_a_schema_change_between_tables_starts_a_new_header_block(fake) -> None:
         block.format(t="double")
         + ",,0,2026-05-18T10:00:00Z,4140,power_w,charger\r\n"
         + "\r\n"
-        + block.format(t="string")
-        + ",,1,2026-05-18T10:00:00Z,start,action,decision\r\n"
+        + block.format(t="string")  # same schema next: the block goes on, no new header
+        + ",,1,2026-05-18T10:00:00Z,Charging,status,charger\r\n"
+        + ",,2,2026-05-18T10:00:00Z,start,action,decision\r\n"
         + "\r\n"
         + block.format(t="double")
-        + ",,2,2026-05-18T10:00:00Z,5000.5,surplus_w,decision\r\n"
-        + ",,2,2026-05-18T10:01:00Z,-20,surplus_w,decision\r\n"
+        + ",,3,2026-05-18T10:00:00Z,5000.5,surplus_w,decision\r\n"
+        + ",,3,2026-05-18T10:01:00Z,-20,surplus_w,decision\r\n"
         + "\r\n"
     )
 

@@ -237,58 +237,6 @@ def union(*streams: Sequence[Table]) -> list[Table]:
     return [t for stream in streams for t in stream]
 
 
-def _is(measurement: str, *fields: str) -> Callable[[str, str], bool]:
-    return lambda m, f: m == measurement and (not fields or f in fields)
-
-
-# Each of the project's queries, as the pipeline its Flux text names.
-Evaluator = Callable[[list[Series], int, int], list[Table]]
-EVALUATORS: dict[str, Evaluator] = {
-    "grid_power_mean": lambda s, a, b: mean(
-        group(read_range(s, a, b, _is("p1", "active_power_w")))
-    ),
-    "latest_reading": lambda s, a, b: pivot(
-        last(group(read_range(s, a, b, _is("p1")), ["_field"])),
-        ["_time", "meter"],
-        "_field",
-        "_value",
-    ),
-    "last_charger_state": lambda s, a, b: pivot(
-        last(group(read_range(s, a, b, _is("charger")), ["_field"])),
-        ["_time", "charger_id"],
-        "_field",
-        "_value",
-    ),
-    "last_decision": lambda s, a, b: pivot(
-        last(group(read_range(s, a, b, _is("decision")), ["_field"])),
-        ["_time", "mode"],
-        "_field",
-        "_value",
-    ),
-    "last_mode": lambda s, a, b: pivot(
-        last(read_range(s, a, b, _is("mode"))), ["_time"], "_field", "_value"
-    ),
-    "energy_points": lambda s, a, b: keep(
-        read_range(
-            s,
-            a,
-            b,
-            lambda m, f: (
-                (m == "charger" and f == "power_w")
-                or (m == "decision" and f in ("surplus_w", "action"))
-            ),
-        ),
-        ["_time", "_measurement", "_field", "_value"],
-    ),
-    "meter_counters": lambda s, a, b: (lambda data: union(first(data), last(data)))(
-        group(
-            read_range(s, a, b, _is("p1", "total_power_import_kwh", "total_power_export_kwh")),
-            ["_field"],
-        )
-    ),
-}
-
-
 def encode_csv(
     tables: Sequence[Table],
     annotations: Sequence[str] = ("datatype", "group", "default"),
