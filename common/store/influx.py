@@ -14,6 +14,7 @@ from typing import Any
 import urllib3
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.flux_csv_parser import FluxCsvParserException, FluxQueryException
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
@@ -31,6 +32,10 @@ from common.store import flux
 from common.store.base import StoreError, integrate_energy
 
 _ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
+#: A query answer can also fail while the client parses it: an error table InfluxDB streams after
+#: a 200, or something that is not annotated CSV at all (a proxy's page), which the client's parser
+#: meets with IndexError/ValueError.
+_QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexError, ValueError)
 #: How far back "latest" looks: older than this is no longer news for the phone page, and the
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
@@ -68,7 +73,7 @@ class InfluxStore:
         params = flux.bind_params(self.bucket, start, stop)
         try:
             tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
-        except _ERRORS as e:
+        except _QUERY_ERRORS as e:
             raise StoreError(f"InfluxDB {self.url} query {name} failed: {_describe(e)}") from e
         return [rec.values for table in tables for rec in table.records]
 

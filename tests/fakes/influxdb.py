@@ -85,6 +85,7 @@ class FakeInfluxDB:
         self._lock = threading.Lock()
         self.requests: list[Request] = []
         self.failure: int | None = None
+        self.failure_body: tuple[bytes | None, str] = (None, "")
         self.delay_s = 0.0
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -117,9 +118,11 @@ class FakeInfluxDB:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
-    def fail(self, status: int | None) -> None:
-        """Answer every API request with ``status`` (None: back to normal)."""
+    def fail(self, status: int | None, body: bytes | None = None, content_type: str = "") -> None:
+        """Answer every API request with ``status`` (None: back to normal), with InfluxDB's JSON
+        error body or ``body`` (say, a proxy's HTML page)."""
         self.failure = status
+        self.failure_body = (body, content_type or "text/html")
 
     def delay(self, seconds: float) -> None:
         self.delay_s = seconds
@@ -285,6 +288,10 @@ class _Handler(BaseHTTPRequestHandler):
         status = self.fake.failure
         if status is None:
             return False
+        body, content_type = self.fake.failure_body
+        if body is not None:
+            self._send(status, body, content_type)
+            return True
         codes = {503: "unavailable", 500: "internal error", 429: "too many requests"}
         self._send(
             status, _error(codes.get(status, "internal error"), f"fake InfluxDB: injected {status}")
