@@ -174,3 +174,10 @@ def test_without_the_npm_package_the_check_fails_loudly(monkeypatch, tmp_path) -
     monkeypatch.setattr(fluxcheck, "PACKAGE_DIR", tmp_path / "missing")
     with pytest.raises(RuntimeError, match=r"flux-lsp-node is not installed .*npm ci"):
         check_flux({"q": "x = 1"})
+
+
+def test_a_failing_checker_is_an_error_not_a_clean_result(monkeypatch, tmp_path) -> None:
+    (tmp_path / "check.mjs").write_text('process.stderr.write("boom\\n"); process.exit(2);\n')
+    monkeypatch.setattr(fluxcheck, "TOOL_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match=r"Flux check failed \(exit 2\): boom"):
+        check_flux({"q": "x = 1"})

@@ -25,6 +25,7 @@ from common.models import (
 from common.store import Store, build_status
 from tests.fakes.influxdb import FakeInfluxDB
 from tests.support.backends import Backend, fake_influx_backend, sqlite_backend
+from tests.support.sample_day import sample_day
 
 
 @pytest.fixture(params=["sqlite", "influx-fake"])
@@ -354,6 +355,26 @@ def test_a_charger_state_of_unknown_power_counts_as_no_draw(store, t0) -> None:
     summary = store.energy_summary(t0, s(t0, 180))
     assert summary.ev_kwh == pytest.approx(4140 * 60 / 3.6e6)
     assert summary.ev_solar_kwh == 0.0  # no decision, so no surplus known
+
+
+def test_a_whole_sample_day_reads_back_consistently(store, t0) -> None:
+    day = sample_day(t0 - timedelta(days=1), reading_interval_s=60, cycle_s=300)
+    day.write_to(store)
+    ev_kwh, solar_kwh = day.ev_kwh_and_solar_kwh
+    assert ev_kwh > 10 and 0 < solar_kwh < ev_kwh  # it charged, partly from the grid (manual)
+    summary = store.energy_summary(day.start, day.stop)
+    assert summary.ev_kwh == pytest.approx(ev_kwh)
+    assert summary.ev_solar_kwh == pytest.approx(solar_kwh)
+    assert summary.import_kwh == pytest.approx(day.counter_delta_kwh("total_power_import_kwh"))
+    assert summary.export_kwh == pytest.approx(day.counter_delta_kwh("total_power_export_kwh"))
+    assert summary.starts == day.starts >= 1
+    noon = day.start + timedelta(hours=12)
+    window = [r.active_power_w for r in day.readings if noon - timedelta(minutes=10) <= r.ts < noon]
+    assert store.grid_power_mean(600, noon) == pytest.approx(sum(window) / len(window))
+    assert store.latest_reading(day.stop) == day.readings[-1]
+    assert store.get_mode() == day.modes[-1]
+    assert store.last_decision() == day.decisions[-1]
+    assert store.last_charger_state() == day.charger_states[-1]
 
 
 # -- status for the phone page ----------------------------------------------------------------

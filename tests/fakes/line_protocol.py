@@ -43,6 +43,8 @@ class LinePoint:
 
 def _split_lines(text: str) -> list[str]:
     """Lines as InfluxDB's scanner cuts them: a newline inside a quoted field value is data."""
+    if '"' not in text:
+        return text.split("\n")
     lines, start, i, n = [], 0, 0, len(text)
     quoted = in_fields = False
     equals = commas = 0
