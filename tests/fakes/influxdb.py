@@ -7,12 +7,14 @@
   field by field, as InfluxDB does.
 - ``POST /api/v2/query``: only the project's own queries (``common/store/flux.py`` QUERIES), matched
   by exact text; anything else is a 400 that names it. Values come from the ``extern`` option
-  statements influxdb-client sends. Each query runs as a pipeline of the Flux operations it names
-  (range, filter, group, mean, first, last, pivot, keep, union) over one table per series and
-  field, and the answer is annotated CSV as Flux's encoder writes it (CRLF rows, #datatype/#group/
-  #default, a new header block when the schema changes, RFC3339Nano times, Go float format).
+  statements influxdb-client sends. Each query runs as the pipeline of Flux operations its text
+  names (tests/fakes/flux_queries.py, which keeps a copy of the text it implements) over one table
+  per series and field, and the answer is annotated CSV as Flux's encoder writes it (CRLF rows,
+  #datatype/#group/#default, a new header block when the schema changes, RFC3339Nano times, Go
+  float format).
 - ``GET /health``, ``GET /ping``.
-- Faults: ``fail(status)`` answers every API request with that status, ``delay(seconds)`` holds
+- Faults: ``fail(status[, body])`` answers every API request with that status (and InfluxDB's
+  JSON error, or any body: a proxy's page, an error table after a 200), ``delay(seconds)`` holds
   each answer back, ``stop()`` closes the port (connection refused) and ``start()`` reopens the
   same port, so an outage and the recovery after it can be tested.
 """
