@@ -1,61 +1,67 @@
 """Every Flux query the code issues, in one place.
 
-Values come in as bind parameters (``params.*``): influxdb-client sends them as an ``option params``
-extern, never by string formatting, so a bucket name cannot inject Flux. The offline type check
-(tools/fluxcheck) reads QUERIES and prepends the same option with PARAM_TYPES' example values.
+Values come in as bind parameters, never by string formatting, so a bucket name cannot inject
+Flux. influxdb-client sends ``params={name: value}`` as an ``extern`` holding one top-level
+``option name = <literal>`` statement per key (not a ``params`` record: that is InfluxDB Cloud's
+server-side parameterized queries), so the queries use the bare names of ``bind_params``. The
+offline type check (tests/test_flux_queries.py) prepends PARAMS_OPTION, and checks that it names
+and types the same options as the extern influxdb-client builds from ``bind_params``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 # The controller's mean (DESIGN.md section 8). group() first, so a meter whose tag changed inside
 # the window (a re-plugged dongle with a new serial) still yields one mean, as SQLite gives.
-GRID_POWER_MEAN = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+GRID_POWER_MEAN = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
   |> group()
   |> mean()"""
 
-LATEST_READING = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+# The newest point of each kind: last() per series (each series is in time order; a group() first
+# would merge series in series-key order, and last() would then pick by that order, not by time),
+# then the caller takes the newest row, as SQLite's ORDER BY ts DESC LIMIT 1 does.
+LATEST_READING = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1")
-  |> group(columns: ["_field"])
   |> last()
-  |> pivot(rowKey: ["_time", "meter"], columnKey: ["_field"], values: ["_value"])"""
+  |> pivot(rowKey: ["_time", "meter"], columnKey: ["_field"], valueColumn: "_value")"""
 
-LAST_CHARGER_STATE = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+LAST_CHARGER_STATE = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "charger")
-  |> group(columns: ["_field"])
   |> last()
-  |> pivot(rowKey: ["_time", "charger_id"], columnKey: ["_field"], values: ["_value"])"""
+  |> pivot(rowKey: ["_time", "charger_id"], columnKey: ["_field"], valueColumn: "_value")"""
 
-LAST_DECISION = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+LAST_DECISION = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "decision")
-  |> group(columns: ["_field"])
   |> last()
-  |> pivot(rowKey: ["_time", "mode"], columnKey: ["_field"], values: ["_value"])"""
+  |> pivot(rowKey: ["_time", "mode"], columnKey: ["_field"], valueColumn: "_value")"""
 
-LAST_MODE = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+LAST_MODE = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "mode")
   |> last()
-  |> pivot(rowKey: ["_time"], columnKey: ["_field"], values: ["_value"])"""
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")"""
 
 # Raw per-cycle points of a period; the join and the integral happen in Python (base.py), the same
 # code as for SQLite, so both backends report the same kWh.
-ENERGY_POINTS = """from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+ENERGY_POINTS = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) =>
-      (r._measurement == "charger" and r._field == "power_w")
+      (r._measurement == "charger" and (r._field == "power_w" or r._field == "status"))
       or (r._measurement == "decision" and (r._field == "surplus_w" or r._field == "action")))
   |> keep(columns: ["_time", "_measurement", "_field", "_value"])"""
 
-METER_COUNTERS = """data = from(bucket: params.bucket)
-  |> range(start: params.start, stop: params.stop)
+# First and last meter counters of a period, per series; the caller takes the earliest and the
+# latest of them (a re-plugged dongle starts a new series).
+METER_COUNTERS = """data = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1"
       and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
-  |> group(columns: ["_field"])
 
 union(tables: [data |> first(), data |> last()])"""
 
@@ -69,9 +75,16 @@ QUERIES: dict[str, str] = {
     "meter_counters": METER_COUNTERS,
 }
 
-#: The option statement influxdb-client builds from our params, with example values, for the
-#: offline type check (every query takes the same three parameters).
+
+def bind_params(bucket: str, start: datetime, stop: datetime) -> dict[str, object]:
+    """The ``params`` every query takes; influxdb-client turns each key into an option."""
+    return {"bucketName": bucket, "rangeStart": start, "rangeStop": stop}
+
+
+#: The option statements influxdb-client builds from ``bind_params``, with example values, for
+#: the offline type check.
 PARAMS_OPTION = (
-    'option params = {bucket: "solar", start: 2026-05-18T10:00:00.000000Z, '
-    "stop: 2026-05-18T12:00:00.000000Z}"
+    'option bucketName = "solar"\n'
+    "option rangeStart = 2026-05-18T10:00:00.000000000Z\n"
+    "option rangeStop = 2026-05-18T12:00:00.000000000Z"
 )

@@ -14,6 +14,7 @@ from typing import Any
 import urllib3
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.flux_csv_parser import FluxCsvParserException, FluxQueryException
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
@@ -31,6 +32,10 @@ from common.store import flux
 from common.store.base import StoreError, integrate_energy
 
 _ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
+#: A query answer can also fail while the client parses it: an error table InfluxDB streams after
+#: a 200, or something that is not annotated CSV at all (a proxy's page), which the client's parser
+#: meets with IndexError/ValueError.
+_QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexError, ValueError)
 #: How far back "latest" looks: older than this is no longer news for the phone page, and the
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
@@ -65,10 +70,10 @@ class InfluxStore:
             raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
 
     def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-        params = {"bucket": self.bucket, "start": start, "stop": stop}
+        params = flux.bind_params(self.bucket, start, stop)
         try:
             tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
-        except _ERRORS as e:
+        except _QUERY_ERRORS as e:
             raise StoreError(f"InfluxDB {self.url} query {name} failed: {_describe(e)}") from e
         return [rec.values for table in tables for rec in table.records]
 
@@ -97,8 +102,10 @@ class InfluxStore:
         return float(values[0]) if values else None
 
     def latest_reading(self, now: datetime) -> Reading | None:
-        rows = self._query("latest_reading", now - LATEST_LOOKBACK, now + timedelta(seconds=1))
-        rows = [r for r in rows if r["_time"] <= now]
+        # last() runs in the server, so the range must end at now: points are stored to the
+        # millisecond, and [start, floor_ms(now) + 1 ms) holds exactly those at or before now.
+        stop = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+        rows = self._query("latest_reading", now - LATEST_LOOKBACK, stop)
         if not rows:
             return None
         row = max(rows, key=lambda r: r["_time"])
@@ -198,6 +205,8 @@ class InfluxStore:
             field, value, ts = r["_field"], r["_value"], r["_time"]
             if field == "power_w":
                 power[ts] = float(value)
+            elif field == "status":  # every charger point has one; no power_w means no draw
+                power.setdefault(ts, 0.0)
             elif field == "surplus_w":
                 surplus[ts] = float(value)
             elif field == "action" and value == Action.START.value:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common.models import (
@@ -27,6 +27,7 @@ from common.models import (
 )
 from common.store.base import StoreError, integrate_energy
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _P1_COLS = ", ".join(f"{f} REAL" for f in P1_FIELDS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS p1 (
@@ -44,16 +45,33 @@ CREATE TABLE IF NOT EXISTS mode (
     ts_ms INTEGER NOT NULL PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT NULL);
 """
 
-_P1_UPSERT = (
-    f"INSERT INTO p1 (ts_ms, meter, {', '.join(P1_FIELDS)}) "
-    f"VALUES (?, ?, {', '.join('?' for _ in P1_FIELDS)}) "
-    "ON CONFLICT (ts_ms, meter) DO UPDATE SET "
-    + ", ".join(f"{f} = COALESCE(excluded.{f}, p1.{f})" for f in P1_FIELDS)
+
+def _upsert(table: str, key: tuple[str, str], fields: tuple[str, ...]) -> str:
+    """Insert, or merge into the point with the same key: fields given replace, others stay."""
+    cols = (*key, *fields)
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{f} = COALESCE(excluded.{f}, {table}.{f})" for f in fields)
+    )
+
+
+_P1_UPSERT = _upsert("p1", ("ts_ms", "meter"), P1_FIELDS)
+_CHARGER_UPSERT = _upsert(
+    "charger",
+    ("ts_ms", "charger_id"),
+    ("status_id", "status", "current_a", "power_w", "added_energy_kwh"),
+)
+_DECISION_UPSERT = _upsert(
+    "decision",
+    ("ts_ms", "mode"),
+    ("grid_power_mean_w", "surplus_w", "target_a", "action", "reason"),
 )
 
 
 def to_ms(ts: datetime) -> int:
-    return round(ts.timestamp() * 1000)
+    """Whole milliseconds, truncated as influxdb-client does, so both stores key a point alike."""
+    return (ts - EPOCH) // timedelta(milliseconds=1)
 
 
 def from_ms(ms: int) -> datetime:
@@ -126,7 +144,7 @@ class SqliteStore:
 
     def write_charger_state(self, state: ChargerState) -> None:
         self._run(
-            "INSERT OR REPLACE INTO charger VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _CHARGER_UPSERT,
             (
                 to_ms(state.ts),
                 state.charger_id,
@@ -140,7 +158,7 @@ class SqliteStore:
 
     def write_decision(self, decision: Decision) -> None:
         self._run(
-            "INSERT OR REPLACE INTO decision VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _DECISION_UPSERT,
             (
                 to_ms(decision.ts),
                 decision.mode.value,

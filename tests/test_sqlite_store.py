@@ -1,0 +1,62 @@
+"""SQLite-only behaviour: several OS processes on one file at once, and a bad path."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from common.store import StoreError
+from common.store.sqlite import SqliteStore
+from tests.support import sqlite_worker as w
+
+ROLES = [("collector", 0), ("collector", 1), ("collector", 2), ("controller", 0), ("toggle", 0)]
+
+
+def test_collectors_controller_and_toggle_app_share_one_file_without_errors_or_loss(tmp_path):
+    path = str(tmp_path / "shared.db")
+    SqliteStore(path).close()  # the schema exists before the race starts
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=w.run, args=(role, i, path, results)) for role, i in ROLES]
+    for p in procs:
+        p.start()
+    outcomes = []
+    try:
+        for _ in procs:
+            outcomes.append(results.get(timeout=60))
+    except queue.Empty:
+        pytest.fail(f"workers did not finish in 60 s; finished: {outcomes}")
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    errors = [f"{role}[{i}]: {err}" for role, i, err in outcomes if err]
+    assert not errors, "\n".join(errors)
+    assert sorted((role, i) for role, i, _ in outcomes) == sorted(ROLES)
+
+    with sqlite3.connect(path) as db:
+        per_meter = dict(db.execute("SELECT meter, COUNT(*) FROM p1 GROUP BY meter").fetchall())
+        assert per_meter == {f"meter{i}": w.BATCHES * w.BATCH_SIZE for i in range(3)}
+        assert db.execute("SELECT COUNT(*) FROM decision").fetchone()[0] == w.CYCLES
+        assert db.execute("SELECT COUNT(*) FROM charger").fetchone()[0] == w.CYCLES
+        assert db.execute("SELECT COUNT(*) FROM mode").fetchone()[0] == w.CYCLES
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    # Every reading made it with its value: the window mean over the last 120 s is exact.
+    store = SqliteStore(path)
+    end = w.BASE + timedelta(seconds=w.BATCHES * w.BATCH_SIZE)
+    last = range(w.BATCHES * w.BATCH_SIZE - 120, w.BATCHES * w.BATCH_SIZE)
+    values = [w.reading_value(m, k) for m in range(3) for k in last]
+    assert store.grid_power_mean(120, end) == pytest.approx(sum(values) / len(values))
+    store.close()
+
+
+def test_an_unusable_path_is_a_store_error(tmp_path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match=r"SQLite store .*dir\.db"):
+        SqliteStore(tmp_path / "dir.db")
