@@ -77,21 +77,31 @@ union(tables: [grid, ev])
 # part of each step is min(ev, max(0, ev - grid)) as in DESIGN.md section 11; a step without meter
 # data counts as grid (never claim sun without evidence). A 5-minute window holds a charger point
 # at any controller interval up to 300 s; a longer gap (controller down) counts as no charging,
-# like the store's integrate_energy.
+# like the store's integrate_energy. Each step counts for its real length: the window now running
+# and a first window cut by the range start are shorter than 5 minutes.
 EV_ENERGY_STEPS = f"""ev = {series("charger", "power_w")}
-  |> aggregateWindow(every: 5m, fn: mean, createEmpty: false)
+  |> aggregateWindow(every: 5m, fn: mean, createEmpty: false, timeSrc: "_start")
   |> group()
 grid = {series("p1", "active_power_w")}
-  |> aggregateWindow(every: 5m, fn: mean, createEmpty: false)
+  |> aggregateWindow(every: 5m, fn: mean, createEmpty: false, timeSrc: "_start")
   |> group()
 steps = union(tables: [ev, grid])
-  |> pivot(rowKey: ["_time"], columnKey: ["_measurement"], valueColumn: "_value")
+  |> pivot(rowKey: ["_time", "_stop"], columnKey: ["_measurement"], valueColumn: "_value")
   |> filter(fn: (r) => exists r.charger)
   |> map(fn: (r) => {{
+      startNs = int(v: r._time)
+      windowEndNs = startNs - startNs % 300000000000 + 300000000000
+      stopNs = int(v: r._stop)
+      endNs = if windowEndNs < stopNs then windowEndNs else stopNs
+      hours = float(v: endNs - startNs) / 3600000000000.0
       evW = if r.charger > 0.0 then r.charger else 0.0
       gridW = if exists r.p1 then r.p1 else evW
       solarW = if gridW <= 0.0 then evW else if gridW >= evW then 0.0 else evW - gridW
-      return {{_time: r._time, ev_kwh: evW / 12000.0, solar_kwh: solarW / 12000.0}}
+      return {{
+          _time: r._time,
+          ev_kwh: evW * hours / 1000.0,
+          solar_kwh: solarW * hours / 1000.0,
+      }}
   }})"""
 
 EV_TOTALS = f"""{EV_ENERGY_STEPS}

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from tests.support.dashboard_queries import (
     DASHBOARDS_DIR,
     DashboardQuery,
     dashboard_queries,
+    interpolate_macros,
     load_dashboards,
 )
-from tests.support.fluxcheck import check_flux, grafana_prelude
+from tests.support.fluxcheck import check_flux, grafana_prelude, with_prelude
 
 REPO = Path(__file__).resolve().parents[1]
 PROVISIONING = REPO / "grafana" / "provisioning"
@@ -247,17 +249,39 @@ def test_queries_cover_every_panel_and_annotation() -> None:
 
 
 def _with_prelude(query: str) -> str:
-    """The stub `v` record first; a query's own imports must still lead the file."""
-    lines = query.splitlines()
-    imports = [line for line in lines if line.startswith("import ")]
-    rest = [line for line in lines if not line.startswith("import ")]
-    return "\n".join([*imports, grafana_prelude().rstrip("\n"), *rest]) + "\n"
+    return with_prelude(grafana_prelude(), query)
 
 
 def test_every_query_type_checks_with_the_flux_language_server() -> None:
     diagnostics = check_flux({q.name: _with_prelude(q.query) for q in QUERIES})
     assert set(diagnostics) == {q.name for q in QUERIES}
     assert {name: found for name, found in diagnostics.items() if found} == {}
+
+
+def test_the_text_grafana_sends_type_checks_too() -> None:
+    """With the macros replaced as Grafana does it, no stub is involved at all."""
+    start = datetime(2026, 5, 17, 22, 0, tzinfo=UTC)
+    sources = {
+        q.name: interpolate_macros(q.query, start, start + timedelta(days=1), timedelta(minutes=1))
+        for q in QUERIES
+    }
+    assert not any("v." in text for text in sources.values())
+    diagnostics = check_flux(sources)
+    assert {name: found for name, found in diagnostics.items() if found} == {}
+
+
+def test_macro_interpolation_matches_grafana() -> None:
+    text = interpolate_macros(
+        "from(bucket: v.defaultBucket) |> range(start: v.timeRangeStart, stop: v.timeRangeStop)"
+        " |> aggregateWindow(every: v.windowPeriod, fn: mean)",
+        datetime(2026, 5, 18, 0, 0, tzinfo=UTC),
+        datetime(2026, 5, 18, 6, 30, 15, tzinfo=UTC),
+        timedelta(seconds=20),
+    )
+    assert text == (
+        'from(bucket: "solar") |> range(start: 2026-05-18T00:00:00Z, stop: 2026-05-18T06:30:15Z)'
+        " |> aggregateWindow(every: 20000ms, fn: mean)"
+    )
 
 
 def test_flux_check_catches_a_broken_dashboard_query() -> None:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,40 @@ def substitute(query: str, values: dict[str, str]) -> str:
         return values[name]
 
     return _VARIABLE.sub(repl, query)
+
+
+def interpolate_macros(
+    query: str,
+    start: datetime,
+    stop: datetime,
+    window_period: timedelta,
+    bucket: str = "solar",
+    org: str = "solar",
+) -> str:
+    """The query text Grafana's InfluxDB datasource sends: ``v.*`` replaced textually.
+
+    Grafana does not define a ``v`` record; its Flux backend substitutes the macros in the text
+    (times as RFC 3339 UTC, the window as milliseconds, bucket and org as string literals), so a
+    live test can run exactly what a panel runs.
+    """
+
+    def rfc3339(ts: datetime) -> str:
+        if ts.tzinfo is None:
+            raise ValueError("naive datetime: pass timezone-aware UTC times")
+        return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    macros = {
+        "v.timeRangeStart": rfc3339(start),
+        "v.timeRangeStop": rfc3339(stop),
+        "v.windowPeriod": f"{max(int(window_period / timedelta(milliseconds=1)), 1)}ms",
+        "v.defaultBucket": json.dumps(bucket),
+        "v.organization": json.dumps(org),
+    }
+    return re.sub(
+        r"v\.(timeRangeStart|timeRangeStop|windowPeriod|defaultBucket|organization)\b",
+        lambda m: macros[m.group(0)],
+        query,
+    )
 
 
 def _all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
