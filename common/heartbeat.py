@@ -11,6 +11,7 @@ can be injected in tests and a copied or restored file cannot pass for fresh.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -21,14 +22,34 @@ from pathlib import Path
 
 from common.models import utc
 
+log = logging.getLogger(__name__)
+_last_error: str | None = None
 
-def write_heartbeat(path: str | os.PathLike[str], now: datetime) -> None:
-    """Record ``now`` atomically, so a reader never sees a half-written file."""
+
+def write_heartbeat(path: str | os.PathLike[str] | None, now: datetime) -> bool:
+    """Record ``now`` atomically, so a reader never sees a half-written file.
+
+    Safe to call every loop iteration with ``config.health.heartbeat_file``: None writes
+    nothing, and a write that fails is logged (once per distinct error) and reported as False,
+    never raised, because a full disk must not stop the loop the heartbeat is about.
+    """
+    global _last_error
+    if path is None:
+        return False
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(f"{utc(now).timestamp():.3f}\n", encoding="ascii")
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(f"{utc(now).timestamp():.3f}\n", encoding="ascii")
+        os.replace(tmp, target)
+    except OSError as e:
+        message = f"cannot write heartbeat {target}: {e.strerror or e}"
+        if message != _last_error:
+            log.warning("%s", message)
+            _last_error = message
+        return False
+    _last_error = None
+    return True
 
 
 def heartbeat_age_s(path: str | os.PathLike[str], now_epoch_s: float) -> float:

@@ -28,7 +28,7 @@ def run_check(path: Path | str, max_age: str) -> subprocess.CompletedProcess:
 
 def test_write_then_age_with_an_injected_clock(tmp_path: Path) -> None:
     path = tmp_path / "run" / "heartbeat"  # the parent is created
-    write_heartbeat(path, T0)
+    assert write_heartbeat(path, T0) is True
     assert heartbeat_age_s(path, T0.timestamp() + 12.5) == pytest.approx(12.5)
     write_heartbeat(path, T0 + timedelta(seconds=60))  # a newer beat replaces the old one
     assert heartbeat_age_s(path, T0.timestamp() + 61) == pytest.approx(1.0)
@@ -45,6 +45,20 @@ def test_fresh_and_stale_against_the_limit(tmp_path: Path) -> None:
     assert check(str(path), 300, now + 299)[0]
     # A writer clock slightly ahead of the checker's is still a fresh beat.
     assert check(str(path), 30, now - 2) == (True, "ok: last heartbeat 0 s ago")
+
+
+def test_no_path_writes_nothing_and_a_failed_write_does_not_raise(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert write_heartbeat(None, T0) is False
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a directory should be", encoding="ascii")
+    with caplog.at_level("WARNING", logger="common.heartbeat"):
+        assert write_heartbeat(blocked / "heartbeat", T0) is False
+        assert write_heartbeat(blocked / "heartbeat", T0) is False  # logged once, not per beat
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().startswith(f"cannot write heartbeat {blocked}")
+    assert write_heartbeat(tmp_path / "heartbeat", T0) is True
 
 
 def test_naive_timestamps_are_refused(tmp_path: Path) -> None:
