@@ -122,6 +122,13 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    # Rewritten once per loop iteration by the collector and controller, for Docker's
+    # HEALTHCHECK (common/heartbeat.py); None writes nothing.
+    heartbeat_file: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     influxdb: InfluxConfig = field(default_factory=InfluxConfig)
@@ -130,6 +137,7 @@ class Config:
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     toggle_app: ToggleAppConfig = field(default_factory=ToggleAppConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     #: Where the config came from, for error messages ("<defaults>" when no file exists).
     source: str = "<defaults>"
 

@@ -1,0 +1,37 @@
+# One image for the collector, the controller and the toggle app (docker-compose.yml picks the
+# command). Two stages: the first builds the project and its dependencies into a virtualenv, with
+# a compiler at hand for any dependency without a wheel for this CPU (32-bit Raspberry Pi OS); the
+# runtime stage copies only that virtualenv, so no compiler, headers or pip cache ship.
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/scc
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY common ./common
+COPY collector ./collector
+COPY controller ./controller
+COPY toggle_app ./toggle_app
+RUN /opt/scc/bin/pip install --no-cache-dir --disable-pip-version-check . \
+    && /opt/scc/bin/pip uninstall -y --disable-pip-version-check pip
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/scc/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# A fixed uid, so files in the named volumes keep their owner across rebuilds.
+RUN groupadd --system --gid 10001 scc \
+    && useradd --system --uid 10001 --gid scc --home-dir /var/lib/scc --shell /usr/sbin/nologin scc \
+    && mkdir -p /var/lib/scc/spool /run/scc \
+    && chown -R scc:scc /var/lib/scc /run/scc
+COPY --from=build /opt/scc /opt/scc
+USER scc
+WORKDIR /var/lib/scc
+# The collector and controller rewrite this file every loop (health.heartbeat_file); the compose
+# file sets the age limit per service and the toggle app checks /healthz instead.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "common.heartbeat", "/run/scc/heartbeat", "300"]
+CMD ["scc", "status"]

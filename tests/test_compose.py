@@ -1,0 +1,457 @@
+"""Static checks of the docker compose stack, the Dockerfile and .env.example.
+
+No Docker engine runs here, so the stack is checked the way Docker reads it: Debian's
+docker-compose 1.29 parses and interpolates the file (it needs no engine), check-jsonschema holds
+it against the Compose Specification, and each service's environment goes through the project's
+own config loader, so a misspelt SCC_ variable fails here rather than in a crash-looping
+container.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from common.cli import build_parser
+from common.config import ChargingConfig, Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+DOCKERFILE = REPO / "Dockerfile"
+README = REPO / "README.md"
+
+SERVICES = {"influxdb", "grafana", "collector", "controller", "toggle_app"}
+OURS = {"collector", "controller", "toggle_app"}
+REQUIRED = {
+    "METER_URL",
+    "WALLBOX_USERNAME",
+    "WALLBOX_PASSWORD",
+    "WALLBOX_CHARGER_ID",
+    "ADMIN_PASSWORD",
+    "INFLUXDB_TOKEN",
+}
+# The example values a user would write into .env, for the checks that need a filled-in file.
+FILLED = {
+    "METER_URL": "http://192.168.1.50",
+    "WALLBOX_USERNAME": "me@example.com",
+    "WALLBOX_PASSWORD": "wallbox-pass",
+    "WALLBOX_CHARGER_ID": "123456",
+    "ADMIN_PASSWORD": "house-admin-pass",
+    "INFLUXDB_TOKEN": "f" * 64,
+}
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
+OPTIONAL_SECRETS = {"METER_TOKEN"}  # v1 meters have none; empty means unset
+
+RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise AssertionError(
+            f"{name} not found: scripts/test installs it "
+            f"({'apt-get install docker-compose' if name == 'docker-compose' else 'pip'})"
+        )
+    return found
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f".env.example: not NAME=value: {line!r}"
+            values[name.strip()] = value.strip()
+    return values
+
+
+def _env_file(tmp_path: Path, values: dict[str, str]) -> Path:
+    path = tmp_path / "test.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    return path
+
+
+def _compose(tmp_path: Path, values: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """docker-compose with exactly these .env values (a developer's own .env stays out)."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run(
+        [
+            _tool("docker-compose"),
+            "--project-directory",
+            str(REPO),
+            "-f",
+            str(COMPOSE),
+            "--env-file",
+            str(_env_file(tmp_path, values)),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The compose file as Docker sees it after `cp .env.example .env` and filling it in."""
+    values = {**_env_example(), **FILLED}
+    result = _compose(tmp_path_factory.mktemp("compose"), values, "config")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+# --- what Docker accepts -------------------------------------------------------------------------
+
+
+def test_docker_compose_accepts_the_filled_in_example(tmp_path: Path) -> None:
+    result = _compose(tmp_path, {**_env_example(), **FILLED}, "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_docker_compose_refuses_to_start_without_a_required_value(
+    tmp_path: Path, name: str
+) -> None:
+    values = {**_env_example(), **FILLED, name: ""}
+    result = _compose(tmp_path, values, "config", "-q")
+    assert result.returncode != 0
+    assert f"set {name} in .env" in result.stderr
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = subprocess.run(
+        [
+            _tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_spec_check_catches_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(
+        COMPOSE.read_text(encoding="utf-8").replace("restart: unless-stopped", "restart: 3", 1),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+
+
+def test_no_top_level_name_or_version() -> None:
+    # docker-compose 1.29 rejects `name:`; `version:` is obsolete in the Compose Specification.
+    assert "name" not in RAW and "version" not in RAW
+
+
+# --- the stack ------------------------------------------------------------------------------------
+
+
+def test_services_are_the_stack() -> None:
+    assert set(RAW["services"]) == SERVICES
+
+
+def test_only_grafana_and_the_toggle_app_publish_ports(resolved: dict[str, Any]) -> None:
+    published = {n for n, s in resolved["services"].items() if s.get("ports")}
+    assert published == {"grafana", "toggle_app"}
+    for service in resolved["services"].values():
+        assert service.get("network_mode") != "host"
+    ports = {
+        n: [(str(p["published"]), int(p["target"])) for p in s["ports"]]
+        if isinstance(s["ports"][0], dict)
+        else [(p.split(":")[0], int(p.split(":")[1])) for p in s["ports"]]
+        for n, s in resolved["services"].items()
+        if s.get("ports")
+    }
+    assert ports == {"grafana": [("3000", 3000)], "toggle_app": [("8080", 8080)]}
+
+
+def test_every_service_restarts_has_a_healthcheck_and_waits_for_influxdb(
+    resolved: dict[str, Any],
+) -> None:
+    for name, s in resolved["services"].items():
+        assert s["restart"] == "unless-stopped", name
+        assert s["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+        if name != "influxdb":
+            assert s["depends_on"] == {"influxdb": {"condition": "service_healthy"}}, name
+
+
+def test_images_are_pinned(resolved: dict[str, Any]) -> None:
+    s = resolved["services"]
+    assert re.fullmatch(r"influxdb:2\.7\.\d+", s["influxdb"]["image"])
+    assert re.fullmatch(r"grafana/grafana(-oss)?:11\.\d+\.\d+", s["grafana"]["image"])
+    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
+    for name in OURS:
+        assert s[name]["image"] == f"solar-car-charge:{version}", name
+        assert Path(s[name]["build"]["context"]) == REPO
+    assert "latest" not in COMPOSE.read_text(encoding="utf-8")
+
+
+def test_named_volumes_hold_the_state(resolved: dict[str, Any]) -> None:
+    s = resolved["services"]
+    declared = set(resolved["volumes"])
+
+    def mounts(name: str) -> dict[str, str]:
+        out = {}
+        for v in s[name].get("volumes", []):
+            source, target = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+            out[target] = source
+        return out
+
+    assert mounts("influxdb")["/var/lib/influxdb2"] in declared
+    assert mounts("influxdb")["/etc/influxdb2"] in declared
+    assert mounts("grafana")["/var/lib/grafana"] in declared
+    spool = s["collector"]["environment"]["SCC_METER__SPOOL_PATH"]
+    spool_mounts = [t for t, src in mounts("collector").items() if src in declared]
+    assert any(spool.startswith(t.rstrip("/") + "/") for t in spool_mounts), spool
+
+
+def test_influxdb_first_run_setup_matches_what_the_services_use(resolved: dict[str, Any]) -> None:
+    influx = resolved["services"]["influxdb"]["environment"]
+    scc = resolved["services"]["collector"]["environment"]
+    assert influx["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert influx["DOCKER_INFLUXDB_INIT_ORG"] == scc["SCC_INFLUXDB__ORG"]
+    assert influx["DOCKER_INFLUXDB_INIT_BUCKET"] == scc["SCC_INFLUXDB__BUCKET"] == "solar"
+    assert influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == scc["SCC_INFLUXDB__TOKEN"]
+    assert influx["DOCKER_INFLUXDB_INIT_RETENTION"] == "104w"
+    # InfluxDB refuses an admin password under 8 characters: the token is 64.
+    assert len(influx["DOCKER_INFLUXDB_INIT_PASSWORD"]) >= 8
+    assert scc["SCC_INFLUXDB__URL"] == "http://influxdb:8086"
+
+
+# --- secrets and .env.example --------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _references() -> list[tuple[str, str, str]]:
+    return _REFERENCE.findall(COMPOSE.read_text(encoding="utf-8"))
+
+
+def test_no_secret_has_a_default_value() -> None:
+    refs = _references()
+    secrets = {name for name, _, _ in refs if SECRET_NAME.search(name)}
+    assert secrets >= {"ADMIN_PASSWORD", "INFLUXDB_TOKEN", "WALLBOX_PASSWORD"}
+    for name, op, rest in refs:
+        if name in OPTIONAL_SECRETS:
+            assert (op, rest) == (":-", ""), f"${{{name}}} may only default to empty"
+        elif SECRET_NAME.search(name):
+            assert op == ":?" and rest.strip(), f"${{{name}}} must be ${{{name}:?message}}"
+
+
+def test_no_secret_is_written_into_the_compose_file() -> None:
+    for name, service in RAW["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                assert isinstance(value, str) and _REFERENCE.fullmatch(value), (name, key)
+
+
+def test_required_values_are_exactly_the_blank_lines_of_env_example() -> None:
+    required = {name for name, op, _ in _references() if op == ":?"}
+    assert required == REQUIRED
+    example = _env_example()
+    blanks = {k for k, v in example.items() if v == ""}
+    assert blanks == REQUIRED | OPTIONAL_SECRETS
+
+
+def test_env_example_documents_every_variable_with_the_compose_default() -> None:
+    example = _env_example()
+    for name, op, default in _references():
+        assert name in example, f"{name} is used in docker-compose.yml but not in .env.example"
+        if op == ":-":
+            assert example[name] == default, f"{name}: .env.example and compose defaults differ"
+    assert set(example) == {name for name, _, _ in _references()}
+
+
+def test_secrets_stay_out_of_git_and_the_image() -> None:
+    assert ".env" in (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".env" in (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ".git" in (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+
+
+# --- our services: commands and configuration -------------------------------------------------
+
+
+def _service_config(resolved: dict[str, Any], name: str, tmp_path: Path) -> Config:
+    empty = tmp_path / f"{name}.yaml"
+    empty.write_text("", encoding="utf-8")
+    env = {k: str(v) for k, v in resolved["services"][name]["environment"].items()}
+    return load_config(empty, env=env)
+
+
+def test_each_service_config_loads_and_points_at_the_stack(
+    resolved: dict[str, Any], tmp_path: Path
+) -> None:
+    configs = {name: _service_config(resolved, name, tmp_path) for name in OURS}
+    for name, cfg in configs.items():
+        assert cfg.store.backend == "influxdb", name
+        assert cfg.influxdb.url == "http://influxdb:8086"
+        assert (cfg.influxdb.org, cfg.influxdb.bucket) == ("solar", "solar")
+        assert cfg.influxdb.token is not None and cfg.influxdb.token.get() == "f" * 64
+    c = configs["collector"]
+    assert c.meter.url == FILLED["METER_URL"] and c.meter.api == "v1" and c.meter.token is None
+    w = configs["controller"].wallbox
+    assert (w.username, w.charger_id) == (FILLED["WALLBOX_USERNAME"], "123456")
+    assert w.password is not None and w.password.get() == FILLED["WALLBOX_PASSWORD"]
+    t = configs["toggle_app"].toggle_app
+    assert (t.host, t.port) == ("0.0.0.0", 8080)
+    assert t.password is not None and t.password.get() == FILLED["ADMIN_PASSWORD"]
+
+
+def test_compose_charging_defaults_are_the_config_defaults(
+    resolved: dict[str, Any], tmp_path: Path
+) -> None:
+    charging = _service_config(resolved, "controller", tmp_path).charging
+    assert charging == ChargingConfig()  # the example's values change nothing by themselves
+
+
+def test_commands_are_scc_subcommands(resolved: dict[str, Any]) -> None:
+    expected = {"collector": "collector", "controller": "controller", "toggle_app": "toggle"}
+    for name in OURS:
+        command = resolved["services"][name]["command"]
+        assert command[0] == "scc"
+        assert build_parser().parse_args(command[1:]).command == expected[name]
+
+
+def test_heartbeat_healthchecks_read_the_file_the_service_writes(resolved: dict[str, Any]) -> None:
+    # Minimum age limits: several loop periods, so one slow call does not flag a healthy loop.
+    minimum_age_s = {"collector": 10 * 1.0, "controller": 2 * ChargingConfig().interval_s}
+    for name, min_age in minimum_age_s.items():
+        s = resolved["services"][name]
+        path = s["environment"]["SCC_HEALTH__HEARTBEAT_FILE"]
+        test = s["healthcheck"]["test"]
+        assert test[:4] == ["CMD", "python", "-m", "common.heartbeat"], name
+        assert test[4] == path, name
+        assert float(test[5]) >= min_age, name
+        # The file lives in memory (a tmpfs), so a beat a second does not wear an SD card.
+        assert any(path.startswith(t.rstrip("/") + "/") for t in s["tmpfs"]), name
+
+
+def test_toggle_app_healthcheck_asks_healthz_on_its_own_port(resolved: dict[str, Any]) -> None:
+    s = resolved["services"]["toggle_app"]
+    port = s["environment"]["SCC_TOGGLE_APP__PORT"]
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(s["healthcheck"]["test"])
+    assert s["environment"]["SCC_TOGGLE_APP__HOST"] == "0.0.0.0"
+
+
+# --- Dockerfile ---------------------------------------------------------------------------------
+
+
+def _stages() -> list[list[str]]:
+    """Dockerfile instructions (continuations joined) split into build stages."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("ARG "):
+            continue
+        if line.startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    return stages
+
+
+def test_dockerfile_is_multi_stage_on_python_312_slim() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.12-slim", text, re.M)
+    stages = _stages()
+    assert len(stages) == 2
+    assert stages[0][0] == "FROM ${PYTHON_IMAGE} AS build"
+    assert stages[1][0] == "FROM ${PYTHON_IMAGE} AS runtime"
+
+
+def test_runtime_stage_has_no_build_tools_and_runs_unprivileged() -> None:
+    runtime = _stages()[-1]
+    joined = "\n".join(runtime)
+    assert "apt-get install" not in joined and "gcc" not in joined and "pip install" not in joined
+    assert any(i.startswith("COPY --from=build /opt/scc /opt/scc") for i in runtime)
+    users = [i.split()[1] for i in runtime if i.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    # The build stage drops pip from the virtualenv that the runtime copies.
+    assert "pip uninstall -y" in "\n".join(_stages()[0])
+
+
+def test_dockerfile_copies_every_package_of_the_project() -> None:
+    build = "\n".join(_stages()[0])
+    includes = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]["find"]["include"]
+    for pattern in includes:
+        package = pattern.rstrip("*")
+        assert f"COPY {package} ./{package}" in build, package
+
+
+def test_dockerfile_healthcheck_and_writable_dirs() -> None:
+    runtime = "\n".join(_stages()[-1])
+    health = [i for i in _stages()[-1] if i.startswith("HEALTHCHECK ")]
+    assert len(health) == 1
+    assert 'CMD ["python", "-m", "common.heartbeat", "/run/scc/heartbeat"' in health[0]
+    # The heartbeat directory and the spool volume's mount point belong to the service user, so
+    # a fresh named volume inherits that owner.
+    assert "mkdir -p /var/lib/scc/spool /run/scc" in runtime
+    assert "chown -R scc:scc /var/lib/scc /run/scc" in runtime
+
+
+# --- README ---------------------------------------------------------------------------------------
+
+
+def _compose_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Running it for real: docker compose")
+    end = text.find("\n## ", start + 3)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_readme_walks_through_the_compose_path() -> None:
+    section = _compose_section()
+    assert "cp .env.example .env" in section
+    assert "docker compose up -d" in section
+    for name in REQUIRED:
+        assert f"`{name}`" in section, name
+    assert "http://HOST:3000" in section and "http://HOST:8080" in section
+    assert "influx backup" in section and "influx restore" in section
+
+
+def test_every_service_the_readme_names_exists() -> None:
+    section = _compose_section()
+    named: set[str] = set()
+    # The services table: first column is a service name in backticks.
+    named |= set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M))
+    # Commands: docker compose VERB [--flags] SERVICE... (shell comments cut off).
+    for m in re.finditer(r"docker compose (\w+)([^\n`]*)", section):
+        verb, words = m.group(1), m.group(2).split("#")[0].split()
+        args = [w for w in words if not w.startswith("-")]
+        if verb in ("logs", "restart", "stop", "start", "ps", "up", "down"):
+            named |= set(args)
+        elif verb in ("exec", "run") and args:
+            named.add(args[0])
+        elif verb == "cp":
+            named |= {w.split(":")[0] for w in args if re.match(r"[a-z_]+:/", w)}
+    assert named, "the README names no services"
+    assert named <= SERVICES, named - SERVICES
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M)) == SERVICES
