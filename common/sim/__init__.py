@@ -1,0 +1,1 @@
+"""Simulated devices, so every part runs and is tested without hardware (DESIGN.md section 10)."""
