@@ -432,6 +432,7 @@ class MeterServer:
             ctx.load_cert_chain(str(tls.cert), str(tls.key))
             self.ssl_context = ctx
         self.requests: Counter[str] = Counter()
+        self.device_info = True  # False: /api answers 404, as on a meter without it
         self.delay_s = 10.0
         self._fault: Fault | None = None
         self._fault_left: int | None = None
@@ -517,7 +518,7 @@ class MeterServer:
             if v2
             else {"/api": self.meter.device_v1, "/api/v1/data": self.meter.data_v1}
         )
-        if path not in routes:
+        if path not in routes or (path == "/api" and not self.device_info):
             h.send_bytes(404, b"Not Found", extra, content_type="text/plain")
             return
         fault = self._take_fault()
