@@ -57,6 +57,7 @@ except ZoneInfoNotFoundError:  # no tz database: the meter's local time becomes 
 
 # Phase shares of the total: a little imbalance, as on a real house (-4200 -> -1420/-1390/-1390).
 _PHASE_SHARE = (0.338, 0.331, 0.331)
+_QUARTER = timedelta(minutes=15)
 
 
 def _utcnow() -> datetime:
@@ -132,7 +133,9 @@ class SimulatedP1:
 
     def _advance(self, now: datetime) -> float:
         power_w = float(self.provider(now))
-        if self._last is not None:
+        if self._last is None or self._quarter_start is None:
+            self._quarter_start = _quarter_of(now)
+        else:
             then, last_w = self._last
             dt_s = max((now - then).total_seconds(), 0.0)
             t = self.tariff(then) - 1
@@ -140,20 +143,29 @@ class SimulatedP1:
                 self._import_kwh[t] += last_w * dt_s / 3.6e6
             else:
                 self._export_kwh[t] += -last_w * dt_s / 3.6e6
-        quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-        if self._quarter_start != quarter:
-            if self._quarter_start is not None and self._quarter_start.month != quarter.month:
-                self._peak_w = 0.0  # a new month, a new capacity-tariff peak
-            elif self._quarter_start is not None:  # close the finished quarter: a new peak?
-                avg_w = self._quarter_import_ws / 900.0
-                if avg_w > self._peak_w:
-                    self._peak_w, self._peak_at = avg_w, self._quarter_start + timedelta(minutes=15)
-            self._quarter_start, self._quarter_import_ws = quarter, 0.0
-        elif self._last is not None:
-            then, last_w = self._last
-            self._quarter_import_ws += max(last_w, 0.0) * (now - then).total_seconds()
+            # The quarter-hour demand: import energy per quarter, split at the boundaries.
+            import_w, start = max(last_w, 0.0), then
+            while now >= self._quarter_start + _QUARTER:
+                end = self._quarter_start + _QUARTER
+                self._quarter_import_ws += import_w * max((end - start).total_seconds(), 0.0)
+                self._close_quarter(end if now < end + _QUARTER else _quarter_of(now))
+                start = max(start, end)
+            self._quarter_import_ws += import_w * max((now - start).total_seconds(), 0.0)
         self._last = (now, power_w)
         return power_w
+
+    def _close_quarter(self, next_start: datetime) -> None:
+        """A quarter ended: a new monthly peak? A new month starts from zero."""
+        assert self._quarter_start is not None
+        avg_w = self._quarter_import_ws / _QUARTER.total_seconds()
+        if avg_w > self._peak_w:
+            self._peak_w, self._peak_at = avg_w, self._quarter_start + _QUARTER
+        if (
+            next_start.astimezone(_METER_TZ).month
+            != self._quarter_start.astimezone(_METER_TZ).month
+        ):
+            self._peak_w, self._peak_at = 0.0, next_start
+        self._quarter_start, self._quarter_import_ws = next_start, 0.0
 
     def _phases(self, power_w: float) -> list[_Phase | None]:
         total = round(power_w)
@@ -309,6 +321,10 @@ class SimulatedP1:
         return body
 
 
+def _quarter_of(ts: datetime) -> datetime:
+    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+
+
 def _current(p: _Phase, signed: bool) -> float:
     return -p.current_a if signed and p.power_w < 0 else p.current_a
 
@@ -346,6 +362,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "HomeWizard-sim"
     sys_version = ""
     timeout = 30  # an idle keep-alive connection does not hold a thread for ever
+    # Headers and body go out in two writes; with Nagle's algorithm and the client's delayed
+    # ACK that costs 40 ms per request on loopback, which a real meter does not.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
