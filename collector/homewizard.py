@@ -35,6 +35,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from collector.homewizard_ca import HOMEWIZARD_CA_PEM
+from common.config import MeterConfig
 from common.models import P1_FIELDS, Reading, utcnow
 
 log = logging.getLogger(__name__)
@@ -271,8 +272,10 @@ class HomeWizardClient:
         self._data_path = "/api/measurement" if api == "v2" else "/api/v1/data"
 
     @classmethod
-    def from_config(cls, meter: Any, clock: Callable[[], datetime] = utcnow) -> HomeWizardClient:
-        """From ``config.meter`` (common.config.MeterConfig)."""
+    def from_config(
+        cls, meter: MeterConfig, clock: Callable[[], datetime] = utcnow
+    ) -> HomeWizardClient:
+        """From ``config.meter``."""
         token = meter.token.get() if meter.token else None
         return cls(
             meter.url,

@@ -322,3 +322,20 @@ def test_log_formats():
     assert format_reading(r) == "P1: -4200 W (L1 -1420, L2 -1390, L3 -1390)"
     assert format_reading(Reading(ts=r.ts)) == "P1: ? W"
     assert [format_gap(s) for s in (42, 185, 3720)] == ["42 s", "3 min 5 s", "1 h 2 min"]
+
+
+def test_stop_tries_the_store_once_more_even_during_a_backoff(store, spool, fake_time):
+    t0 = fake_time.t
+    meter = ScriptedMeter(fake_time)
+    writer = make_writer(store, spool, fake_time)
+    c = Collector(meter, writer, 1.0, clock=fake_time.monotonic)
+
+    def sleep(s: float) -> None:
+        fake_time.sleep(s)
+        store.down = c.polls < 40  # back at poll 40; the next retry is 30 s away
+
+    c._sleep = sleep
+    c.run(max_polls=42, writer_thread=False)
+    assert writer._retry_at > fake_time.t, "the stop came while the writer was backing off"
+    assert_complete_and_in_order(store, 42, t0)
+    assert len(spool) == 0 and writer.store_ok
