@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", help="CSV day ts_s,pv_w,house_w (default: built-in broken-cloud day)"
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
+    demo.add_argument(
+        "--start",
+        metavar="HH:MM",
+        help="simulated time of day to start at (default: just before "
+        "the profile's first sunny spell)",
+    )
     replay = add("replay", "score a recorded or synthetic day (CSV ts_s,pv_w,house_w)")
     replay.add_argument("profile", metavar="PROFILE.csv")
     replay.add_argument("--json", action="store_true", help="one JSON object of metrics")
@@ -73,7 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. charging.start_delay_s=60 (repeatable)",
     )
-    replay.add_argument("--policy", default="default", help="default | naive | perfect")
+    replay.add_argument(
+        "--policy",
+        default="default",
+        choices=("default", "naive", "perfect"),
+        help="default: ours; naive: the original scripts' rule; perfect: the tracking limit",
+    )
+    replay.add_argument(
+        "--car-kwh",
+        type=float,
+        metavar="KWH",
+        help="the car is full after this many kWh (default: it takes all it gets all day)",
+    )
+    replay.add_argument(
+        "--latency-s",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="seconds the charger takes to follow a command through the cloud (default 15)",
+    )
     return parser
 
 

@@ -41,9 +41,10 @@ and leaves 30 readings after a change at the default 60 s interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from common.config import ChargingConfig
 from common.models import Action, Decision, Mode
@@ -130,6 +131,12 @@ class Command:
 
     def __str__(self) -> str:
         return f"set_current({self.current_a})" if self.kind == "set_current" else self.kind
+
+
+#: What ``decide`` is: the Controller takes any function of this shape (the replay compares them).
+Policy: TypeAlias = Callable[
+    [PolicyInputs, PolicyState, PolicySettings, datetime], tuple[Decision, PolicyState]
+]
 
 
 def settled_since(state: PolicyState) -> datetime | None:

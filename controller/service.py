@@ -23,6 +23,7 @@ from common.store import Store, StoreError, open_store
 from controller.charger import Charger, ChargerError, WallboxCharger
 from controller.policy import (
     Command,
+    Policy,
     PolicyInputs,
     PolicySettings,
     PolicyState,
@@ -38,10 +39,18 @@ log = logging.getLogger("controller")
 class Controller:
     """One house, one charger: the state the policy carries and the I/O around it."""
 
-    def __init__(self, store: Store, charger: Charger, settings: PolicySettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        charger: Charger,
+        settings: PolicySettings,
+        policy: Policy = decide,
+    ) -> None:
         self.store = store
         self.charger = charger
         self.settings = settings
+        #: The decision function; the replay swaps in others to compare them on the same I/O.
+        self.policy = policy
         self.state = PolicyState()
         self._mode = Mode.SOLAR
         self._last_reason: str | None = None
@@ -68,7 +77,7 @@ class Controller:
         inputs = PolicyInputs(
             mode=mode, grid_power_mean_w=full_w, settled_mean_w=settled_w, charger=snap
         )
-        decision, new_state = decide(inputs, self.state, self.settings, now)
+        decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
         error = self._act(commands, now)
         if error is None:

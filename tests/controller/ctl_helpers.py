@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from common.config import ChargingConfig, Secret, WallboxConfig
+from common.config import ChargingConfig
 from common.models import Reading
-from common.sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
+from common.sim.clock import ManualClock as _ManualClock
+from common.sim.rig import wallbox_config
+from common.sim.wallbox_cloud import SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
 from controller.charger import RateLimits, WallboxCharger
 from controller.policy import PolicySettings
@@ -21,28 +23,14 @@ T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0,
 WPA = ChargingConfig().effective_watts_per_amp  # 3N~400 V: 692.8 W/A
 
 
-class ManualClock:
+class ManualClock(_ManualClock):
+    """The shared simulated clock (common.sim.clock), starting at T0 by default."""
+
     def __init__(self, start: datetime = T0) -> None:
-        self.t = start
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> datetime:
-        self.t += timedelta(seconds=seconds)
-        return self.t
+        super().__init__(start)
 
 
-def wallbox_config(cloud: WallboxCloud, **kw: object) -> WallboxConfig:
-    values = dict(
-        username=DEFAULT_USERNAME,
-        password=Secret(DEFAULT_PASSWORD),
-        api_url=cloud.api_url,
-        auth_url=cloud.auth_url,
-        timeout_s=2.0,
-    )
-    values.update(kw)
-    return WallboxConfig(**values)  # type: ignore[arg-type]
+__all__ = ["T0", "WPA", "House", "Loop", "ManualClock", "make_loop", "sim_cloud", "wallbox_config"]
 
 
 @contextmanager

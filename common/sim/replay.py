@@ -1,0 +1,391 @@
+"""``scc replay DAY.csv``: a day through the real controller in simulated time (DESIGN.md 11).
+
+What runs is what runs at home, on a simulated clock:
+- the meter is sampled every second (the collector's cadence) and each reading goes through the
+  collector's own ``ReadingWriter`` into a SQLite store, flushed every 2 s as the collector does;
+- every ``interval_s`` the real ``Controller.run_cycle`` reads the window mean from that store,
+  decides with the real policy, and drives the real ``WallboxCharger`` adapter (its rate limiter,
+  token handling, the ``wallbox`` package) over real HTTP to the simulated Wallbox cloud, which
+  enforces the cloud's limits and applies commands to the simulated charger after a latency;
+- the meter's grid power includes what the simulated charger draws, so the controller sees its
+  own charging as it does at home.
+
+The one shortcut: the meter is sampled in-process rather than over HTTP. 86 400 HTTP polls would
+take about a minute and a half; the collector's HTTP path has its own tests and benchmark, and the
+controller sees only the readings in the store, which are the same either way.
+
+``--policy naive`` runs the original scripts' rule through the same Controller (common.sim.naive);
+``--policy perfect`` is the limit: current follows the instantaneous surplus at whole amps within
+[min, max], no delay, no rate limit (computed, nothing to drive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from collector.service import ReadingWriter
+from collector.spool import Spool
+from common.config import Config, ConfigError
+from common.models import Decision, Reading
+from common.sim.clock import ManualClock, sim_day_start
+from common.sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
+from common.sim.naive import NAIVE_WINDOW_S, decide_naive
+from common.sim.profiles import Profile, ProfileError, load_csv
+from common.sim.rig import profile_origin, wallbox_config
+from common.sim.wallbox_cloud import SimCharger, WallboxCloud
+from common.store.sqlite import SqliteStore
+from controller.charger import WallboxCharger
+from controller.policy import PolicySettings, decide
+from controller.service import Controller
+
+PolicyName = Literal["default", "naive", "perfect"]
+POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
+#: The cloud passes a command on after 10-30 s (DESIGN.md 4); the simulated charger takes 15 s.
+DEFAULT_LATENCY_S = 15.0
+EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    policy: PolicyName = "default"
+    latency_s: float = DEFAULT_LATENCY_S
+    #: kWh the car takes before it is full (status 181); None: it takes all it gets all day.
+    car_kwh: float | None = None
+    #: Keep the per-second series (for the plot); a benchmark can skip them.
+    keep_series: bool = True
+
+
+@dataclass
+class DaySeries:
+    """Per-second samples from the profile's start: what the plot draws."""
+
+    start_s: int
+    pv_w: Sequence[float]
+    house_w: Sequence[float]
+    ev_w: Sequence[float]
+    #: The charger's applied setpoint while it is enabled, else None (paused).
+    setpoint_a: Sequence[int | None]
+
+
+@dataclass
+class ReplayResult:
+    profile: str
+    policy: str
+    charging: dict[str, float]
+    metrics: DayMetrics
+    limit_solar_kwh: float
+    duration_s: int
+    runtime_s: float
+    cloud_requests: int | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    series: DaySeries | None = None
+
+    @property
+    def captured(self) -> float | None:
+        """EV solar kWh as a fraction of the perfect-tracking limit's."""
+        if self.limit_solar_kwh <= 0:
+            return None
+        return self.metrics.ev_solar_kwh / self.limit_solar_kwh
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"profile": self.profile, "policy": self.policy}
+        out.update(self.metrics.to_json())
+        out["limit_solar_kwh"] = round(self.limit_solar_kwh, 4)
+        out["captured"] = None if self.captured is None else round(self.captured, 4)
+        out["cloud_requests"] = self.cloud_requests
+        out["duration_s"] = self.duration_s
+        out["charging"] = self.charging
+        out["runtime_s"] = round(self.runtime_s, 2)
+        return out
+
+
+def _charging_summary(config: Config, policy: str) -> dict[str, float]:
+    c = config.charging
+    out: dict[str, float] = {
+        "watts_per_amp": round(c.effective_watts_per_amp, 1),
+        "min_current_a": c.min_current_a,
+        "max_current_a": c.max_current_a,
+    }
+    if policy != "perfect":
+        out["interval_s"] = c.interval_s
+        out["window_s"] = NAIVE_WINDOW_S if policy == "naive" else c.window_s
+    if policy == "default":
+        out["start_delay_s"] = c.start_delay_s
+        out["stop_delay_s"] = c.stop_delay_s
+    return out
+
+
+def limit_ev_w(profile: Profile, config: Config) -> list[float]:
+    c = config.charging
+    return perfect_tracking_ev_w(
+        profile.pv_w, profile.house_w, c.effective_watts_per_amp, c.min_current_a, c.max_current_a
+    )
+
+
+def replay(profile: Profile, config: Config, options: ReplayOptions | None = None) -> ReplayResult:
+    """Run ``profile`` through ``options.policy``; see the module docstring."""
+    options = options or ReplayOptions()
+    if options.policy not in POLICIES:
+        raise ValueError(f"unknown policy {options.policy!r} ({', '.join(POLICIES)})")
+    started = time.perf_counter()
+    limit = limit_ev_w(profile, config)
+    limit_m = energy_balance(profile.pv_w, profile.house_w, limit)
+    if options.policy == "perfect":
+        starts, stops = count_sessions(limit)
+        changes = sum(1 for a, b in itertools.pairwise(limit) if a > 0 and b > 0 and a != b)
+        metrics = replace(limit_m, starts=starts, stops=stops, current_changes=changes)
+        series = None
+        if options.keep_series:
+            wpa = config.charging.effective_watts_per_amp
+            series = DaySeries(
+                profile.start_s,
+                profile.pv_w,
+                profile.house_w,
+                limit,
+                [round(e / wpa) if e > 0 else None for e in limit],
+            )
+        return ReplayResult(
+            profile=profile.name,
+            policy="perfect",
+            charging=_charging_summary(config, "perfect"),
+            metrics=metrics,
+            limit_solar_kwh=limit_m.ev_solar_kwh,
+            duration_s=len(profile),
+            runtime_s=time.perf_counter() - started,
+            series=series,
+        )
+    result = _run_controller(profile, config, options)
+    result.limit_solar_kwh = limit_m.ev_solar_kwh
+    result.runtime_s = time.perf_counter() - started
+    return result
+
+
+@contextlib.contextmanager
+def _quiet_controller(config: Config) -> Iterator[None]:
+    """1 440 cycle lines a day are for ``logging.level: DEBUG``; warnings still show."""
+    names = ("controller", "controller.charger", "writer", "poll")
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.level for lg in loggers]
+    if config.logging.level != "DEBUG":
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before, strict=True):
+            lg.setLevel(level)
+
+
+def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
+    c = config.charging
+    if options.policy == "naive":
+        c = replace(c, window_s=NAIVE_WINDOW_S)
+    settings = PolicySettings.from_config(c)
+    wpa = settings.watts_per_amp
+    start = profile_origin(profile, sim_day_start()) + timedelta(seconds=profile.start_s)
+    clock = ManualClock(start)
+    charger = SimCharger(
+        clock,
+        watts_per_amp=wpa,
+        latency_s=options.latency_s,
+        setpoint_a=c.max_current_a,
+        paused=True,
+        car_connected=True,
+        kwh_to_full=options.car_kwh,
+    )
+    n = len(profile)
+    pv, house = profile.pv_w, profile.house_w
+    ev_w = [0.0] * n
+    setpoints: list[int | None] = [None] * n
+    decisions: list[Decision] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="scc-replay-") as tmp,
+        WallboxCloud(clock, charger=charger) as cloud,
+        _quiet_controller(config),
+    ):
+        store = SqliteStore(":memory:")
+        spool = Spool(Path(tmp) / "spool.sqlite")
+        writer = ReadingWriter(lambda: store, spool, clock=lambda: clock().timestamp())
+        adapter = WallboxCharger(
+            wallbox_config(cloud, timeout_s=config.wallbox.timeout_s),
+            wpa,
+            clock=clock,
+            settle_s=settings.settle_s,
+        )
+        policy = decide_naive if options.policy == "naive" else decide
+        controller = Controller(store, adapter, settings, policy=policy)
+        interval = timedelta(seconds=c.interval_s)
+        # The controller starts with the collector; its first window is mostly empty, as at home.
+        next_cycle = start + interval
+        one_s = timedelta(seconds=1)
+        now = start
+        try:
+            for i in range(n):
+                clock.t = now
+                e = charger.power_w(now)
+                ev_w[i] = e
+                writer.add(Reading(ts=now, active_power_w=float(round(house[i] - pv[i] + e))))
+                if writer.due():
+                    writer.flush()
+                if now >= next_cycle:
+                    decisions.append(controller.run_cycle(now))
+                    next_cycle += interval
+                if not charger.paused:
+                    setpoints[i] = charger.setpoint_a
+                now += one_s
+            writer.flush(final=True)
+        finally:
+            writer.close()  # closes the store too
+            spool.close()
+        commands = cloud.commands()
+        starts, stops = count_sessions(ev_w)
+        metrics = replace(
+            energy_balance(pv, house, ev_w),
+            starts=starts,
+            stops=stops,
+            current_changes=sum(1 for cmd in commands if cmd.startswith("current(")),
+            charger_writes=len(commands),
+            charger_reads=cloud.count(method="GET", path_contains="chargers/status"),
+            rate_limited=cloud.count(status=429),
+        )
+        requests = len(cloud.requests)
+    return ReplayResult(
+        profile=profile.name,
+        policy=options.policy,
+        charging=_charging_summary(config, options.policy),
+        metrics=metrics,
+        limit_solar_kwh=0.0,
+        duration_s=n,
+        runtime_s=0.0,
+        cloud_requests=requests,
+        decisions=decisions,
+        series=DaySeries(profile.start_s, pv, house, ev_w, setpoints)
+        if options.keep_series
+        else None,
+    )
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``["charging.start_delay_s=60"]`` -> ``{"charging.start_delay_s": 60}`` (YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or "." not in key:
+            raise ConfigError(f"--set {item}: expected SECTION.KEY=VALUE")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out[key] = text if isinstance(value, dict | list) else value
+    return out
+
+
+def apply_sets(config: Config, items: Sequence[str]) -> Config:
+    """The config with ``--set`` overrides, validated like the file; errors name the --set."""
+    for key, value in parse_sets(items).items():
+        try:
+            config = config.with_overrides({key: value})
+        except ConfigError as e:
+            msg = str(e)
+            prefix = f"{config.source}: "
+            msg = msg[len(prefix) :] if msg.startswith(prefix) else msg
+            raise ConfigError(f"--set {key}={value}: {msg}") from None
+    return config
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def format_table(r: ReplayResult) -> str:
+    m = r.metrics
+    settings = ", ".join(f"{k} {v:g}" for k, v in r.charging.items())
+    lines = [
+        f"Replay of {r.profile} ({r.duration_s / 3600:.1f} h), policy {r.policy}",
+        f"  {settings}",
+        "",
+        f"  {'PV':<34}{m.pv_kwh:8.2f} kWh",
+        f"  {'house':<34}{m.house_kwh:8.2f} kWh",
+        f"  {'surplus (PV above house)':<34}{m.surplus_kwh:8.2f} kWh",
+        f"  {'EV':<34}{m.ev_kwh:8.2f} kWh",
+        f"  {'  from solar':<34}{m.ev_solar_kwh:8.2f} kWh   solar share {_pct(m.solar_share)}",
+        f"  {'  from the grid':<34}{m.ev_grid_kwh:8.2f} kWh",
+        f"  {'grid import':<34}{m.import_kwh:8.2f} kWh",
+        f"  {'grid export':<34}{m.export_kwh:8.2f} kWh",
+        f"  {'limit (perfect tracking), solar':<34}{r.limit_solar_kwh:8.2f} kWh   "
+        f"captured {_pct(r.captured)}",
+        "",
+        f"  {'starts / stops':<34}{m.starts:>4} / {m.stops}",
+        f"  {'current changes':<34}{m.current_changes:>4}",
+    ]
+    if r.cloud_requests is not None:
+        lines += [
+            f"  {'charger writes':<34}{m.charger_writes:>4}",
+            f"  {'status reads':<34}{m.charger_reads:>4}",
+            f"  {'429 answers from the cloud':<34}{m.rate_limited:>4}",
+            f"  {'cloud requests in all':<34}{r.cloud_requests:>4}",
+        ]
+    lines.append(f"\nReplayed in {r.runtime_s:.1f} s")
+    return "\n".join(lines)
+
+
+def run_cli(config: Config, args: argparse.Namespace) -> int:
+    config = apply_sets(config, getattr(args, "set", None) or [])
+    policy = getattr(args, "policy", "default") or "default"
+    if policy not in POLICIES:
+        print(f"scc replay: --policy must be one of {', '.join(POLICIES)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    plot_path = getattr(args, "plot", None)
+    if plot_path:
+        from common.sim.plot import PlotUnavailable, check_available
+
+        try:
+            check_available()
+        except PlotUnavailable as e:
+            print(f"scc replay: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    try:
+        profile = load_csv(args.profile)
+    except ProfileError as e:
+        print(f"scc replay: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = ReplayOptions(
+        policy=policy,  # type: ignore[arg-type]
+        latency_s=getattr(args, "latency_s", None) or DEFAULT_LATENCY_S,
+        car_kwh=getattr(args, "car_kwh", None),
+        keep_series=bool(plot_path),
+    )
+    result = replay(profile, config, options)
+    if plot_path:
+        from common.sim.plot import plot_day
+
+        try:
+            plot_day(result, plot_path)
+        except OSError as e:
+            print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
+            return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_json()))
+    else:
+        print(format_table(result))
+        if plot_path:
+            print(f"Plot: {plot_path}")
+    return 0
