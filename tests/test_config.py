@@ -27,7 +27,8 @@ def test_defaults_when_no_file_and_no_path(tmp_path, monkeypatch):
     assert cfg.store.backend == "sqlite"
     assert cfg.charging.min_current_a == 6
     assert cfg.charging.max_current_a == 16
-    assert cfg.charging.window_s == 120.0
+    assert cfg.charging.window_s == 60.0
+    assert (cfg.charging.start_delay_s, cfg.charging.stop_delay_s) == (180.0, 600.0)
     assert cfg.charging.interval_s == 60.0
     assert cfg.wallbox.timeout_s > 0
 

@@ -21,6 +21,9 @@ from controller.service import Controller
 #: package consults for its own token check, so its refresh path behaves as in real life.
 T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
 WPA = ChargingConfig().effective_watts_per_amp  # 3N~400 V: 692.8 W/A
+#: The settings these tests were written for, pinned so the tests do not move with the defaults
+#: (which bench/policy_bench.py chooses).
+TEST_CHARGING = ChargingConfig(window_s=120.0, start_delay_s=120.0, stop_delay_s=300.0)
 
 
 class ManualClock(_ManualClock):
@@ -30,7 +33,17 @@ class ManualClock(_ManualClock):
         super().__init__(start)
 
 
-__all__ = ["T0", "WPA", "House", "Loop", "ManualClock", "make_loop", "sim_cloud", "wallbox_config"]
+__all__ = [
+    "T0",
+    "TEST_CHARGING",
+    "WPA",
+    "House",
+    "Loop",
+    "ManualClock",
+    "make_loop",
+    "sim_cloud",
+    "wallbox_config",
+]
 
 
 @contextmanager
@@ -98,7 +111,7 @@ def make_loop(
     charging: ChargingConfig | None = None,
     limits: RateLimits | None = None,
 ) -> Loop:
-    settings = PolicySettings.from_config(charging or ChargingConfig())
+    settings = PolicySettings.from_config(charging or TEST_CHARGING)
     charger = WallboxCharger(
         wallbox_config(cloud), settings.watts_per_amp, clock=clock, limits=limits
     )
