@@ -138,6 +138,17 @@ class RateLimiter:
             raise ChargerRateLimited(f"own budget: {cap} {kind}s per minute used", until)
         q.append(now)
 
+    def answered(self, kind: Literal["get", "write"]) -> None:
+        """Re-stamp the request just counted with the time its answer came back.
+
+        The cloud counts a request when it arrives, somewhere between our ``acquire`` and the
+        answer; stamped with the later time, our window never ends before the cloud's does, so a
+        slow answer cannot make the next minute's request the cloud's fourth (a 429).
+        """
+        q = self._writes if kind == "write" else self._gets
+        if q:
+            q[-1] = max(q[-1], self._clock())
+
     def back_off(self, seconds: float | None = None) -> datetime:
         """Block every request: doubling from ``backoff_s`` on repeated strikes, capped."""
         self._strikes += 1
@@ -309,6 +320,7 @@ class WallboxCharger:
             try:
                 result = call(cid)
             except Exception as e:  # mapped below; the package raises requests' exceptions
+                self.limiter.answered(kind)
                 status = _http_status(e)
                 if status == 401 and attempt == 1:
                     log.info("Wallbox cloud answered 401: signing in again")
@@ -316,6 +328,7 @@ class WallboxCharger:
                     self._ensure_token()
                     continue
                 raise self._map_error(e, status, sign_in=False) from None
+            self.limiter.answered(kind)
             self.limiter.succeeded()
             return result
         raise AssertionError("unreachable")
@@ -327,6 +340,8 @@ class WallboxCharger:
                 ids = self._w.getChargersList()
             except Exception as e:
                 raise self._map_error(e, _http_status(e), sign_in=False) from None
+            finally:
+                self.limiter.answered("get")
             if not ids:
                 raise ChargerUnavailable("no charger on this Wallbox account")
             if len(ids) > 1:
@@ -354,6 +369,7 @@ class WallboxCharger:
         try:
             w.authenticate()
         except Exception as e:
+            self.limiter.answered("get")
             status = _http_status(e)
             if refreshing and status in (400, 401, 403):
                 log.info("token refresh refused (HTTP %s): signing in", status)
@@ -361,6 +377,7 @@ class WallboxCharger:
                 self._ensure_token()
                 return
             raise self._map_error(e, status, sign_in=True) from None
+        self.limiter.answered("get")
         self.sign_ins += 1
         self.limiter.succeeded()
 

@@ -107,7 +107,8 @@ def _demo_config(config: Config, tmp: Path, port: int, meter_url: str, cloud: Wa
         config,
         store=replace(config.store, backend="sqlite", sqlite_path=str(tmp / "scc.db")),
         meter=replace(config.meter, url=meter_url, api="v1", spool_path=str(tmp / "spool")),
-        wallbox=wallbox_config(cloud),
+        # The id is known, as it would be in a config: no look-up eating the first minute's GETs.
+        wallbox=wallbox_config(cloud, charger_id=str(cloud.charger.charger_id)),
         toggle_app=replace(config.toggle_app, host="127.0.0.1", port=port, password=None),
         source="<demo>",
     )

@@ -250,3 +250,24 @@ def test_timeout_is_always_passed_to_the_package(clock):
         ch = make(cloud, clock, timeout_s=7.5)
         assert ch._w.requestGetTimeout == 7.5
         assert ch._w.baseUrl == cloud.api_url and ch._w.authUrl == cloud.auth_url
+
+
+def test_budget_counts_a_request_from_when_its_answer_came():
+    # The cloud counts a request on arrival, between our acquire and the answer. Stamped with
+    # the answer's time, our rolling minute never ends before the cloud's (the demo, at 20x
+    # speed, turned 0.3 s of simulated HTTP time into a 429 before this).
+    from controller.charger import RateLimiter, RateLimits
+
+    clock = ManualClock()
+    t0 = clock()
+    limiter = RateLimiter(RateLimits(), clock)
+    for _ in range(3):
+        limiter.acquire("get")  # at t0, t0 + 0.3, t0 + 0.6
+        clock.advance(0.3)  # the cloud saw it somewhere in these 0.3 s
+        limiter.answered("get")
+    # A minute after the first acquire, the cloud may still hold all three in its minute.
+    clock.set(t0 + timedelta(seconds=60.2))
+    with pytest.raises(ChargerRateLimited):
+        limiter.acquire("get")
+    clock.set(t0 + timedelta(seconds=60.3))  # a minute after the first answer
+    limiter.acquire("get")

@@ -1,0 +1,160 @@
+"""``scc demo`` as a user runs it: a real process, fast simulated time, the phone page on a port."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Demo:
+    """The demo process with its merged output collected line by line."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        cfg = tmp_path / "empty.yaml"
+        cfg.write_text("{}\n")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "common.cli", "demo", "--config", str(cfg), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._cv = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cv:
+                self.lines.append(line.rstrip("\n"))
+                self._cv.notify_all()
+
+    def wait_for(self, pattern: str, timeout_s: float = 20.0) -> re.Match[str]:
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            exited = self.proc.poll() is not None
+            if exited:
+                self._reader.join(5)  # everything it printed is in self.lines now
+            with self._cv:
+                for line in self.lines:
+                    if m := rx.search(line):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or exited:
+                    raise AssertionError(
+                        f"no line matching {pattern!r} within {timeout_s} s; output:\n"
+                        + "\n".join(self.lines[-40:])
+                    )
+                self._cv.wait(min(left, 0.2))
+
+    def output(self) -> str:
+        with self._cv:
+            return "\n".join(self.lines)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
+def post_mode(base: str, mode: str) -> dict:
+    req = urllib.request.Request(
+        base + "/api/mode",
+        data=json.dumps({"mode": mode}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.load(r)
+
+
+def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_on_sigterm(
+    tmp_path,
+):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    demo = Demo(tmp_path, "--speed", "150", "--port", str(port), "--duration", "60")
+    try:
+        db = demo.wait_for(r"store:\s+(\S+scc\.db)").group(1)
+        demo.wait_for(r"phone page:\s+http://127\.0\.0\.1:%d/" % port)
+        # The controller starts the car from the simulated sun, through the simulated cloud.
+        demo.wait_for(r"Sufficient power: -\d+ W\. Start charging at \d+ A")
+        demo.wait_for(r"Wallbox: \d+ A - P1 .* mode: solar -> (hold|adjust)")
+
+        status = get_json(base + "/api/status")
+        assert status["mode"] is None or status["mode"]["mode"] == "solar"
+        assert status["latest_reading"]["active_power_w"] is not None
+        assert status["charger"]["status"] == "Charging" and status["charger"]["power_w"] > 4000
+        assert status["last_decision"]["reason"] in {"hold", "surplus-adjust", "dip-hold-min",
+                                                      "stop-delay", "surplus-start"}  # fmt: skip
+        with urllib.request.urlopen(base + "/", timeout=5) as r:
+            page = r.read().decode()
+        assert r.status == 200 and "Solar charging" in page
+
+        # Switching the phone to Off (manual) hands the charger back at the next cycle.
+        assert post_mode(base, "manual")["mode"]["mode"] == "manual"
+        demo.wait_for(r"Manual mode: handing the charger back")
+        demo.wait_for(r"mode: manual -> none \d+ A \(manual\)")
+
+        # The decisions are in the store the page reads (a SQLite file in a temporary folder).
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT action, reason FROM decision").fetchall()
+            readings = con.execute("SELECT COUNT(*) FROM p1").fetchone()[0]
+        finally:
+            con.close()
+        assert ("start", "surplus-start") in rows and ("release", "manual-release") in rows
+        assert readings > 300  # one per simulated second, polled over HTTP
+
+        demo.proc.send_signal(signal.SIGTERM)
+        assert demo.proc.wait(20) == 0
+        demo.wait_for(r"Demo stopped at \d\d:\d\d \(simulated\): the car took \d+\.\d\d kWh")
+        assert "Traceback" not in demo.output()
+        assert not Path(db).exists()  # the temporary folder is gone
+    finally:
+        demo.stop()
+
+
+def test_demo_duration_ends_it_and_a_busy_port_is_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        demo = Demo(tmp_path, "--port", str(port), "--duration", "5")
+        try:
+            assert demo.proc.wait(20) == 2
+            demo.wait_for(rf"scc demo: cannot listen on 127\.0\.0\.1:{port}: .* \(try --port\)")
+        finally:
+            demo.stop()
+    demo = Demo(tmp_path, "--speed", "50", "--port", str(free_port()), "--duration", "3")
+    try:
+        assert demo.proc.wait(20) == 0
+        demo.wait_for(r"Demo stopped at")
+        demo.wait_for(r"controller: Wallbox: paused - P1")  # cycles ran in those 3 s
+    finally:
+        demo.stop()
