@@ -101,7 +101,7 @@ def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_o
     demo = Demo(tmp_path, "--speed", "150", "--port", str(port), "--duration", "60")
     try:
         db = demo.wait_for(r"store:\s+(\S+scc\.db)").group(1)
-        demo.wait_for(r"phone page:\s+http://127\.0\.0\.1:%d/" % port)
+        demo.wait_for(rf"phone page:\s+http://127\.0\.0\.1:{port}/")
         # The controller starts the car from the simulated sun, through the simulated cloud.
         demo.wait_for(r"Sufficient power: -\d+ W\. Start charging at \d+ A")
         demo.wait_for(r"Wallbox: \d+ A - P1 .* mode: solar -> (hold|adjust)")

@@ -184,7 +184,9 @@ def test_cli_bad_profile_is_one_line_and_exit_2(capsys, tmp_path, cfg_file):
 
 def test_cli_plot_writes_a_png_of_a_plausible_size(capsys, tmp_path, csv_day, cfg_file):
     png = tmp_path / "day.png"
-    code, out, _ = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), "--plot", str(png))
+    code, out, _ = run(
+        capsys, "replay", str(csv_day), "--config", str(cfg_file), "--plot", str(png)
+    )
     assert code == 0 and f"Plot: {png}" in out
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
