@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -73,6 +74,61 @@ HEADER = (
 )
 
 
+def session_bound(day: str, max_sessions: int, min_captured: float = 0.9) -> tuple[float, float]:
+    """(solar share, captured) of the best any controller could do in ``max_sessions`` sessions.
+
+    A clairvoyant, instant controller: inside a session it draws max(min, floor(surplus)) amps
+    at once (no latency, no cycle), outside it draws nothing, and it knows the whole day ahead.
+    Sessions begin and end at the edges of sunny spells (surplus >= min current for >= 30 s).
+    Maximises solar - lambda x grid over a sweep of lambda by dynamic programming and keeps the
+    best solar share that still captures ``min_captured`` of the limit's solar kWh.
+    """
+    config = Config()
+    c = config.charging
+    wpa, lo, hi = c.effective_watts_per_amp, c.min_current_a, c.max_current_a
+    p = load_csv(DAYS / f"{day}.csv")
+    surplus = [max(0.0, a - b) for a, b in zip(p.pv_w, p.house_w, strict=True)]
+    solar, grid = [0.0], [0.0]  # prefix sums, in session
+    limit = 0.0
+    for s in surplus:
+        amps = math.floor(s / wpa + 1e-9)
+        ev = min(max(amps, lo), hi) * wpa
+        solar.append(solar[-1] + min(ev, s))
+        grid.append(grid[-1] + ev - min(ev, s))
+        limit += min(amps, hi) * wpa if amps >= lo else 0.0
+    runs, start = [], None
+    for i, s in enumerate([*surplus, 0.0]):
+        if s >= lo * wpa and start is None:
+            start = i
+        elif s < lo * wpa and start is not None:
+            if i - start >= 30:
+                runs.append((start, i))
+            start = None
+    best = (0.0, 0.0)
+    for lam in (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 40):
+        # dp[j][b]: best (value, solar, grid) with j sessions among the first b runs
+        dp = [[(0.0, 0.0, 0.0)] * (len(runs) + 1)] + [
+            [(-math.inf, 0.0, 0.0)] * (len(runs) + 1) for _ in range(max_sessions)
+        ]
+        for j in range(1, max_sessions + 1):
+            dp[j][0] = (0.0, 0.0, 0.0)
+            for b in range(1, len(runs) + 1):
+                cand = dp[j][b - 1]
+                y = runs[b - 1][1]
+                for a in range(1, b + 1):
+                    x = runs[a - 1][0]
+                    so, gr = solar[y] - solar[x], grid[y] - grid[x]
+                    prev = dp[j - 1][a - 1]
+                    v = prev[0] + so - lam * gr
+                    if v > cand[0]:
+                        cand = (v, prev[1] + so, prev[2] + gr)
+                dp[j][b] = cand
+        _, so, gr = dp[max_sessions][len(runs)]
+        if so + gr > 0 and so / limit >= min_captured and so / (so + gr) > best[0]:
+            best = (so / (so + gr), so / limit)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", nargs="+", default=list(ORDER), choices=ORDER)
@@ -80,7 +136,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="sweep start/stop delays and window")
     ap.add_argument("--jobs", type=int, default=2, help="replays in parallel (default 2)")
     ap.add_argument("--json", action="store_true", help="one JSON object per replay")
+    ap.add_argument(
+        "--bound",
+        type=int,
+        metavar="N",
+        help="only print the best solar share any controller could reach in N sessions",
+    )
     args = ap.parse_args(argv)
+    if args.bound:
+        for day in args.days:
+            share, captured = session_bound(day, args.bound)
+            print(
+                f"{day}: with at most {args.bound} sessions and >= 90 % captured, a clairvoyant "
+                f"instant controller reaches a solar share of {share:.1%} (captured {captured:.0%})"
+            )
+        return 0
     try:
         apply_sets(Config(), args.set)
     except ConfigError as e:
