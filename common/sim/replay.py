@@ -353,6 +353,12 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     if policy not in POLICIES:
         print(f"scc replay: --policy must be one of {', '.join(POLICIES)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    latency_s = getattr(args, "latency_s", None)
+    latency_s = DEFAULT_LATENCY_S if latency_s is None else latency_s
+    car_kwh = getattr(args, "car_kwh", None)
+    if not 0 <= latency_s <= 600 or (car_kwh is not None and car_kwh <= 0):
+        print("scc replay: --latency-s must be 0-600 and --car-kwh positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
     plot_path = getattr(args, "plot", None)
     if plot_path:
         from common.sim.plot import PlotUnavailable, check_available
@@ -369,8 +375,8 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     options = ReplayOptions(
         policy=policy,  # type: ignore[arg-type]
-        latency_s=getattr(args, "latency_s", None) or DEFAULT_LATENCY_S,
-        car_kwh=getattr(args, "car_kwh", None),
+        latency_s=latency_s,
+        car_kwh=car_kwh,
         keep_series=bool(plot_path),
     )
     result = replay(profile, config, options)

@@ -97,6 +97,15 @@ def test_perfect_limit_beats_default_solar_when_shadows_leave_no_surplus():
     assert perfect.cloud_requests is None
 
 
+def test_a_full_car_stops_taking_and_gets_no_more_commands():
+    r = replay(steady_day(), pinned(), ReplayOptions(car_kwh=2.0))
+    assert r.metrics.ev_kwh == pytest.approx(2.0, abs=0.01)
+    reasons = [d.reason for d in r.decisions]
+    assert reasons[-1] == "car-full" and reasons.count("car-full") > 90
+    assert r.metrics.charger_writes == 2  # the start only: nothing is sent to a full car
+    assert (r.metrics.starts, r.metrics.stops) == (1, 1)
+
+
 def test_shipped_defaults_are_what_the_benchmark_chose():
     s = PolicySettings.from_config(Config().charging)
     assert (s.window_s, s.start_delay_s, s.stop_delay_s) == (60.0, 180.0, 600.0)
@@ -212,3 +221,9 @@ def test_limit_is_whole_amps(capsys, csv_day, cfg_file):
     assert data["ev_kwh"] == pytest.approx(8 * WPA * (13 * 360 + 180) / 3.6e6, abs=1e-4)
     assert data["charger_writes"] == 0 and data["cloud_requests"] is None
     assert math.isclose(data["solar_share"], 1.0)
+
+
+@pytest.mark.parametrize("args", [("--latency-s", "-1"), ("--car-kwh", "0")])
+def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file, args):
+    code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
+    assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
