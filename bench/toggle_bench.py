@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from waitress import create_server
 
-from common.cli import local_day_start
 from common.config import ChargingConfig, Config, StoreConfig
 from common.models import Action, ChargerState, Decision, Mode, Reading
 from common.store.sqlite import SqliteStore
+from common.timeutil import local_day_start
 from toggle_app import create_app
 
 

@@ -28,7 +28,8 @@ from typing import Protocol
 from collector.homewizard import HomeWizardClient, MeterError
 from collector.spool import Spool, SpoolError
 from common.config import Config, ConfigError
-from common.models import Reading
+from common.heartbeat import write_heartbeat
+from common.models import Reading, utcnow
 from common.store import Store, StoreError, open_store
 
 log = logging.getLogger("poll")
@@ -282,6 +283,7 @@ class Collector:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
         max_backoff_s: float = MAX_BACKOFF_S,
+        heartbeat: Callable[[], object] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
@@ -292,6 +294,8 @@ class Collector:
         self._clock = clock
         self._sleep = sleep or self.stop.wait
         self.max_backoff_s = max_backoff_s
+        # Called once per loop turn, answered or not, so a supervisor sees the loop turning.
+        self._heartbeat = heartbeat
         self.polls = 0
         self.readings = 0
         self.failures = 0  # consecutive
@@ -370,6 +374,8 @@ class Collector:
             while not self.stop.is_set() and (max_polls is None or self.polls < max_polls):
                 started = self._clock()
                 self.poll_once()
+                if self._heartbeat is not None:
+                    self._heartbeat()
                 if not writer_thread and self.writer.due():
                     self.writer.flush()
                 scheduled = self.next_poll_at(scheduled, started, self._clock())
@@ -451,7 +457,13 @@ def _once(client: HomeWizardClient, writer: ReadingWriter) -> int:
 
 
 def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> int:
-    collector = Collector(client, writer, config.meter.poll_interval_s)
+    beat_path = config.health.heartbeat_file
+    collector = Collector(
+        client,
+        writer,
+        config.meter.poll_interval_s,
+        heartbeat=(lambda: write_heartbeat(beat_path, utcnow())) if beat_path else None,
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("%s: stopping after this poll", signal.Signals(signum).name)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from common.config import Config, ConfigError, load_config
 from common.logs import setup_logging
+from common.timeutil import local_day_start
 
 EXIT_CONFIG = 2
 
@@ -145,12 +146,6 @@ def status(config: Config, as_json: bool) -> int:
         return 0
     print(format_status(st))
     return 0
-
-
-def local_day_start(now: datetime) -> datetime:
-    """Midnight of the machine's local day, in UTC: "today" means the user's day."""
-    local = now.astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _age(now: datetime, ts: datetime) -> str:

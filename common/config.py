@@ -222,7 +222,7 @@ def load_config(
         section, key = section.lower(), key.lower()
         if section not in sections:
             raise ConfigError(f"${name}: unknown section {section!r}")
-        merged.setdefault(section, {})[key] = _env_scalar(value)
+        merged.setdefault(section, {})[key] = _EnvText(value)
     # Names the InfluxDB tools use, accepted where the SCC_ names are not set.
     for env_name, key in (
         ("INFLUXDB_V2_URL", "url"),
@@ -238,8 +238,18 @@ def load_config(
     return cfg
 
 
+class _EnvText(str):
+    """A value from the environment: text, typed only when its key wants a number or a bool.
+
+    A password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed, not as the
+    number YAML would make of it.
+    """
+
+    __slots__ = ()
+
+
 def _env_scalar(text: str) -> Any:
-    """Environment values are YAML scalars, so ``60`` is an int and ``true`` a bool."""
+    """For number, bool and choice keys, environment values are YAML scalars (``60``, ``true``)."""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -283,9 +293,16 @@ def _type_name(tp: Any) -> str:
 
 def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     origin = typing.get_origin(tp)
+    if isinstance(value, _EnvText):
+        if tp is str or tp is Secret:
+            if not value:
+                raise _type_error(value, tp, key, source)
+            return str(value) if tp is str else Secret(str(value))
+        if origin not in (typing.Union, types.UnionType):
+            value = _env_scalar(value)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
+        if (value is None or value == "") and type(None) in args:
             return None
         for arg in args:
             if arg is type(None):
@@ -323,8 +340,13 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     raise _type_error(value, tp, key, source)
 
 
+def _involves_secret(tp: Any) -> bool:
+    return tp is Secret or any(_involves_secret(a) for a in typing.get_args(tp))
+
+
 def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
-    shown = "a secret" if "password" in key or "token" in key else repr(value)
+    secret = _involves_secret(tp) or any(w in key for w in ("password", "token", "secret"))
+    shown = "a secret" if secret else repr(str(value) if isinstance(value, _EnvText) else value)
     return ConfigError(f"{source}: {key} must be {_type_name(tp)}, got {shown}")
 
 

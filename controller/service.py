@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from common.config import Config
+from common.heartbeat import write_heartbeat
 from common.models import Action, Decision, Mode, utcnow
 from common.store import Store, StoreError, open_store
 from controller.charger import Charger, ChargerError, WallboxCharger
@@ -240,6 +241,7 @@ def run_loop(
     sleep: Callable[[float], bool | None] = time.sleep,
     stop: Callable[[], bool] = lambda: False,
     max_cycles: int | None = None,
+    heartbeat: Callable[[datetime], object] | None = None,
 ) -> int:
     """Run cycles on a fixed cadence until ``stop()``; return the number of cycles run.
 
@@ -253,6 +255,8 @@ def run_loop(
             controller.run_cycle(clock())
         except Exception:  # a bug must not stop the charger from being steered next cycle
             log.exception("Controller cycle crashed")
+        if heartbeat is not None:
+            heartbeat(clock())  # after every cycle, failed or not: the loop is turning
         cycles += 1
         next_at += interval_s
         now_s = clock().timestamp()
@@ -304,7 +308,14 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        run_loop(controller, c.interval_s, sleep=stopping.wait, stop=stopping.is_set)
+        beat_path = config.health.heartbeat_file
+        run_loop(
+            controller,
+            c.interval_s,
+            sleep=stopping.wait,
+            stop=stopping.is_set,
+            heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
+        )
         log.info("Controller stopped")
         return 0
     finally:

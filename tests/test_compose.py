@@ -36,7 +36,6 @@ REQUIRED = {
     "METER_URL",
     "WALLBOX_USERNAME",
     "WALLBOX_PASSWORD",
-    "WALLBOX_CHARGER_ID",
     "ADMIN_PASSWORD",
     "INFLUXDB_TOKEN",
 }
@@ -45,12 +44,12 @@ FILLED = {
     "METER_URL": "http://192.168.1.50",
     "WALLBOX_USERNAME": "me@example.com",
     "WALLBOX_PASSWORD": "wallbox-pass",
-    "WALLBOX_CHARGER_ID": "123456",
     "ADMIN_PASSWORD": "house-admin-pass",
     "INFLUXDB_TOKEN": "f" * 64,
 }
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
-OPTIONAL_SECRETS = {"METER_TOKEN"}  # v1 meters have none; empty means unset
+# Optional values left empty in .env.example: empty means unset.
+OPTIONAL_BLANKS = {"METER_TOKEN", "WALLBOX_CHARGER_ID"}
 
 RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 
@@ -258,7 +257,7 @@ def test_no_secret_has_a_default_value() -> None:
     secrets = {name for name, _, _ in refs if SECRET_NAME.search(name)}
     assert secrets >= {"ADMIN_PASSWORD", "INFLUXDB_TOKEN", "WALLBOX_PASSWORD"}
     for name, op, rest in refs:
-        if name in OPTIONAL_SECRETS:
+        if name in OPTIONAL_BLANKS:
             assert (op, rest) == (":-", ""), f"${{{name}}} may only default to empty"
         elif SECRET_NAME.search(name):
             assert op == ":?" and rest.strip(), f"${{{name}}} must be ${{{name}:?message}}"
@@ -276,7 +275,7 @@ def test_required_values_are_exactly_the_blank_lines_of_env_example() -> None:
     assert required == REQUIRED
     example = _env_example()
     blanks = {k for k, v in example.items() if v == ""}
-    assert blanks == REQUIRED | OPTIONAL_SECRETS
+    assert blanks == REQUIRED | OPTIONAL_BLANKS
 
 
 def test_env_example_documents_every_variable_with_the_compose_default() -> None:
@@ -316,7 +315,7 @@ def test_each_service_config_loads_and_points_at_the_stack(
     c = configs["collector"]
     assert c.meter.url == FILLED["METER_URL"] and c.meter.api == "v1" and c.meter.token is None
     w = configs["controller"].wallbox
-    assert (w.username, w.charger_id) == (FILLED["WALLBOX_USERNAME"], "123456")
+    assert (w.username, w.charger_id) == (FILLED["WALLBOX_USERNAME"], None)  # first charger
     assert w.password is not None and w.password.get() == FILLED["WALLBOX_PASSWORD"]
     t = configs["toggle_app"].toggle_app
     assert (t.host, t.port) == ("0.0.0.0", 8080)

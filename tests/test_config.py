@@ -197,3 +197,32 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert len(lines) == 1, out.stderr
     assert "charging.max_current_a" in lines[0] and str(p) in lines[0]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("secret", ["0755", "1_000", "0x1F", "12:30", "+49", "3.14", "yes", "null"])
+def test_secrets_from_the_environment_arrive_as_typed(tmp_path, secret):
+    cfg = load_config(
+        write(tmp_path, ""),
+        env={
+            "SCC_WALLBOX__PASSWORD": secret,
+            "SCC_TOGGLE_APP__PASSWORD": secret,
+            "SCC_WALLBOX__USERNAME": secret,
+        },
+    )
+    assert cfg.wallbox.password.get() == secret
+    assert cfg.toggle_app.password.get() == secret
+    assert cfg.wallbox.username == secret
+
+
+def test_empty_env_value_unsets_an_optional_key(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "wallbox:\n  charger_id: '123'\n"),
+        env={"SCC_WALLBOX__CHARGER_ID": "", "SCC_METER__TOKEN": ""},
+    )
+    assert cfg.wallbox.charger_id is None and cfg.meter.token is None
+
+
+def test_a_bad_secret_value_is_never_echoed(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "toggle_app:\n  secret_key: [12.5]\n"), env={})
+    assert "12.5" not in str(e.value) and "a secret" in str(e.value)

@@ -60,3 +60,21 @@ def test_an_unusable_path_is_a_store_error(tmp_path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match=r"SQLite store .*dir\.db"):
         SqliteStore(tmp_path / "dir.db")
+
+
+def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
+    """Another tool wrote a mode we do not know: callers get StoreError, which they handle."""
+    import sqlite3
+
+    from common.store.base import StoreError
+
+    path = tmp_path / "scc.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO mode VALUES (1, 'turbo', 'other-tool')")
+        db.execute("INSERT INTO decision VALUES (1, 'turbo', 0, 0, 6, 'start', 'x')")
+    store = SqliteStore(path)
+    with pytest.raises(StoreError, match="turbo"):
+        store.get_mode()
+    with pytest.raises(StoreError, match="turbo"):
+        store.last_decision()

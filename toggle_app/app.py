@@ -26,10 +26,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from common.cli import local_day_start
 from common.config import Config
 from common.models import Mode, utcnow
 from common.store import Store, StoreError, build_status, open_store
+from common.timeutil import local_day_start
 from toggle_app.security import (
     LoginThrottle,
     credentials_from_header,

@@ -153,7 +153,10 @@ def _read_or_create_key(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
+        try:
+            key = path.read_text(encoding="ascii").strip()
+        except ValueError:  # not text: a damaged file must not stop the app from starting
+            raise OSError(0, f"{path} holds no usable key (not text)") from None
         if len(key) < 32:
             raise OSError(0, f"{path} holds no usable key (too short)") from None
         return key.encode("ascii")

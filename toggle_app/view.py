@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from common.models import Mode, Status, to_jsonable
+from common.models import Decision, Mode, Status, to_jsonable
 
 #: The meter counts as stale after this many poll intervals without a reading ...
 METER_STALE_POLLS = 3
@@ -118,6 +118,9 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
     # draw now minus the grid's window mean. An unknown charger draw counts as nothing drawn.
     charger_power_w = charger.power_w if charger is not None else None
     mean_w = status.grid_power_mean_w
+    controller_fresh = (
+        decision_age_s is not None and decision_age_s <= settings.controller_stale_after_s
+    )
     return Facts(
         mode=mode,
         meter_age_s=meter_age_s,
@@ -131,7 +134,7 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
             None if next_cycle_at is None else max(0.0, _seconds(next_cycle_at - now))
         ),
         charger_power_w=charger_power_w,
-        surplus_w=None if mean_w is None else (charger_power_w or 0.0) - mean_w,
+        surplus_w=_surplus_w(decision, controller_fresh, charger_power_w, mean_w),
         # The controller follows the mode once it has decided in it after the change.
         mode_applied=(
             decision is not None
@@ -139,6 +142,24 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
             and (status.mode is None or decision.ts >= status.mode.ts)
         ),
     )
+
+
+def _surplus_w(
+    decision: Decision | None,
+    controller_fresh: bool,
+    charger_power_w: float | None,
+    mean_w: float | None,
+) -> float | None:
+    """The surplus the controller acted on, while its decision is fresh.
+
+    Right after a command the window mean mixes readings from before and after the charger
+    changed; the controller then averages only the settled readings, and the page must show the
+    same number, not a figure that overstates the surplus for two minutes after every start.
+    Without a fresh decision (or in manual mode, where it has none) the window estimate stands in.
+    """
+    if controller_fresh and decision is not None and decision.surplus_w is not None:
+        return decision.surplus_w
+    return None if mean_w is None else (charger_power_w or 0.0) - mean_w
 
 
 def derive(status: Status, settings: ViewSettings, now: datetime) -> dict[str, object]:

@@ -643,13 +643,15 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with server:
         print(f"Simulated HomeWizard P1 (API {args.api}) on {server.url}", flush=True)
-        if args.api == "v2":
+        env = f"SCC_METER__URL={server.url}"
+        if tls is not None:
             print(
-                f"  token: {token}\n  its certificate is signed by a test CA ({tls.ca_cert}), "  # type: ignore[union-attr]
+                f"  token: {token}\n  its certificate is signed by a test CA ({tls.ca_cert}), "
                 "not HomeWizard's: set meter.verify_tls: false to use it",
                 flush=True,
             )
-        print(f"  try: SCC_METER__URL={server.url} scc collector --once", flush=True)
+            env += f" SCC_METER__API=v2 SCC_METER__TOKEN={token} SCC_METER__VERIFY_TLS=false"
+        print(f"  try: {env} scc collector --once", flush=True)
         stop.wait()
     if tmp is not None:
         tmp.cleanup()

@@ -6,7 +6,8 @@ are keyed by series and timestamp, so writing the same point twice stores it onc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +28,19 @@ MAX_STEP_S = 150.0
 
 class StoreError(Exception):
     """The store could not be reached or refused the request; callers retry or spool."""
+
+
+@contextmanager
+def stored_row(where: str) -> Iterator[None]:
+    """Turn a row that does not parse (a mode another tool wrote, say) into a StoreError.
+
+    Callers handle StoreError (the controller keeps its last mode, the page shows the error);
+    a bare ValueError would instead end every controller cycle in a crash.
+    """
+    try:
+        yield
+    except (ValueError, TypeError, KeyError) as e:
+        raise StoreError(f"{where}: unreadable stored value: {e}") from e
 
 
 @runtime_checkable

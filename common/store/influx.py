@@ -29,7 +29,7 @@ from common.models import (
     Reading,
 )
 from common.store import flux
-from common.store.base import StoreError, integrate_energy
+from common.store.base import StoreError, integrate_energy, stored_row
 
 _ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
 #: A query answer can also fail while the client parses it: an error table InfluxDB streams after
@@ -166,12 +166,20 @@ class InfluxStore:
         row = self._last("last_mode", lookback=None)  # a mode set once holds forever
         if row is None or row.get("mode") is None:
             return None
-        return ModeChange(ts=row["_time"], mode=Mode(row["mode"]), source=row.get("source") or "")
+        with stored_row(f"InfluxDB {self.url}, mode"):
+            return ModeChange(
+                ts=row["_time"], mode=Mode(row["mode"]), source=row.get("source") or ""
+            )
 
     def last_decision(self) -> Decision | None:
         row = self._last("last_decision")
         if row is None or row.get("action") is None:
             return None
+        with stored_row(f"InfluxDB {self.url}, decision"):
+            return self._decision(row)
+
+    @staticmethod
+    def _decision(row: dict[str, Any]) -> Decision:
         return Decision(
             ts=row["_time"],
             mode=Mode(row["mode"]),

@@ -25,7 +25,7 @@ from common.models import (
     ModeChange,
     Reading,
 )
-from common.store.base import StoreError, integrate_energy
+from common.store.base import StoreError, integrate_energy, stored_row
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _P1_COLS = ", ".join(f"{f} REAL" for f in P1_FIELDS)
@@ -183,7 +183,8 @@ class SqliteStore:
         if not rows:
             return None
         ts_ms, mode, source = rows[0]
-        return ModeChange(ts=from_ms(ts_ms), mode=Mode(mode), source=source)
+        with stored_row(f"SQLite store {self.path}, mode"):
+            return ModeChange(ts=from_ms(ts_ms), mode=Mode(mode), source=source)
 
     def last_decision(self) -> Decision | None:
         rows = self._run(
@@ -193,6 +194,11 @@ class SqliteStore:
         if not rows:
             return None
         ts_ms, mode, mean_w, surplus_w, target_a, action, reason = rows[0]
+        with stored_row(f"SQLite store {self.path}, decision"):
+            return self._decision(ts_ms, mode, mean_w, surplus_w, target_a, action, reason)
+
+    @staticmethod
+    def _decision(ts_ms, mode, mean_w, surplus_w, target_a, action, reason) -> Decision:
         return Decision(
             ts=from_ms(ts_ms),
             mode=Mode(mode),

@@ -7,6 +7,7 @@ data, and a password brings the login page. Screenshots go to test-output/.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,9 @@ from toggle_app import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; SCC_CHROMIUM names another Chromium-based browser (GitHub's runners have
+# google-chrome, not Debian's package).
+CHROMIUM = Path(os.environ.get("SCC_CHROMIUM") or "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -41,8 +44,8 @@ MINUS, THIN = "\u2212", "\u202f"
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
-            "the browser test needs Debian's chromium at /usr/bin/chromium: "
-            "sudo apt-get install -y chromium",
+            f"the browser test needs Debian's chromium at {CHROMIUM}: "
+            "sudo apt-get install -y chromium (or set SCC_CHROMIUM to a Chromium-based browser)",
             pytrace=False,
         )
     with sync_playwright() as p:

@@ -61,7 +61,8 @@ def test_status_json_carries_the_seeded_numbers_and_derived_fields(tmp_path, sto
     assert s["latest_reading"]["active_power_w"] == -2100.0
     assert s["grid_power_mean_w"] == pytest.approx(-2039.5)
     assert s["charger_power_w"] == 6900.0
-    assert s["surplus_w"] == pytest.approx(6900.0 + 2039.5)
+    # the controller's own (settled) surplus of its fresh decision, not the raw window estimate
+    assert s["surplus_w"] == pytest.approx(8940.0)
     assert s["charger"]["status"] == "Charging" and s["charger"]["current_a"] == 10.0
     assert s["last_decision"]["action"] == "adjust" and s["last_decision"]["target_a"] == 10
     assert s["decision_age_s"] == 20.0
@@ -78,7 +79,7 @@ def test_status_json_carries_the_seeded_numbers_and_derived_fields(tmp_path, sto
     assert d["grid_now"] == f"{MINUS}2{THIN}100 W"
     assert d["grid_mean"] == f"{MINUS}2{THIN}040 W"
     assert d["surplus"] == f"8{THIN}940 W"
-    assert d["surplus_sub"] == "enough for 12 A"  # 8939.5 W / (sqrt(3) * 400 V = 692.8 W/A)
+    assert d["surplus_sub"] == "enough for 12 A"  # 8940 W / (sqrt(3) * 400 V = 692.8 W/A)
     assert d["banner"] == ""
 
 

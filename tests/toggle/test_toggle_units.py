@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -194,3 +195,21 @@ def test_a_broken_or_unwritable_key_file_falls_back_to_a_temporary_key(tmp_path:
     (tmp_path / "file").write_text("")  # the store's folder is a file: nothing can be created
     key2 = resolve_secret_key(_cfg(str(tmp_path / "file" / "a.db")))
     assert len(key2) == 32 and key2 != key
+    binary = tmp_path / "bin"
+    binary.mkdir()
+    (binary / SECRET_KEY_FILE).write_bytes(b"\xff\xfe" * 40)  # damaged: not even text
+    assert len(resolve_secret_key(_cfg(str(binary / "a.db")))) == 32
+
+
+def test_page_shows_the_controllers_settled_surplus_while_its_decision_is_fresh():
+    def with_decision_surplus(age_s: float) -> dict:
+        st = status(decision_age_s=age_s)
+        d = st.last_decision
+        decided = Decision(
+            ts=d.ts, mode=d.mode, action=d.action, reason=d.reason, target_a=6, surplus_w=4200.0
+        )
+        return derive(dataclasses.replace(st, last_decision=decided), SETTINGS, T0)
+
+    assert with_decision_surplus(20.0)["surplus_w"] == 4200.0  # not 1380 + 1500 from the window
+    # a controller that stopped deciding no longer speaks for the surplus: the window estimate
+    assert with_decision_surplus(600.0)["surplus_w"] == 1380.0 + 1500.0
