@@ -30,7 +30,6 @@ from pathlib import Path
 from collector.homewizard import HomeWizardClient
 from collector.service import FLUSH_INTERVAL_S, Collector, ReadingWriter
 from collector.spool import Spool
-from common.cli import local_day_start
 from common.config import Config
 from common.sim.clock import ScaledClock, sim_day_start
 from common.sim.meter import MeterServer, SimulatedP1
@@ -38,6 +37,7 @@ from common.sim.profiles import Profile, ProfileError, load_csv, synthetic_day
 from common.sim.rig import SimHouse, profile_origin, wallbox_config
 from common.sim.wallbox_cloud import SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
+from common.timeutil import local_day_start
 from controller.charger import WallboxCharger
 from controller.policy import PolicySettings
 from controller.service import Controller, run_loop
