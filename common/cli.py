@@ -13,11 +13,11 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from common.config import Config, ConfigError, load_config
 from common.logs import setup_logging
-from common.timeutil import local_day_start
+from common.timeutil import format_age, local_day_start
 
 EXIT_CONFIG = 2
 
@@ -148,11 +148,6 @@ def status(config: Config, as_json: bool) -> int:
     return 0
 
 
-def _age(now: datetime, ts: datetime) -> str:
-    s = (now - ts) / timedelta(seconds=1)
-    return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago"
-
-
 def _w(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f} W"
 
@@ -161,25 +156,28 @@ def format_status(st: object) -> str:
     from common.models import Status
 
     assert isinstance(st, Status)
+
+    def ago(ts: datetime) -> str:
+        return format_age((st.now - ts).total_seconds())
+
     lines = []
     r = st.latest_reading
     lines.append(
         "Meter:     no reading yet"
         if r is None
-        else f"Meter:     {_w(r.active_power_w)} ({_age(st.now, r.ts)}; + import, - export)"
+        else f"Meter:     {_w(r.active_power_w)} ({ago(r.ts)}; + import, - export)"
     )
     lines.append(f"Mean:      {_w(st.grid_power_mean_w)} over {st.window_s:.0f} s")
     lines.append(
         "Mode:      solar (default, never set)"
         if st.mode is None
-        else f"Mode:      {st.mode.mode.value} "
-        f"(set by {st.mode.source}, {_age(st.now, st.mode.ts)})"
+        else f"Mode:      {st.mode.mode.value} (set by {st.mode.source}, {ago(st.mode.ts)})"
     )
     d = st.last_decision
     lines.append(
         "Decision:  none yet"
         if d is None
-        else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({_age(st.now, d.ts)})"
+        else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({ago(d.ts)})"
     )
     c = st.charger
     lines.append(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.models import Decision, Mode, Status, to_jsonable
+from common.timeutil import format_age, format_duration
 
 #: The meter counts as stale after this many poll intervals without a reading ...
 METER_STALE_POLLS = 3
@@ -60,30 +61,6 @@ def format_w(value: float | None) -> str:
         return "–"
     text = f"{abs(value):,.0f}".replace(",", "\u202f")
     return f"{'−' if round(value) < 0 else ''}{text} W"
-
-
-def format_age(age_s: float | None) -> str:
-    if age_s is None:
-        return "never"
-    if age_s < 0:
-        age_s = 0.0
-    if age_s < 5:
-        return "just now"
-    if age_s < 120:
-        return f"{age_s:.0f} s ago"
-    if age_s < 7200:
-        return f"{age_s / 60:.0f} min ago"
-    if age_s < 172800:
-        return f"{age_s / 3600:.0f} h ago"
-    return f"{age_s / 86400:.0f} days ago"
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.0f} h"
 
 
 def mode_label(mode: Mode, min_current_a: int) -> str:
