@@ -8,12 +8,20 @@ request at all, reuses its token until it is about to expire, and signs in again
 Between reads it remembers what it sent, so a decision never waits for a read it may not make;
 the snapshot says which fields are that memory rather than a read.
 
+A 429 costs exactly one cycle: the back-off runs a minute from the refused answer, and the next
+cycle, which starts a few milliseconds before that minute is over (the loop keeps a fixed grid
+from each cycle's start), waits out those milliseconds instead of being refused for another
+minute. At start, the token and charger id come from the session file (controller/session.py);
+without one, the sign-in and the charger look-up go out in the first cycle and the status read in
+the next, so no minute carries more than two GETs.
+
 Time comes from an injected clock, so the simulator can run a day through this code in seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +33,7 @@ from wallbox import Wallbox
 
 from common.config import WallboxConfig
 from common.models import utcnow
+from controller.session import SessionFile, WallboxSession, account_key
 from controller.snapshot import (
     STATUS_CHARGING,
     STATUS_PAUSED,
@@ -37,6 +46,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], object]
 
 
 class ChargerError(Exception):
@@ -65,6 +75,12 @@ class ChargerUnavailable(ChargerError):
     """Network error, timeout, 5xx or an answer we cannot read."""
 
     code = "unavailable"
+
+
+class ChargerStarting(ChargerUnavailable):
+    """Signed in and found the charger this cycle: the status read waits for the next one."""
+
+    code = "starting"
 
 
 class Charger(Protocol):
@@ -96,14 +112,22 @@ class RateLimits:
     auth_backoff_s: float = 300.0
     #: Refresh the token this long before it expires, so it never expires mid-cycle.
     token_margin_s: float = 60.0
+    #: A back-off that ends within this much is waited out rather than refused: the cycle after
+    #: a 429 starts the few ms the refused request took before the minute is over.
+    backoff_grace_s: float = 5.0
+    #: GETs one cycle may send before its status read waits for the next cycle (sign-in and
+    #: charger look-up at a cold start); a token refresh plus the read is still fine.
+    max_gets_before_read: int = 1
 
 
 class RateLimiter:
     """Rolling-window budgets for GETs and writes, and a back-off that blocks every request."""
 
-    def __init__(self, limits: RateLimits, clock: Clock) -> None:
+    def __init__(self, limits: RateLimits, clock: Clock, sleep: Sleep = time.sleep) -> None:
         self.limits = limits
         self._clock = clock
+        self._sleep = sleep
+        self.sent_gets = 0  # GETs that went out, ever: tells snapshot what this cycle cost
         self._gets: deque[datetime] = deque()
         self._writes: deque[datetime] = deque()
         self.blocked_until: datetime | None = None
@@ -126,6 +150,11 @@ class RateLimiter:
         """Count one request, or raise ChargerRateLimited if it would break a budget."""
         now = self._clock()
         if self.blocked_until is not None and now < self.blocked_until:
+            wait_s = (self.blocked_until - now).total_seconds()
+            if wait_s <= self.limits.backoff_grace_s:
+                self._sleep(wait_s)
+                now = self._clock()
+        if self.blocked_until is not None and now < self.blocked_until:
             raise ChargerRateLimited(
                 f"backing off until {self.blocked_until:%H:%M:%S}", self.blocked_until
             )
@@ -137,6 +166,7 @@ class RateLimiter:
             until = q[0] + timedelta(seconds=self.limits.window_s)
             raise ChargerRateLimited(f"own budget: {cap} {kind}s per minute used", until)
         q.append(now)
+        self.sent_gets += kind == "get"
 
     def answered(self, kind: Literal["get", "write"]) -> None:
         """Re-stamp the request just counted with the time its answer came back.
@@ -170,6 +200,7 @@ class _Read:
     setpoint_a: int | None
     power_kw: float | None
     added_energy_kwh: float | None
+    max_available_a: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +220,13 @@ class WallboxCharger:
         limits: RateLimits | None = None,
         settle_s: float = 30.0,
         max_read_age_s: float = 300.0,
+        session_file: SessionFile | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
         if not config.username or not config.password:
             raise ChargerAuthError("wallbox.username and wallbox.password are required")
         self._clock = clock
-        self.limiter = RateLimiter(limits or RateLimits(), clock)
+        self.limiter = RateLimiter(limits or RateLimits(), clock, sleep)
         self._wpa = watts_per_amp
         self._settle = timedelta(seconds=settle_s)
         self._max_read_age_s = max_read_age_s
@@ -208,13 +241,21 @@ class WallboxCharger:
         self._setpoint: _Sent | None = None
         self._enabled: _Sent | None = None
         self.sign_ins = 0  # sign-ins and refreshes, for tests and the log
+        self._session_file = session_file
+        self._account = account_key(config.username, self._w.authUrl, self._w.baseUrl)
+        self._restore_session()
 
     # -- the Charger protocol ----------------------------------------------------------------
 
     def snapshot(self, now: datetime, *, allow_read: bool = True) -> ChargerSnapshot:
         error: ChargerError | None = None
         if allow_read and self.limiter.status_due():
+            gets_before = self.limiter.sent_gets
             try:
+                self._ensure_token()
+                self._ensure_charger_id()
+                if self.limiter.sent_gets - gets_before > self.limiter.limits.max_gets_before_read:
+                    raise ChargerStarting("signed in and found the charger: status next cycle")
                 self._read_status(now)
             except ChargerError as e:
                 error = e
@@ -245,20 +286,26 @@ class WallboxCharger:
     # -- reading -------------------------------------------------------------------------------
 
     def _read_status(self, now: datetime) -> None:
-        self.limiter.last_status_attempt = self._clock()
-        body = self._request("get", self._w.getChargerStatus)
+        def sent() -> None:
+            # Only a request that went out makes the next read wait a minute; one our own
+            # limiter refused must not push the next read back another cycle.
+            self.limiter.last_status_attempt = self._clock()
+
+        body = self._request("get", self._w.getChargerStatus, on_sent=sent)
         try:
             config = body.get("config_data") or {}
             status_id = body.get("status_id")
             setpoint = config.get("max_charging_current")
             power = body.get("charging_power")
             energy = body.get("added_energy")
+            available = body.get("max_available_power")  # amperes (api-facts section 3)
             self._read = _Read(
                 at=now,
                 status_id=None if status_id is None else int(status_id),
                 setpoint_a=None if setpoint is None else int(setpoint),
                 power_kw=None if power is None else float(power),
                 added_energy_kwh=None if energy is None else float(energy),
+                max_available_a=None if available is None else int(available),
             )
         except (AttributeError, TypeError, ValueError) as e:
             raise ChargerUnavailable(f"unexpected status answer: {e}") from None
@@ -307,16 +354,24 @@ class WallboxCharger:
             read_at=r.at,
             estimated=frozenset(estimated),
             read_error=None if error is None else str(error),
+            max_available_a=r.max_available_a,
         )
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _request(self, kind: Literal["get", "write"], call: Callable[[str], T]) -> T:
+    def _request(
+        self,
+        kind: Literal["get", "write"],
+        call: Callable[[str], T],
+        on_sent: Callable[[], None] | None = None,
+    ) -> T:
         """One API request with a token, re-authenticating once on 401."""
         self._ensure_token()
         cid = self._ensure_charger_id()
         for attempt in (1, 2):
             self.limiter.acquire(kind)
+            if on_sent is not None:
+                on_sent()
             try:
                 result = call(cid)
             except Exception as e:  # mapped below; the package raises requests' exceptions
@@ -348,6 +403,7 @@ class WallboxCharger:
                 log.warning("several chargers on this account %s: using %s", ids, ids[0])
             self._charger_id = str(ids[0])
             log.info("Wallbox charger id %s (set wallbox.charger_id to skip this look-up)", ids[0])
+            self._save_session()
         return self._charger_id
 
     def _ensure_token(self) -> None:
@@ -380,6 +436,40 @@ class WallboxCharger:
         self.limiter.answered("get")
         self.sign_ins += 1
         self.limiter.succeeded()
+        self._save_session()
+
+    # -- the session file ----------------------------------------------------------------------
+
+    def _restore_session(self) -> None:
+        """Take the token and charger id a previous run kept, if they are for this account."""
+        if self._session_file is None:
+            return
+        s = self._session_file.load(self._account)
+        if s is None:
+            return
+        if s.token:
+            w = self._w
+            w.jwtToken, w.jwtTokenTtl = s.token, s.token_ttl_ms
+            w.jwtRefreshToken, w.jwtRefreshTokenTtl = s.refresh_token, s.refresh_token_ttl_ms
+            w.headers["Authorization"] = f"Bearer {s.token}"
+        if self._charger_id is None and s.charger_id:
+            self._charger_id = s.charger_id
+        log.info("Wallbox session restored from %s", self._session_file.path)
+
+    def _save_session(self) -> None:
+        if self._session_file is None:
+            return
+        w = self._w
+        self._session_file.save(
+            WallboxSession(
+                account=self._account,
+                token=w.jwtToken,
+                token_ttl_ms=int(w.jwtTokenTtl or 0),
+                refresh_token=w.jwtRefreshToken,
+                refresh_token_ttl_ms=int(w.jwtRefreshTokenTtl or 0),
+                charger_id=self._charger_id,
+            )
+        )
 
     def _map_error(self, e: Exception, status: int | None, sign_in: bool) -> ChargerError:
         if status == 429 or (status == 403 and not sign_in):

@@ -16,7 +16,10 @@ Rules, in order; the first that applies names the decision's ``reason``:
 3. No reading in the window (meter or collector down): ``stale``: pause in ``solar`` (never charge
    from the grid because data went missing), min current in ``min_solar``.
 4. The charger's draw changed without a command of ours (car plugged in, car started or stopped
-   drawing): ``settling`` for one cycle, see the window rule below.
+   drawing): ``settling`` for one cycle, see the window rule below. Except in ``solar`` mode when
+   the car started drawing with no surplus in this session and the window shows no export: that
+   is a grid session (a car plugged in at night), paused at once (``grid-stop``); settling would
+   let it charge from the grid for a cycle or two.
 5. ``min_solar``: at least min current at once (``min-solar-floor``), more with surplus.
 6. ``solar``: start after the surplus covered min current for ``start_delay_s`` (``start-delay``,
    ``surplus-start``; ``no-surplus`` otherwise); follow it in whole amps (``surplus-adjust``,
@@ -24,6 +27,14 @@ Rules, in order; the first that applies names the decision's ``reason``:
    and pause only after ``stop_delay_s`` (``surplus-stop``). A car charging without any surplus
    since it was last seen off (plugged in at night, or left on by manual mode) is paused at once
    (``grid-stop``): the stop delay protects a solar session from clouds, not a grid session.
+
+Currents never exceed what the installation allows: the status's ``max_available_power``
+(amperes) caps ``max_current_a``, so the setpoint read back equals the one sent and no write
+repeats every cycle.
+
+At start, ``seed_state`` takes what the last recorded decision says: a charger already handed back
+in ``manual`` mode is not handed back again (that would resume a car the user paused in the
+Wallbox app), and a ``solar`` session that was charging on surplus keeps its stop delay.
 
 The window after a change (the yo-yo): the surplus is ``charger_power_w - mean(grid_power_w)``,
 which is exact only when every reading in the mean was taken with the charger drawing what it draws
@@ -90,6 +101,13 @@ class PolicySettings:
 
     def clamp(self, current_a: int) -> int:
         return min(max(current_a, self.min_current_a), self.max_current_a)
+
+    def max_a(self, charger: ChargerSnapshot | None) -> int:
+        """``max_current_a``, capped by what the installation allows when the status says."""
+        avail = None if charger is None else charger.max_available_a
+        if avail is None or avail < self.min_current_a:
+            return self.max_current_a  # an odd value must not stop charging altogether
+        return min(self.max_current_a, avail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +224,13 @@ def decide(
         )
         return d, _after(d, ch, st, s, now)
 
+    max_a = s.max_a(ch)
+
     # 1. manual: release once, then leave the charger alone.
     if mode is Mode.MANUAL:
         if state.released:
-            return out(Action.NONE, "manual", s.max_current_a, state)
-        return out(Action.RELEASE, "manual-release", s.max_current_a, replace(state, released=True))
+            return out(Action.NONE, "manual", max_a, state)
+        return out(Action.RELEASE, "manual-release", max_a, replace(state, released=True))
 
     # 2. nothing to steer.
     idle = replace(state, surplus_since=None, short_since=None, had_surplus=False)
@@ -235,6 +255,14 @@ def decide(
         and ch.drawing is not state.expected_drawing
     ):
         st = replace(state, settled_from=now, expected_drawing=ch.drawing)
+        grid_session = (
+            mode is Mode.SOLAR
+            and ch.drawing
+            and not state.had_surplus
+            and inputs.grid_power_mean_w >= 0
+        )
+        if grid_session:
+            return out(Action.STOP, "grid-stop", 0, replace(idle, settled_from=now))
         return _settling(out, ch, st)
     mean_w = inputs.settled_mean_w
     if mean_w is None:
@@ -243,7 +271,7 @@ def decide(
     surplus_w = ch.power_w - mean_w
     raw_a = s.target_a(surplus_w)
     covered = raw_a >= s.min_current_a
-    target = s.clamp(raw_a)
+    target = min(s.clamp(raw_a), max_a)
 
     def result(action: Action, reason: str, target_a: int, st: PolicyState):
         return out(action, reason, target_a, st, mean_w=mean_w, surplus_w=surplus_w)
@@ -282,6 +310,39 @@ def decide(
     if ch.setpoint_a != s.min_current_a:
         return result(Action.ADJUST, "dip-hold-min", s.min_current_a, on)
     return result(Action.HOLD, "stop-delay", s.min_current_a, on)
+
+
+#: Reasons a ``solar`` decision gives only while a session charges on (or holds through a dip
+#: after) surplus.
+_SURPLUS_REASONS = frozenset(
+    {"surplus-start", "surplus-adjust", "hold", "dip-hold-min", "stop-delay"}
+)
+
+
+def seed_state(last: Decision | None, now: datetime, settings: PolicySettings) -> PolicyState:
+    """The state to start with, from the last recorded decision (None: nothing recorded).
+
+    A released charger in ``manual`` mode stays released however old the decision: releasing it
+    again would resume a car the user paused since. A ``solar`` session charging on surplus
+    keeps ``had_surplus`` only if the decision is recent (within the stop delay): a restart in a
+    cloud then holds min current through the stop delay instead of pausing at once, while a
+    session from hours ago says nothing about the car now.
+    """
+    if last is None:
+        return PolicyState()
+    if last.mode is Mode.MANUAL and (
+        last.action is Action.RELEASE or (last.action is Action.NONE and last.reason == "manual")
+    ):
+        return PolicyState(mode=Mode.MANUAL, released=True)
+    age_s = (now - last.ts).total_seconds()
+    if (
+        last.mode is Mode.SOLAR
+        and last.action in (Action.START, Action.ADJUST, Action.HOLD)
+        and last.reason in _SURPLUS_REASONS
+        and 0 <= age_s <= max(settings.stop_delay_s, 0.0)
+    ):
+        return PolicyState(mode=Mode.SOLAR, had_surplus=True)
+    return PolicyState()
 
 
 def _toward(ch: ChargerSnapshot, target_a: int) -> Action:

@@ -4,6 +4,10 @@
 simulated time; ``run_loop`` owns the cadence and takes its clock and sleep function from the
 caller. A failing store or charger costs one cycle (logged, recorded where possible); the loop
 keeps its fixed cadence and exits only on a signal.
+
+The charger is read once a minute in every mode, ``manual`` included: the read steers nothing
+there, but the charger point it gives each cycle is what the phone page, ``scc status`` and the
+day's kWh show when the user charges the car full by hand.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from common.config import Config
 from common.heartbeat import write_heartbeat
 from common.models import Action, Decision, Mode, utcnow
 from common.store import Store, StoreError, open_store
-from controller.charger import Charger, ChargerError, WallboxCharger
+from controller.charger import Charger, ChargerError, ChargerStarting, WallboxCharger
 from controller.policy import (
     Command,
     Policy,
@@ -30,8 +34,10 @@ from controller.policy import (
     PolicyState,
     commands_for,
     decide,
+    seed_state,
     settled_since,
 )
+from controller.session import SessionFile, session_path
 from controller.snapshot import ChargerSnapshot
 
 log = logging.getLogger("controller")
@@ -53,25 +59,27 @@ class Controller:
         #: The decision function; the replay swaps in others to compare them on the same I/O.
         self.policy = policy
         self.state = PolicyState()
+        self._seeded = False
         self._mode = Mode.SOLAR
         self._last_reason: str | None = None
         self.failures = 0  # cycles in which the store or the charger failed
 
     def run_cycle(self, now: datetime) -> Decision:
         failed = False
+        if not self._seeded:
+            self._seed(now)
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         failed |= not store_ok
         span = self._span_label(now)  # before deciding: the settled window in force now
-        # In manual mode, once released, the charger is the user's: not even a status read.
-        idle = mode is Mode.MANUAL and self.state.mode is Mode.MANUAL and self.state.released
         snap: ChargerSnapshot | None = None
         try:
-            snap = self.charger.snapshot(now, allow_read=not idle)
+            snap = self.charger.snapshot(now)
+        except ChargerStarting as e:
+            log.info("Charger: %s", e)
         except ChargerError as e:
-            if not idle:
-                log.error("Charger unavailable: %s", e)
-                failed = True
+            log.error("Charger unavailable: %s", e)
+            failed = True
         if snap is not None and snap.read_error:
             log.warning("Charger status not read (%s); using what was sent", snap.read_error)
             failed = True
@@ -88,11 +96,23 @@ class Controller:
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
             decision = replace(decision, action=Action.NONE, reason=f"{decision.reason}/{error}")
         self._log(decision, snap, commands, error, span)
-        failed |= not self._record(decision, idle, snap is not None, now)
+        failed |= not self._record(decision, snap is not None, now)
         self.failures += failed
         return decision
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _seed(self, now: datetime) -> None:
+        """Start from what the last run decided (policy.seed_state), once."""
+        self._seeded = True
+        try:
+            last = self.store.last_decision()
+        except StoreError as e:
+            log.error("Store unavailable, starting without the last decision: %s", e)
+            return
+        self.state = seed_state(last, now, self.settings)
+        if self.state.released:
+            log.info("Manual mode continues: the charger was handed back before, left alone")
 
     def _read_mode(self) -> Mode:
         try:
@@ -129,14 +149,14 @@ class Controller:
                 return e.code
         return None
 
-    def _record(self, decision: Decision, idle: bool, have_charger: bool, now: datetime) -> bool:
+    def _record(self, decision: Decision, have_charger: bool, now: datetime) -> bool:
         ok = True
         try:
             self.store.write_decision(decision)
         except StoreError as e:
             log.error("Store unavailable, decision not recorded: %s", e)
             ok = False
-        if idle or not have_charger:
+        if not have_charger:
             return ok
         try:
             # After acting, so the point says what the charger does until the next cycle.
@@ -272,7 +292,13 @@ def run_loop(
 
 def build_controller(config: Config, store: Store) -> Controller:
     settings = PolicySettings.from_config(config.charging)
-    charger = WallboxCharger(config.wallbox, settings.watts_per_amp, settle_s=settings.settle_s)
+    path = session_path(config)
+    charger = WallboxCharger(
+        config.wallbox,
+        settings.watts_per_amp,
+        settle_s=settings.settle_s,
+        session_file=None if path is None else SessionFile(path),
+    )
     return Controller(store, charger, settings)
 
 

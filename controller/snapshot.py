@@ -96,6 +96,9 @@ class ChargerSnapshot:
     read_at: datetime | None = None
     estimated: frozenset[str] = field(default_factory=frozenset)
     read_error: str | None = None
+    #: The most the installation allows (status ``max_available_power``: amperes despite the
+    #: name, api-facts section 3); None when the status did not say.
+    max_available_a: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))

@@ -221,7 +221,9 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         spool = Spool(Path(tmp) / "spool.sqlite")
         writer = ReadingWriter(lambda: store, spool, clock=lambda: clock().timestamp())
         adapter = WallboxCharger(
-            wallbox_config(cloud, timeout_s=config.wallbox.timeout_s),
+            wallbox_config(
+                cloud, timeout_s=config.wallbox.timeout_s, charger_id=str(charger.charger_id)
+            ),
             wpa,
             clock=clock,
             settle_s=settings.settle_s,

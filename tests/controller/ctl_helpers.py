@@ -11,7 +11,7 @@ from common.config import ChargingConfig
 from common.models import Reading
 from common.sim.clock import ManualClock as _ManualClock
 from common.sim.rig import wallbox_config
-from common.sim.wallbox_cloud import SimCharger, WallboxCloud
+from common.sim.wallbox_cloud import DEFAULT_CHARGER_ID, SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
 from controller.charger import RateLimits, WallboxCharger
 from controller.policy import PolicySettings
@@ -110,10 +110,17 @@ def make_loop(
     pv_w: Callable[[datetime], float],
     charging: ChargingConfig | None = None,
     limits: RateLimits | None = None,
+    charger_id: str | None = str(DEFAULT_CHARGER_ID),
 ) -> Loop:
+    """A configured charger id by default: its first cycle reads the status (a cold start
+    without one reads it in the second, see test_controller_charger)."""
     settings = PolicySettings.from_config(charging or TEST_CHARGING)
     charger = WallboxCharger(
-        wallbox_config(cloud), settings.watts_per_amp, clock=clock, limits=limits
+        wallbox_config(cloud, charger_id=charger_id),
+        settings.watts_per_amp,
+        clock=clock,
+        limits=limits,
+        sleep=clock.advance,
     )
     house = House(store, cloud.charger, clock() - timedelta(seconds=180), pv_w)
     return Loop(clock, cloud, store, house, Controller(store, charger, settings))

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import stat
 from datetime import timedelta
 
 import pytest
 from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
-from common.config import Secret
+from common.config import Config, Secret, StoreConfig
+from common.sim.wallbox_cloud import DEFAULT_PASSWORD
 from controller.charger import (
     ChargerAuthError,
     ChargerRateLimited,
+    ChargerStarting,
     ChargerUnavailable,
     WallboxCharger,
 )
+from controller.session import SESSION_FILE, SessionFile, session_path
 from controller.snapshot import Phase
 
 
@@ -23,16 +30,22 @@ def clock():
 
 
 def make(cloud, clock, **cfg):
-    return WallboxCharger(wallbox_config(cloud, **cfg), WPA, clock=clock)
+    return WallboxCharger(wallbox_config(cloud, **cfg), WPA, clock=clock, sleep=clock.advance)
 
 
-def test_first_snapshot_signs_in_finds_the_charger_and_reads(clock):
+def test_a_cold_start_signs_in_and_finds_the_charger_then_reads_next_cycle(clock):
+    """Three GETs within milliseconds were the cloud's whole announced minute: spread them."""
     with sim_cloud(clock, setpoint_a=16, paused=True) as cloud:
         ch = make(cloud, clock)
-        snap = ch.snapshot(clock())
+        with pytest.raises(ChargerStarting):
+            ch.snapshot(clock())
         assert [(r.method, r.path) for r in cloud.requests] == [
             ("GET", "/auth/users/signin"),
             ("GET", "/api/v3/chargers/groups"),
+        ]
+        clock.advance(60)
+        snap = ch.snapshot(clock())
+        assert [(r.method, r.path) for r in cloud.requests][2:] == [
             ("GET", "/api/chargers/status/9988552"),
         ]
         assert snap.charger_id == "9988552"
@@ -117,7 +130,7 @@ def test_429_or_403_means_no_request_at_all_for_60_s(clock, status):
         assert snap.read_error and str(status) in snap.read_error
         assert snap.data_age_s == 60 and snap.status_id == 182
         n = cloud.count()
-        for dt in (1, 20, 58):
+        for dt in (1, 20, 54):  # (within backoff_grace_s of the end it would wait instead)
             clock.advance(dt - (clock() - snap.ts).total_seconds())
             ch.snapshot(clock())
             with pytest.raises(ChargerRateLimited) as e:
@@ -215,7 +228,7 @@ def test_a_read_that_cannot_reflect_a_command_yet_does_not_override_it(clock):
 
 def test_car_waiting_for_demand_draws_nothing(clock):
     with sim_cloud(clock, paused=False, car_full=True, setpoint_a=16) as cloud:
-        snap = make(cloud, clock).snapshot(clock())
+        snap = make(cloud, clock, charger_id="9988552").snapshot(clock())
         assert snap.status_id == 181 and snap.phase is Phase.CAR_DEMAND
         assert snap.power_w == 0.0 and not snap.drawing and snap.enabled
 
@@ -271,3 +284,157 @@ def test_budget_counts_a_request_from_when_its_answer_came():
         limiter.acquire("get")
     clock.set(t0 + timedelta(seconds=60.3))  # a minute after the first answer
     limiter.acquire("get")
+
+
+# -- a 429 costs one cycle --------------------------------------------------------------------
+
+
+def slow_requests(cloud, clock, arrive_s=0.002, answer_s=0.004):
+    """Every request takes a few ms of the shared clock: it arrives after ``arrive_s`` and its
+    answer comes ``answer_s`` later, as over a real network."""
+    handle = cloud.handle
+
+    def timed(*args, **kw):
+        clock.advance(arrive_s)
+        try:
+            return handle(*args, **kw)
+        finally:
+            clock.advance(answer_s)
+
+    cloud.handle = timed
+
+
+@pytest.mark.parametrize("status", [429, 403])
+def test_a_429_costs_exactly_one_cycle_on_a_fixed_60_s_grid(clock, status):
+    """The loop starts each cycle on a fixed grid; the refused request took 6 ms. The next
+    cycle's read must go out (after at least 60 s of silence), not be refused for another minute."""
+    t0 = clock()
+    with sim_cloud(clock) as cloud:
+        slow_requests(cloud, clock)
+        ch = make(cloud, clock, charger_id="9988552")
+        errors = []
+        for k in range(5):
+            clock.set(t0 + timedelta(seconds=60 * k))  # the loop's grid
+            if k == 2:
+                cloud.inject(status, path_contains="status/")
+            errors.append(ch.snapshot(clock()).read_error)
+        assert [e is None for e in errors] == [True, True, False, True, True]
+        reads = cloud.select(path_contains="status/")
+        assert [r.status for r in reads] == [200, 200, status, 200, 200]
+        refused, after = reads[2], reads[3]
+        gap_s = (after.ts - refused.ts).total_seconds()
+        assert 60.0 <= gap_s < 60.1  # a minute of silence, and not a cycle more
+        assert cloud.count() == 6  # sign-in and five reads: nothing else, nothing twice
+
+
+def test_a_read_our_limiter_refused_does_not_push_the_next_read_back(clock):
+    with sim_cloud(clock) as cloud:
+        ch = make(cloud, clock, charger_id="9988552")
+        ch.snapshot(clock())
+        clock.advance(60)
+        ch.limiter.back_off(30)  # e.g. a 403 from a write: no request for 30 s
+        assert "backing off" in ch.snapshot(clock()).read_error
+        assert cloud.count(path_contains="status/") == 1
+        clock.advance(30)
+        snap = ch.snapshot(clock())  # the back-off is over and a read is due since 30 s
+        assert snap.read_error is None and snap.read_at == clock()
+        assert cloud.count(path_contains="status/") == 2
+
+
+# -- the session file: a restart makes one GET, not three --------------------------------------
+
+
+def make_kept(cloud, clock, path, **cfg):
+    return WallboxCharger(
+        wallbox_config(cloud, **cfg),
+        WPA,
+        clock=clock,
+        sleep=clock.advance,
+        session_file=SessionFile(path),
+    )
+
+
+def test_a_restart_reuses_the_kept_token_and_charger_id(clock, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / SESSION_FILE
+    with sim_cloud(clock) as cloud:
+        first = make_kept(cloud, clock, path)
+        with pytest.raises(ChargerStarting):
+            first.snapshot(clock())
+        clock.advance(60)
+        first.snapshot(clock())
+        assert cloud.count() == 3
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        token = json.loads(path.read_text())["token"]
+        assert token and DEFAULT_PASSWORD not in path.read_text()
+        clock.advance(5)  # a quick restart
+        again = make_kept(cloud, clock, path)
+        clock.advance(55)
+        snap = again.snapshot(clock())
+        assert snap.read_error is None and snap.charger_id == "9988552"
+        assert [r.path for r in cloud.requests[3:]] == ["/api/chargers/status/9988552"]
+        assert cloud.count(status=429) == 0
+    assert token not in caplog.text
+
+
+def test_an_expired_kept_token_is_refreshed_and_the_status_read_in_the_same_cycle(clock, tmp_path):
+    path = tmp_path / SESSION_FILE
+    with sim_cloud(clock) as cloud:
+        cloud.token_ttl_s = 900
+        ch = make_kept(cloud, clock, path, charger_id="9988552")
+        ch.snapshot(clock())
+        clock.advance(3600)  # the controller was down for an hour
+        again = make_kept(cloud, clock, path, charger_id="9988552")
+        assert again.snapshot(clock()).read_error is None
+        assert [r.path.split("/")[-1] for r in cloud.requests[2:]] == [
+            "refresh-token",
+            "9988552",
+        ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", '{"token": "x"}', '["a"]', '{"account": "someone-else", "token": "abc"}'],
+)
+def test_a_damaged_or_foreign_session_file_means_signing_in(clock, tmp_path, content):
+    path = tmp_path / SESSION_FILE
+    path.write_text(content)
+    with sim_cloud(clock) as cloud:
+        ch = make_kept(cloud, clock, path, charger_id="9988552")
+        assert ch.snapshot(clock()).read_error is None
+        assert [r.path.split("/")[-1] for r in cloud.requests] == ["signin", "9988552"]
+    assert json.loads(path.read_text())["token"]  # replaced by a good one
+
+
+def test_another_account_does_not_get_the_kept_session(clock, tmp_path):
+    path = tmp_path / SESSION_FILE
+    with sim_cloud(clock) as cloud:
+        make_kept(cloud, clock, path, charger_id="9988552").snapshot(clock())
+        other = make_kept(cloud, clock, path, username="other@example.com")
+        assert other._w.jwtToken == "" and other.charger_id is None
+
+
+def test_a_session_file_that_cannot_be_written_costs_nothing_but_the_next_sign_in(clock, tmp_path):
+    path = tmp_path / "missing-folder" / SESSION_FILE
+    with sim_cloud(clock) as cloud:
+        ch = make_kept(cloud, clock, path, charger_id="9988552")
+        assert ch.snapshot(clock()).read_error is None
+    assert not path.exists()
+
+
+def test_the_session_file_lives_beside_the_sqlite_store(tmp_path):
+    cfg = Config(store=StoreConfig(sqlite_path=str(tmp_path / "data" / "scc.db")))
+    assert session_path(cfg) is None  # no such folder
+    (tmp_path / "data").mkdir()
+    assert session_path(cfg) == tmp_path / "data" / SESSION_FILE
+    assert session_path(Config(store=StoreConfig(sqlite_path=":memory:"))) is None
+    (tmp_path / "file").write_text("")  # a file where the folder should be
+    assert (
+        session_path(Config(store=StoreConfig(sqlite_path=str(tmp_path / "file" / "x.db")))) is None
+    )
+
+
+def test_the_installation_limit_is_read_from_max_available_power(clock):
+    with sim_cloud(clock, max_available_a=10) as cloud:
+        snap = make(cloud, clock, charger_id="9988552").snapshot(clock())
+        assert snap.max_available_a == 10

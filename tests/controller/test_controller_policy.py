@@ -22,6 +22,7 @@ from controller.policy import (
     PolicyState,
     commands_for,
     decide,
+    seed_state,
     settled_since,
 )
 from controller.snapshot import ChargerSnapshot
@@ -369,3 +370,146 @@ def test_mode_change_resets_the_timers():
     _, state, _ = run([(0, -5000, "none", 0, "start-delay")], charger=ch)
     run([(60, -5000, "start", 7, "surplus-start")], mode=Mode.MIN_SOLAR, charger=ch, state=state)
     assert ch.enabled
+
+
+# -- grid sessions, restarts, the installation's limit -----------------------------------------
+
+
+def test_a_car_plugged_in_at_night_is_paused_in_the_first_cycle_it_draws():
+    """No surplus, no export, the car starts by itself: pause at once, no settling from the grid."""
+    ch = IdealCharger(enabled=True, setpoint_a=16, connected=False)
+    _, state, ch = run([(0, 400, "none", 0, "no-car"), (60, 400, "none", 0, "no-car")], charger=ch)
+    ch.connected = True  # plugged in; the charger is on, so the car draws 16 A at once
+    sent, state, ch = run(
+        [
+            (120, 400, "stop", 0, "grid-stop"),
+            (180, 400, "none", 0, "no-surplus"),
+            (240, 400, "none", 0, "no-surplus"),
+        ],
+        charger=ch,
+        state=state,
+    )
+    assert sent[0][1] == ["pause"] and [c for _, c in sent[1:]] == [[], []]
+    assert not ch.enabled
+
+
+def test_a_car_that_starts_by_itself_with_export_in_the_window_still_settles():
+    """Export shows in the mean although the car draws: there is surplus, so settle and follow."""
+    ch = IdealCharger(enabled=True, setpoint_a=6, connected=False)
+    _, state, ch = run([(0, -9000, "none", 0, "no-car")], charger=ch)
+    ch.connected = True
+    run(
+        [(60, -9000, "hold", 6, "settling"), (120, -9000, "adjust", 12, "surplus-adjust")],
+        charger=ch,
+        state=state,
+    )
+
+
+def test_min_solar_keeps_a_car_that_starts_by_itself_at_min_current():
+    ch = IdealCharger(enabled=True, setpoint_a=6, connected=False)
+    _, state, ch = run([(0, 400, "none", 0, "no-car")], mode=Mode.MIN_SOLAR, charger=ch)
+    ch.connected = True
+    sent, _, _ = run(
+        [(60, 400, "hold", 6, "settling"), (120, 400, "hold", 6, "min-solar-floor")],
+        mode=Mode.MIN_SOLAR,
+        charger=ch,
+        state=state,
+    )
+    assert all(c == [] for _, c in sent)
+
+
+def decision(mode, action, reason, age_s=60.0):
+    from common.models import Decision
+
+    return Decision(
+        ts=T0 - timedelta(seconds=age_s),
+        mode=mode,
+        action=action,
+        reason=reason,
+        target_a=6,
+        grid_power_mean_w=0.0,
+        surplus_w=None,
+    )
+
+
+M, SO, MS = Mode.MANUAL, Mode.SOLAR, Mode.MIN_SOLAR
+A = Action
+
+
+@pytest.mark.parametrize(
+    ("last", "released", "had_surplus"),
+    [
+        (None, False, False),
+        (decision(M, A.RELEASE, "manual-release"), True, False),
+        (decision(M, A.NONE, "manual", age_s=7 * 86400), True, False),  # however old
+        (decision(M, A.NONE, "manual-release/rate-limited"), False, False),  # never sent
+        (decision(SO, A.HOLD, "stop-delay"), False, True),
+        (decision(SO, A.ADJUST, "dip-hold-min"), False, True),
+        (decision(SO, A.HOLD, "hold"), False, True),
+        (decision(SO, A.START, "surplus-start"), False, True),
+        (decision(SO, A.HOLD, "hold", age_s=3600), False, False),  # a session from long ago
+        (decision(SO, A.STOP, "grid-stop"), False, False),
+        (decision(SO, A.HOLD, "settling"), False, False),
+        (decision(MS, A.HOLD, "min-solar-floor"), False, False),
+    ],
+)
+def test_seed_state_from_the_last_decision(last, released, had_surplus):
+    st = seed_state(last, T0, S)
+    assert (st.released, st.had_surplus) == (released, had_surplus)
+
+
+def test_a_restart_in_manual_mode_does_not_release_again():
+    ch = IdealCharger(enabled=False, setpoint_a=8)  # the user paused it in the Wallbox app
+    state = seed_state(decision(M, A.NONE, "manual"), T0, S)
+    sent, _, ch = run([(0, 3000, "none", 16, "manual")], mode=Mode.MANUAL, charger=ch, state=state)
+    assert sent[0][1] == [] and not ch.enabled
+
+
+def test_a_restart_mid_cloud_holds_through_the_stop_delay():
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    state = seed_state(decision(SO, A.HOLD, "stop-delay"), T0, S)
+    run(
+        [
+            (0, 500, "hold", 6, "stop-delay"),
+            (60, -5000, "adjust", 7, "surplus-adjust"),  # the sun is back: no pause happened
+        ],
+        charger=ch,
+        state=state,
+    )
+
+
+def capped(charger: IdealCharger, max_available_a: int):
+    snapshot = charger.snapshot
+
+    def snap(now):
+        return replace(snapshot(now), max_available_a=max_available_a)
+
+    charger.snapshot = snap  # type: ignore[method-assign]
+    return charger
+
+
+def test_the_target_never_exceeds_what_the_installation_allows():
+    ch = capped(IdealCharger(enabled=False, setpoint_a=16), 10)
+    sent, _, ch = run(
+        [
+            (0, -15000, "none", 0, "start-delay"),
+            (60, -15000, "none", 0, "start-delay"),
+            (120, -15000, "start", 10, "surplus-start"),  # 21 A of surplus, 16 A max, 10 allowed
+            (180, -15000, "hold", 10, "hold"),
+            (240, -15000, "hold", 10, "hold"),
+            (300, -5000, "adjust", 7, "surplus-adjust"),
+        ],
+        charger=ch,
+    )
+    assert [c for _, c in sent if c] == [["set_current(10)", "resume"], ["set_current(7)"]]
+
+
+def test_manual_release_and_min_solar_respect_the_installation_limit():
+    ch = capped(IdealCharger(enabled=False, setpoint_a=8), 13)
+    sent, _, _ = run([(0, 0, "release", 13, "manual-release")], mode=Mode.MANUAL, charger=ch)
+    assert sent[0][1] == ["set_current(13)", "resume"]
+    ch = capped(IdealCharger(enabled=True, setpoint_a=13), 13)
+    run([(0, -20000, "hold", 13, "hold")], mode=Mode.MIN_SOLAR, charger=ch)
+    # A limit below min current is not believed: it would stop charging altogether.
+    ch = capped(IdealCharger(enabled=True, setpoint_a=16), 0)
+    run([(0, -20000, "hold", 16, "hold")], mode=Mode.MIN_SOLAR, charger=ch)

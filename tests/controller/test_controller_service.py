@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -85,7 +86,8 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
         assert cloud.commands()[2:] == ["current(6)", "pause"]
         assert cloud.charger.status_id(clock()) == 182
 
-        # Manual: one release (resume at max current), then not a single request.
+        # Manual: one release (resume at max current), then no command at all, only the status
+        # read once a minute, so the page and the day's kWh follow the charging the user wanted.
         store.set_mode(Mode.MANUAL, "test", clock())
         release = loop.cycle()
         assert (release.action, release.reason) == (Action.RELEASE, "manual-release")
@@ -93,7 +95,12 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
         n = cloud.count()
         later = loop.run(15)
         assert {(d.action, d.reason) for d in later} == {(Action.NONE, "manual")}
-        assert cloud.count() == n
+        assert cloud.commands()[6:] == []
+        assert cloud.count() - n == 15 == len(cloud.select(method="GET")[-15:])
+        assert all("status/" in r.path for r in cloud.requests[n:])
+        point = store.last_charger_state()
+        assert point.ts == later[-1].ts and point.status == "Charging"
+        assert point.power_w == pytest.approx(16 * WPA, abs=10)
 
         # At default settings the cloud never said 429, and one sign-in served the whole run.
         assert cloud.count(status=429) == 0
@@ -105,7 +112,7 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
     joined = rows(store, "SELECT COUNT(*) FROM charger c JOIN decision d ON d.ts_ms = c.ts_ms")[0][
         0
     ]
-    assert joined == cycles - 15  # manual after the release: the charger is the user's
+    assert joined == cycles  # manual too: the page shows what the car does
     summary = store.energy_summary(T0, release.ts)
     assert summary.starts == 1
     # 10 A from minute 2 (+15 s latency) to 31, 6 A to 36: about 3.7 kWh, nearly all solar.
@@ -275,13 +282,14 @@ def real_cloud() -> WallboxCloud:
     return WallboxCloud(clock, charger=SimCharger(clock, latency_s=1.0, paused=True))
 
 
-def write_config(tmp_path, cloud, interval_s=60):
+def write_config(tmp_path, cloud, interval_s=60, charger_id="9988552"):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         f"store:\n  sqlite_path: {tmp_path / 'scc.db'}\n"
         f"wallbox:\n  username: {DEFAULT_USERNAME}\n  password: {DEFAULT_PASSWORD}\n"
         f"  api_url: {cloud.api_url}\n  auth_url: {cloud.auth_url}\n  timeout_s: 5\n"
-        f"charging:\n  interval_s: {interval_s}\n"
+        + (f"  charger_id: '{charger_id}'\n" if charger_id else "")
+        + f"charging:\n  interval_s: {interval_s}\n"
     )
     return cfg
 
@@ -338,3 +346,101 @@ def test_the_decision_and_charger_points_share_a_timestamp(store):
     assert [t for (t,) in ts] == [
         round((T0 + timedelta(minutes=m)).timestamp() * 1000) for m in range(4)
     ]
+
+
+# -- restarts, manual charging on the page, the installation's limit ---------------------------
+
+
+def last_decision_at(store, when, mode, action, reason, target_a=6):
+    from common.models import Decision
+
+    store.write_decision(
+        Decision(
+            ts=when,
+            mode=mode,
+            action=action,
+            reason=reason,
+            target_a=target_a,
+            grid_power_mean_w=500.0,
+            surplus_w=-500.0,
+        )
+    )
+
+
+def test_a_restart_in_manual_mode_leaves_a_user_paused_charger_alone(store):
+    clock = ManualClock()
+    # Released by the previous run; since then the user paused the car in the Wallbox app.
+    with sim_cloud(clock, paused=True, setpoint_a=16) as cloud:
+        store.set_mode(Mode.MANUAL, "test", clock() - timedelta(hours=2))
+        last_decision_at(store, clock() - timedelta(minutes=1), Mode.MANUAL, Action.NONE, "manual")
+        loop = make_loop(clock, cloud, store, pv_steps((0, 0)))
+        decisions = loop.run(5)
+        assert {(d.action, d.reason) for d in decisions} == {(Action.NONE, "manual")}
+        assert cloud.commands() == [] and cloud.charger.paused
+
+
+def test_a_restart_mid_cloud_holds_min_current_through_the_stop_delay(store):
+    clock = ManualClock()
+    with sim_cloud(clock, paused=False, setpoint_a=6) as cloud:
+        # The last run held 6 A through a cloud; the cloud lasts 4 more minutes.
+        last_decision_at(store, clock() - timedelta(seconds=30), Mode.SOLAR, A.HOLD, "stop-delay")
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 3000), (4, 8000)))
+        decisions = loop.run(6)
+        assert [d.reason for d in decisions[:4]] == ["stop-delay"] * 4
+        assert "pause" not in cloud.commands() and not cloud.charger.paused
+        assert decisions[-1].reason in ("surplus-adjust", "hold") and decisions[-1].target_a > 6
+
+
+A = Action
+
+
+def test_manual_charging_is_recorded_every_cycle_and_counts_today(store):
+    """ "I need the car full tonight": the page, scc status and Grafana must see it charge."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True, setpoint_a=8, latency_s=15) as cloud:
+        store.set_mode(Mode.MANUAL, "test", clock() - timedelta(minutes=5))
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        decisions = loop.run(31)
+        assert (decisions[0].action, decisions[0].reason) == (A.RELEASE, "manual-release")
+        assert {(d.action, d.reason) for d in decisions[1:]} == {(A.NONE, "manual")}
+        assert cloud.count(method="GET", path_contains="status/") == 31
+        assert cloud.count(status=429) == 0
+        last = store.last_charger_state()
+        assert last.ts == decisions[-1].ts and last.status == "Charging"
+        assert last.current_a == 16 and last.power_w == pytest.approx(16 * WPA, abs=10)
+    assert rows(store, "SELECT COUNT(*) FROM charger")[0][0] == 31
+    # 16 A x 692.8 W from about 15 s after the release to minute 31: 5.5 kWh, none of it solar.
+    summary = store.energy_summary(T0, T0 + timedelta(minutes=31))
+    assert summary.ev_kwh == pytest.approx(16 * WPA * (31 * 60 - 60) / 3.6e6, rel=0.05)
+    assert summary.ev_solar_kwh == 0
+
+
+def test_an_installation_limit_below_max_current_is_written_once(store):
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True, setpoint_a=6, max_available_a=10) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 15000)))
+        decisions = loop.run(15)
+        assert cloud.commands() == ["current(10)", "resume"]
+        assert cloud.count(status=400) == 0
+        assert all(d.target_a == 10 for d in decisions if d.action is not A.NONE)
+        assert cloud.charger.power_w(clock()) == pytest.approx(10 * WPA)
+
+
+def test_restarts_keep_the_wallbox_session_beside_the_store(tmp_path):
+    """A cold start signs in and finds the charger (status next cycle); a restart reads at once,
+    with one GET."""
+    with real_cloud() as cloud:
+        cfg = write_config(tmp_path, cloud, charger_id=None)
+        assert scc_main(["controller", "--config", str(cfg), "--once"]) == 0
+        assert [r.path.split("/")[-1] for r in cloud.requests] == ["signin", "groups"]
+        kept = tmp_path / "scc-wallbox-session.json"
+        assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+        assert scc_main(["controller", "--config", str(cfg), "--once"]) == 0
+        assert [r.path.split("/")[-1] for r in cloud.requests[2:]] == ["9988552"]
+    s = SqliteStore(tmp_path / "scc.db")
+    try:
+        reasons = rows(s, "SELECT reason FROM decision ORDER BY ts_ms")
+        assert reasons == [("charger-unavailable",), ("stale",)]  # nothing starts unread
+        assert s.last_charger_state().status == "Paused"
+    finally:
+        s.close()
