@@ -139,7 +139,8 @@ class Config:
     toggle_app: ToggleAppConfig = field(default_factory=ToggleAppConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
-    #: Where the config came from, for error messages ("<defaults>" when no file exists).
+    #: Where the config came from, for error messages ("config.yaml (not found: defaults)" when
+    #: no file exists, so the message also says where a setting would go).
     source: str = "<defaults>"
 
     def require(self, *dotted_keys: str) -> None:
@@ -202,7 +203,7 @@ def load_config(
             raise ConfigError(f"{source}: the top level must be a mapping of sections")
         raw = loaded
     else:
-        source = "<defaults>"
+        source = f"{p} (not found: defaults)"
     sections = _sections()
     merged: dict[str, dict[str, Any]] = {}
     for section, value in raw.items():

@@ -23,7 +23,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_when_no_file_and_no_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = load_config(env={})
-    assert cfg.source == "<defaults>"
+    assert cfg.source == "config.yaml (not found: defaults)"
     assert cfg.store.backend == "sqlite"
     assert cfg.charging.min_current_a == 6
     assert cfg.charging.max_current_a == 16
