@@ -319,8 +319,16 @@ _SURPLUS_REASONS = frozenset(
 )
 
 
-def seed_state(last: Decision | None, now: datetime, settings: PolicySettings) -> PolicyState:
+def seed_state(
+    last: Decision | None,
+    now: datetime,
+    settings: PolicySettings,
+    mode_since: datetime | None = None,
+) -> PolicyState:
     """The state to start with, from the last recorded decision (None: nothing recorded).
+
+    ``mode_since`` is when the stored mode was last set: a mode set after the last decision
+    starts a new story (manual set again while the controller was down gets its release).
 
     A released charger in ``manual`` mode stays released however old the decision: releasing it
     again would resume a car the user paused since. A ``solar`` session charging on surplus
@@ -328,7 +336,7 @@ def seed_state(last: Decision | None, now: datetime, settings: PolicySettings) -
     cloud then holds min current through the stop delay instead of pausing at once, while a
     session from hours ago says nothing about the car now.
     """
-    if last is None:
+    if last is None or (mode_since is not None and mode_since > last.ts):
         return PolicyState()
     if last.mode is Mode.MANUAL and (
         last.action is Action.RELEASE or (last.action is Action.NONE and last.reason == "manual")

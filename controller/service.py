@@ -107,10 +107,11 @@ class Controller:
         self._seeded = True
         try:
             last = self.store.last_decision()
+            change = self.store.get_mode()
         except StoreError as e:
             log.error("Store unavailable, starting without the last decision: %s", e)
             return
-        self.state = seed_state(last, now, self.settings)
+        self.state = seed_state(last, now, self.settings, None if change is None else change.ts)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
 

@@ -458,6 +458,16 @@ def test_seed_state_from_the_last_decision(last, released, had_surplus):
     assert (st.released, st.had_surplus) == (released, had_surplus)
 
 
+def test_a_mode_set_after_the_last_decision_starts_afresh():
+    """Manual, solar, manual again while the controller was down: the new manual episode gets
+    its release."""
+    last = decision(M, A.NONE, "manual", age_s=3600)
+    assert seed_state(last, T0, S, mode_since=T0 - timedelta(seconds=3599)).released is False
+    assert seed_state(last, T0, S, mode_since=T0 - timedelta(seconds=7200)).released is True
+    last = decision(SO, A.HOLD, "stop-delay", age_s=60)
+    assert seed_state(last, T0, S, mode_since=T0 - timedelta(seconds=30)).had_surplus is False
+
+
 def test_a_restart_in_manual_mode_does_not_release_again():
     ch = IdealCharger(enabled=False, setpoint_a=8)  # the user paused it in the Wallbox app
     state = seed_state(decision(M, A.NONE, "manual"), T0, S)
