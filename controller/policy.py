@@ -183,7 +183,7 @@ def commands_for(decision: Decision, charger: ChargerSnapshot | None) -> tuple[C
     return tuple(cmds)
 
 
-_NOT_CONTROLLABLE = {
+NOT_CONTROLLABLE = {
     Phase.NO_CAR: "no-car",
     Phase.ERROR: "charger-error",
     Phase.LOCKED: "charger-locked",
@@ -236,8 +236,8 @@ def decide(
     idle = replace(state, surplus_since=None, short_since=None, had_surplus=False)
     if ch is None:
         return out(Action.NONE, "charger-unavailable", 0, state)
-    if ch.phase in _NOT_CONTROLLABLE:
-        return out(Action.NONE, _NOT_CONTROLLABLE[ch.phase], 0, idle)
+    if ch.phase in NOT_CONTROLLABLE:
+        return out(Action.NONE, NOT_CONTROLLABLE[ch.phase], 0, idle)
 
     # 3. stale: no reading in the window.
     if inputs.grid_power_mean_w is None:

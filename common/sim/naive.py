@@ -13,20 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from common.models import Action, Decision
-from controller.policy import PolicyInputs, PolicySettings, PolicyState
-from controller.snapshot import Phase
+from controller.policy import NOT_CONTROLLABLE, PolicyInputs, PolicySettings, PolicyState
 
 #: The original scripts averaged two minutes of readings.
 NAIVE_WINDOW_S = 120.0
-
-_IDLE = {
-    Phase.NO_CAR: "no-car",
-    Phase.ERROR: "charger-error",
-    Phase.LOCKED: "charger-locked",
-    Phase.UPDATING: "charger-updating",
-    Phase.UNKNOWN: "charger-unknown",
-    Phase.CAR_DEMAND: "car-full",
-}
 
 
 def decide_naive(
@@ -49,8 +39,8 @@ def decide_naive(
 
     if ch is None:
         return out(Action.NONE, "charger-unavailable", 0)
-    if ch.phase in _IDLE:
-        return out(Action.NONE, _IDLE[ch.phase], 0)
+    if ch.phase in NOT_CONTROLLABLE:
+        return out(Action.NONE, NOT_CONTROLLABLE[ch.phase], 0)
     if mean_w is None:  # even the baseline does not charge from the grid on missing data
         return out(Action.STOP if ch.enabled else Action.NONE, "stale", 0)
     surplus_w = ch.power_w - mean_w
