@@ -126,7 +126,9 @@ def sample_day(
                     active_power_l1_w=round(grid / 3, 1), active_power_l2_w=round(grid / 3, 1),
                     active_power_l3_w=round(grid / 3, 1),
                     total_power_import_kwh=round(import_kwh, 3),
-                    total_power_export_kwh=round(export_kwh, 3))
+                    total_power_export_kwh=round(export_kwh, 3),
+                    active_power_average_w=round(max(grid, 0.0), 1),
+                    montly_power_peak_w=3560.0)
         )  # fmt: skip
     modes = [
         ModeChange(ts=start + timedelta(hours=h), mode=mode_at(h), source="phone")
