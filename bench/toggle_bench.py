@@ -121,6 +121,7 @@ def main() -> int:
         print(f"/api/status over HTTP (waitress, keep-alive), {args.requests} requests: "
               f"median {med:.2f} ms, p95 {p95:.2f} ms")  # fmt: skip
         conn.close()
+        server.task_dispatcher.shutdown()  # let the worker threads finish before the socket goes
         server.close()
         thread.join(timeout=5)
         store.close()
