@@ -74,7 +74,9 @@ HEADER = (
 )
 
 
-def session_bound(day: str, max_sessions: int, min_captured: float = 0.9) -> tuple[float, float]:
+def session_bound(
+    day: str, max_sessions: int, config: Config, min_captured: float = 0.9
+) -> tuple[float, float]:
     """(solar share, captured) of the best any controller could do in ``max_sessions`` sessions.
 
     A clairvoyant, instant controller: inside a session it draws max(min, floor(surplus)) amps
@@ -83,7 +85,6 @@ def session_bound(day: str, max_sessions: int, min_captured: float = 0.9) -> tup
     Maximises solar - lambda x grid over a sweep of lambda by dynamic programming and keeps the
     best solar share that still captures ``min_captured`` of the limit's solar kWh.
     """
-    config = Config()
     c = config.charging
     wpa, lo, hi = c.effective_watts_per_amp, c.min_current_a, c.max_current_a
     p = load_csv(DAYS / f"{day}.csv")
@@ -143,19 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         help="only print the best solar share any controller could reach in N sessions",
     )
     args = ap.parse_args(argv)
-    if args.bound:
+    try:
+        config = apply_sets(Config(), args.set)
+    except ConfigError as e:
+        print(f"policy_bench: {e}", file=sys.stderr)
+        return 2
+    if args.bound is not None:
+        if args.bound < 1:
+            print("policy_bench: --bound needs at least 1 session", file=sys.stderr)
+            return 2
         for day in args.days:
-            share, captured = session_bound(day, args.bound)
+            share, captured = session_bound(day, args.bound, config)
             print(
                 f"{day}: with at most {args.bound} sessions and >= 90 % captured, a clairvoyant "
                 f"instant controller reaches a solar share of {share:.1%} (captured {captured:.0%})"
             )
         return 0
-    try:
-        apply_sets(Config(), args.set)
-    except ConfigError as e:
-        print(f"policy_bench: {e}", file=sys.stderr)
-        return 2
     base = tuple(args.set)
     jobs: list[tuple[str, str, tuple[str, ...]]] = []
     if args.sweep:

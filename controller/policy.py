@@ -63,6 +63,9 @@ from controller.snapshot import ChargerSnapshot, Phase
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, DESIGN.md 4).
 DEFAULT_SETTLE_S = 30.0
+#: Cycles run on a 60 s grid but are stamped when they wake, a few ms late or early; without
+#: slack a delay of 180 s measured as 179.99 s would wait a whole extra cycle, at random.
+TIMER_SLACK_S = 1.0
 #: Guards floor() against float noise: 6 x 692.82 W must give 6 A, not 5.
 _EPS = 1e-6
 
@@ -290,7 +293,7 @@ def decide(
         if not covered:
             return result(Action.NONE, "no-surplus", 0, replace(idle, surplus_since=None))
         since = state.surplus_since or now
-        if (now - since).total_seconds() >= s.start_delay_s:
+        if (now - since).total_seconds() >= s.start_delay_s - TIMER_SLACK_S:
             started = replace(state, surplus_since=None, short_since=None, had_surplus=True)
             return result(Action.START, "surplus-start", target, started)
         return result(Action.NONE, "start-delay", 0, replace(state, surplus_since=since))
@@ -304,7 +307,7 @@ def decide(
     if not state.had_surplus:
         return result(Action.STOP, "grid-stop", 0, stopped)
     since = state.short_since or now
-    if (now - since).total_seconds() >= s.stop_delay_s:
+    if (now - since).total_seconds() >= s.stop_delay_s - TIMER_SLACK_S:
         return result(Action.STOP, "surplus-stop", 0, stopped)
     on = replace(on, short_since=since)
     if ch.setpoint_a != s.min_current_a:

@@ -66,8 +66,14 @@ class Controller:
 
     def run_cycle(self, now: datetime) -> Decision:
         failed = False
-        if not self._seeded:
-            self._seed(now)
+        if not self._seeded and not self._seed(now):
+            # The mode is unknown (the store is down since start): a command now could pause a
+            # car the user set to manual, or resume one they paused. Send nothing until it is
+            # known; the decision cannot be recorded either, the store being down.
+            self.failures += 1
+            return Decision(
+                ts=now, mode=self._mode, action=Action.NONE, reason="store-unavailable", target_a=0
+            )
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         failed |= not store_ok
@@ -102,18 +108,21 @@ class Controller:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _seed(self, now: datetime) -> None:
-        """Start from what the last run decided (policy.seed_state), once."""
-        self._seeded = True
+    def _seed(self, now: datetime) -> bool:
+        """Start from what the last run decided (policy.seed_state); False while the store is
+        down, so the next cycle tries again."""
         try:
             last = self.store.last_decision()
             change = self.store.get_mode()
         except StoreError as e:
-            log.error("Store unavailable, starting without the last decision: %s", e)
-            return
+            log.error("Store unavailable at start: no command until the mode is known: %s", e)
+            return False
+        self._seeded = True
+        self._mode = Mode.SOLAR if change is None else change.mode
         self.state = seed_state(last, now, self.settings, None if change is None else change.ts)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
+        return True
 
     def _read_mode(self) -> Mode:
         try:

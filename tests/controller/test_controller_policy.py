@@ -523,3 +523,25 @@ def test_manual_release_and_min_solar_respect_the_installation_limit():
     # A limit below min current is not believed: it would stop charging altogether.
     ch = capped(IdealCharger(enabled=True, setpoint_a=16), 0)
     run([(0, -20000, "hold", 16, "hold")], mode=Mode.MIN_SOLAR, charger=ch)
+
+
+def test_a_few_ms_of_jitter_does_not_add_a_cycle_to_the_delays():
+    """Cycles are stamped when they wake: 120 s measured as 119.98 s still starts on time."""
+    sent, _, _ = run(
+        [
+            (0.02, -5000, "none", 0, "start-delay"),  # this cycle woke 20 ms late
+            (60.005, -5000, "none", 0, "start-delay"),
+            (120.0, -5000, "start", 7, "surplus-start"),  # 119.98 s after the timer began
+            (180.01, 2000, "adjust", 6, "dip-hold-min"),
+            (240.0, 2000, "hold", 6, "stop-delay"),
+            (300.0, 2000, "hold", 6, "stop-delay"),
+            (360.0, 2000, "hold", 6, "stop-delay"),
+            (420.0, 2000, "hold", 6, "stop-delay"),
+            (479.995, 2000, "stop", 0, "surplus-stop"),  # 299.985 s of shortfall
+        ]
+    )
+    assert [c for _, c in sent if c] == [
+        ["set_current(7)", "resume"],
+        ["set_current(6)"],
+        ["pause"],
+    ]

@@ -54,18 +54,36 @@ def test_steady_sun_numbers_worked_out_by_hand():
     assert r.captured == pytest.approx((7200 - 195) / 7200)
 
 
-def test_energy_balance_closes_and_share_is_solar_over_ev():
-    r = replay(cloudy_day(), pinned())
+def test_a_cloud_longer_than_the_stop_delay_worked_out_by_hand():
+    """The shipped defaults (window 60 s, start 180 s, stop 600 s) on one hour: PV 5 kW and a
+    500 W house, then from 10:30 PV 1 kW. Every number below is worked out by hand.
+
+    Surplus 4500 W pays 6 A (4156.9 W). The first cycle (10:01, +60 s) sees it, the start comes
+    180 s later (+240 s) and the charger draws from +255 s. At +1800 s the surplus falls to
+    500 W; the +1860 s cycle is the first whose 60 s window is all shortfall, so the car is held
+    at 6 A until +2460 s and draws until +2475 s: 675 s of 4156.9 W of which 500 W is solar.
+    """
+    seconds = 3600
+    pv = tuple(5000.0 if t < 1800 else 1000.0 for t in range(seconds))
+    day = Profile("cloud", TEN_AM, pv, (500.0,) * seconds)
+    r = replay(day, Config())
     m = r.metrics
-    assert m.pv_kwh + m.import_kwh == pytest.approx(m.house_kwh + m.ev_kwh + m.export_kwh, abs=1e-9)
-    assert m.ev_solar_kwh + m.ev_grid_kwh == pytest.approx(m.ev_kwh)
-    assert m.solar_share == pytest.approx(m.ev_solar_kwh / m.ev_kwh)
-    # The car holds 6 A (4157 W) through 3-minute shadows of 2200 W surplus: part grid.
-    assert 0.6 < m.solar_share < 0.95
-    assert m.rate_limited == 0
-    series = r.series
-    assert series is not None and len(series.ev_w) == 7200
-    assert {round(e) for e in series.ev_w} <= {0, round(6 * WPA), round(7 * WPA), round(8 * WPA)}
+    ev_w = 6 * WPA
+    assert [(d.action.value, round((d.ts.timestamp() % 86400) - TEN_AM)) for d in r.decisions
+            if d.action.value in ("start", "stop")] == [("start", 240), ("stop", 2460)]  # fmt: skip
+    assert m.ev_kwh == pytest.approx(ev_w * (2475 - 255) / 3.6e6, rel=1e-6)  # 2.5634
+    assert m.ev_solar_kwh == pytest.approx(
+        (ev_w * (1800 - 255) + 500 * (2475 - 1800)) / 3.6e6, rel=1e-6
+    )  # 1.8778: all of it while the sun shone, then only the 500 W surplus
+    assert m.ev_grid_kwh == pytest.approx((ev_w - 500) * (2475 - 1800) / 3.6e6, rel=1e-6)
+    assert m.export_kwh == pytest.approx(
+        (4500 * 255 + (4500 - ev_w) * (1800 - 255) + 500 * (3600 - 2475)) / 3.6e6, rel=1e-6
+    )  # 0.6222
+    assert m.import_kwh == pytest.approx(m.ev_grid_kwh, rel=1e-6)  # only the car imported
+    # The limit takes 6 A while the surplus covers it, nothing after: 30 min of 4156.9 W.
+    assert r.limit_solar_kwh == pytest.approx(ev_w * 1800 / 3.6e6, rel=1e-6)
+    assert r.captured == pytest.approx(m.ev_solar_kwh / r.limit_solar_kwh)  # 0.9034
+    assert (m.starts, m.stops, m.rate_limited) == (1, 1, 0)
 
 
 def test_default_starts_less_than_naive_on_a_cloudy_day_and_neither_hits_429():
@@ -111,10 +129,11 @@ def test_shipped_defaults_are_what_the_benchmark_chose():
     assert (s.window_s, s.start_delay_s, s.stop_delay_s) == (60.0, 180.0, 600.0)
 
 
-def test_a_full_day_replays_within_seconds():
+def test_a_long_replay_without_the_series():
     # The whole broken-cloud day is bench/policy_bench.py's job; one shortened day here.
     r = replay(cloudy_day(seconds=4 * 3600), Config(), ReplayOptions(keep_series=False))
-    assert r.runtime_s < 5 and r.series is None and r.metrics.charger_reads == 239
+    # (how fast: bench/policy_bench.py prints it; no timed assertion here)
+    assert r.series is None and r.metrics.charger_reads == 239
 
 
 # -- the command line ---------------------------------------------------------------------------
