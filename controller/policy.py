@@ -72,12 +72,14 @@ _EPS = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
+    """The policy's knobs; the defaults are the config's (one source: ChargingConfig)."""
+
     watts_per_amp: float
-    min_current_a: int = 6
-    max_current_a: int = 16
-    start_delay_s: float = 120.0
-    stop_delay_s: float = 300.0
-    window_s: float = 120.0
+    min_current_a: int = ChargingConfig.min_current_a
+    max_current_a: int = ChargingConfig.max_current_a
+    start_delay_s: float = ChargingConfig.start_delay_s
+    stop_delay_s: float = ChargingConfig.stop_delay_s
+    window_s: float = ChargingConfig.window_s
     settle_s: float = DEFAULT_SETTLE_S
 
     def __post_init__(self) -> None:
