@@ -206,6 +206,11 @@ def rename(column: str, display: str, color: str, extra: list | None = None) -> 
     return {"matcher": {"id": "byName", "options": column}, "properties": props + (extra or [])}
 
 
+#: A bold line without fill, for series drawn over the filled grid power.
+LINE_ONLY = [
+    {"id": "custom.lineWidth", "value": 2},
+    {"id": "custom.fillOpacity", "value": 0},
+]
 LEGEND = {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []}
 TOOLTIP = {"mode": "multi", "sort": "none"}
 
@@ -392,19 +397,13 @@ def panels() -> list[dict[str, Any]]:
                         "ev_w",
                         "EV charging",
                         "blue",
-                        [
-                            {"id": "custom.lineWidth", "value": 2},
-                            {"id": "custom.fillOpacity", "value": 0},
-                        ],
+                        LINE_ONLY,
                     ),
                     rename(
                         "surplus_w",
                         "Estimated PV surplus",
                         "yellow",
-                        [
-                            {"id": "custom.lineWidth", "value": 2},
-                            {"id": "custom.fillOpacity", "value": 0},
-                        ],
+                        LINE_ONLY,
                     ),
                     rename(
                         "controller_surplus_w",

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from common.sim.loopback import serve, shut
+
 Clock = Callable[[], datetime]
 
 DEFAULT_CHARGER_ID = 9988552
@@ -226,7 +228,6 @@ class WallboxCloud:
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- test controls -------------------------------------------------------------------------
 
@@ -286,19 +287,12 @@ class WallboxCloud:
 
     def start(self, port: int = 0) -> WallboxCloud:
         handler = type("Handler", (_Handler,), {"cloud": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = serve(handler, port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
 
     def __enter__(self) -> WallboxCloud:
         return self.start()

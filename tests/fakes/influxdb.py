@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from common.sim.loopback import serve, shut
 from common.store import flux
 from tests.fakes.flux_queries import PIPELINES
 from tests.fakes.flux_tables import QueryError, Series, encode_csv, parse_rfc3339_ns
@@ -92,7 +93,6 @@ class FakeInfluxDB:
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle and faults ---------------------------------------------------------------
     @property
@@ -101,21 +101,14 @@ class FakeInfluxDB:
 
     def start(self) -> FakeInfluxDB:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self._server.daemon_threads = True
+        self._server = serve(handler, self.port, poll_interval_s=0.02)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Close the port: clients now get 'connection refused'. Data is kept for start()."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
         for conn in list(self._connections):  # kept-alive connections must drop too
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
