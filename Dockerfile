@@ -15,6 +15,8 @@ COPY common ./common
 COPY collector ./collector
 COPY controller ./controller
 COPY toggle_app ./toggle_app
+COPY sim ./sim
+COPY scc ./scc
 RUN /opt/scc/bin/pip install --no-cache-dir --disable-pip-version-check . \
     && /opt/scc/bin/pip uninstall -y --disable-pip-version-check pip
 

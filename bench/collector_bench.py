@@ -63,7 +63,7 @@ class TimedClient:
 
 def start_meter() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.sim.meter", "--port", "0", "--export-w", "4200"],
+        [sys.executable, "-m", "sim.meter", "--port", "0", "--export-w", "4200"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,

@@ -1,7 +1,7 @@
 """Write the reference days shipped in bench/days/ (deterministic: same files on every machine).
 
     python bench/make_days.py
-How they are made: see common/sim/profiles.py (clear-sky bell for an 8 kWp Belgian roof in late
+How they are made: see sim/profiles.py (clear-sky bell for an 8 kWp Belgian roof in late
 spring, a seeded cloud process, a house load with fixed appliance times).
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.sim.metrics import energy_balance
-from common.sim.profiles import synthetic_day, write_csv
+from sim.metrics import energy_balance
+from sim.profiles import synthetic_day, write_csv
 
 OUT = Path(__file__).resolve().parent / "days"
 

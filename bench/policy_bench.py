@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.config import Config, ConfigError
-from common.sim.profiles import load_csv
-from common.sim.replay import ReplayOptions, apply_sets, replay
+from scc.replay import ReplayOptions, apply_sets, replay
+from sim.profiles import load_csv
 
 DAYS = Path(__file__).resolve().parent / "days"
 ORDER = ("clear", "broken", "overcast")

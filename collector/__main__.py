@@ -1,3 +1,6 @@
-from common.cli import entry
+"""``python -m collector``: the same as ``scc collector``."""
 
-entry("collector")
+from collector.cli import COMMAND
+from common.entry import component_main
+
+component_main(COMMAND, "collector")

@@ -1,3 +1,6 @@
-from common.cli import entry
+"""``python -m controller``: the same as ``scc controller``."""
 
-entry("controller")
+from common.entry import component_main
+from controller.cli import COMMAND
+
+component_main(COMMAND, "controller")

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run_scc(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SCC_STORE__SQLITE_PATH": str(db), "SCC_CONFIG": "", "TZ": "UTC"}
     return subprocess.run(
-        [sys.executable, "-m", "common.cli", *args],
+        [sys.executable, "-m", "scc.cli", *args],
         capture_output=True,
         text=True,
         cwd=db.parent,

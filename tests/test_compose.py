@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from common.cli import build_parser
 from common.config import ChargingConfig, Config, load_config
+from scc.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"

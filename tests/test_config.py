@@ -186,7 +186,7 @@ def test_with_overrides_validates(tmp_path):
 def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
     p = write(tmp_path, "charging:\n  max_current_a: lots\n")
     out = subprocess.run(
-        [sys.executable, "-m", "common.cli", "status", "--config", str(p)],
+        [sys.executable, "-m", "scc.cli", "status", "--config", str(p)],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from common.sim.metrics import count_sessions, energy_balance, perfect_tracking_ev_w
-from common.sim.profiles import ProfileError, load_csv, synthetic_day
+from sim.metrics import count_sessions, energy_balance, perfect_tracking_ev_w
+from sim.profiles import ProfileError, load_csv, synthetic_day
 
 DAYS = Path(__file__).resolve().parents[1] / "bench" / "days"
 

@@ -1,3 +1,6 @@
-from common.cli import entry
+"""``python -m toggle_app``: the same as ``scc toggle``."""
 
-entry("toggle")
+from common.entry import component_main
+from toggle_app.cli import COMMAND
+
+component_main(COMMAND, "toggle_app")

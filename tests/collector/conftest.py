@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from common.config import Config, load_config
-from common.sim.meter import MeterServer, SimulatedP1
-from common.sim.tls import TestPki, make_test_pki
+from sim.meter import MeterServer, SimulatedP1
+from sim.tls import TestPki, make_test_pki
 from tests.fakes.p1_meter import SERIAL, TOKEN, FakeTime, export_4200
 
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from collector.service import run_cli
-from common.cli import main
-from common.sim.meter import Fault
+from scc.cli import main
+from sim.meter import Fault
 from tests.fakes.p1_meter import SERIAL, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]

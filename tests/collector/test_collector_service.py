@@ -19,9 +19,9 @@ from collector.homewizard import HomeWizardClient, MeterUnreachable
 from collector.service import Collector, ReadingWriter, format_gap, format_reading
 from collector.spool import Spool, SpoolError
 from common.models import Reading
-from common.sim.meter import Fault
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore, to_ms
+from sim.meter import Fault
 from tests.fakes.p1_meter import FakeTime
 
 

@@ -21,7 +21,7 @@ from collector.homewizard import (
     normalize_url,
     parse_reading,
 )
-from common.sim.meter import Fault
+from sim.meter import Fault
 from tests.fakes.p1_meter import SERIAL, TOKEN
 
 TS = datetime(2026, 5, 18, 10, 31, 7, tzinfo=UTC)

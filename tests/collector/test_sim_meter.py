@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from common.sim.meter import SimulatedP1, belgian_house, steady
+from sim.meter import SimulatedP1, belgian_house, steady
 from tests.fakes.p1_meter import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_v1_body_has_the_devices_keys_types_and_values(sim_meter):
 
 
 def test_v1_api_disabled_body(sim_meter):
-    from common.sim.meter import Fault
+    from sim.meter import Fault
 
     server = sim_meter()
     server.inject(Fault.API_DISABLED)
@@ -137,7 +137,7 @@ def test_providers_are_plausible():
 def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.sim.meter", "--port", "0", "--export-w", "4200"],
+        [sys.executable, "-m", "sim.meter", "--port", "0", "--export-w", "4200"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

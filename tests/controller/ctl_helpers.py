@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from common.config import ChargingConfig
 from common.models import Reading
-from common.sim.clock import ManualClock as _ManualClock
-from common.sim.rig import wallbox_config
-from common.sim.wallbox_cloud import DEFAULT_CHARGER_ID, SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
 from controller.charger import RateLimits, WallboxCharger
 from controller.policy import PolicySettings
 from controller.service import Controller
+from sim.clock import ManualClock as _ManualClock
+from sim.rig import wallbox_config
+from sim.wallbox_cloud import DEFAULT_CHARGER_ID, SimCharger, WallboxCloud
 
 #: Simulated time starts tomorrow 09:00 UTC: ahead of the wall clock, which the ``wallbox``
 #: package consults for its own token check, so its refresh path behaves as in real life.
@@ -27,7 +27,7 @@ TEST_CHARGING = ChargingConfig(window_s=120.0, start_delay_s=120.0, stop_delay_s
 
 
 class ManualClock(_ManualClock):
-    """The shared simulated clock (common.sim.clock), starting at T0 by default."""
+    """The shared simulated clock (sim.clock), starting at T0 by default."""
 
     def __init__(self, start: datetime = T0) -> None:
         super().__init__(start)

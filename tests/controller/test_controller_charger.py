@@ -12,7 +12,6 @@ import pytest
 from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 from common.config import Config, Secret, StoreConfig
-from common.sim.wallbox_cloud import DEFAULT_PASSWORD
 from controller.charger import (
     ChargerAuthError,
     ChargerRateLimited,
@@ -22,6 +21,7 @@ from controller.charger import (
 )
 from controller.session import SESSION_FILE, SessionFile, session_path
 from controller.snapshot import Phase
+from sim.wallbox_cloud import DEFAULT_PASSWORD
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from ctl_helpers import T0, WPA, ManualClock, make_loop, sim_cloud
 
-from common.cli import main as scc_main
 from common.models import Action, Mode
-from common.sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore
 from controller.service import run_loop
+from scc.cli import main as scc_main
+from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 
 ROOT = Path(__file__).resolve().parents[2]
 

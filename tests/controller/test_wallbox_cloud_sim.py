@@ -14,7 +14,7 @@ import requests
 from ctl_helpers import WPA, ManualClock, sim_cloud
 from wallbox import Wallbox
 
-from common.sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,7 +157,7 @@ def test_injected_faults_hit_only_what_they_match():
 def test_standalone_server_serves_the_real_package():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.sim.wallbox_cloud", "--port", "0", "--latency-s", "0"],
+        [sys.executable, "-m", "sim.wallbox_cloud", "--port", "0", "--latency-s", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -33,8 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from common.sim.loopback import serve, shut
 from common.store import flux
+from sim.loopback import serve, shut
 from tests.fakes.flux_queries import PIPELINES
 from tests.fakes.flux_tables import QueryError, Series, encode_csv, parse_rfc3339_ns
 from tests.fakes.line_protocol import (

@@ -1,4 +1,4 @@
-"""Test helpers around the simulated P1 meter (common/sim/meter.py) and an injectable clock."""
+"""Test helpers around the simulated P1 meter (sim/meter.py) and an injectable clock."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class Demo:
         cfg = tmp_path / "empty.yaml"
         cfg.write_text("{}\n")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "common.cli", "demo", "--config", str(cfg), *args],
+            [sys.executable, "-m", "scc.cli", "demo", "--config", str(cfg), *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

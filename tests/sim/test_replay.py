@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from common.cli import main as scc_main
 from common.config import Config
-from common.sim.profiles import Profile, write_csv
-from common.sim.replay import ReplayOptions, replay
 from controller.policy import PolicySettings
+from scc.cli import main as scc_main
+from scc.replay import ReplayOptions, replay
+from sim.profiles import Profile, write_csv
 
 WPA = Config().charging.effective_watts_per_amp  # 692.8 W/A
 #: The settings the numbers below were worked out for (independent of the shipped defaults).

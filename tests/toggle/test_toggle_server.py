@@ -23,7 +23,7 @@ def free_port() -> int:
 
 def start(config: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "common.cli", "toggle", "--config", str(config)],
+        [sys.executable, "-m", "scc.cli", "toggle", "--config", str(config)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -75,7 +75,7 @@ def test_scc_toggle_serves_with_waitress_and_stops_cleanly_on_sigterm(tmp_path):
     assert "s3cret-phone" not in err
     # The mode lives in the store: a fresh process reads it back.
     out = subprocess.run(
-        [sys.executable, "-m", "common.cli", "status", "--json", "--config", str(config)],
+        [sys.executable, "-m", "scc.cli", "status", "--json", "--config", str(config)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ unsigned currents), and can inject the clock.
 
 Standalone, it lets a user try ``scc collector`` without hardware::
 
-    python -m common.sim.meter --port 8081 --export-w 4200
+    python -m sim.meter --port 8081 --export-w 4200
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.sim.tls import TestPki, make_test_pki
+from sim.tls import TestPki, make_test_pki
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class MeterServer:
     """Serves a SimulatedP1 on 127.0.0.1 (ephemeral port by default) in a background thread.
 
-    ``api="v2"`` needs ``tls`` (see common.sim.tls) and serves HTTPS with a bearer ``token``.
+    ``api="v2"`` needs ``tls`` (see sim.tls) and serves HTTPS with a bearer ``token``.
     ``inject(fault, count)`` makes the next ``count`` requests (or all, count=None) fail.
     """
 
@@ -606,7 +606,7 @@ def belgian_house(pv_peak_w: float = 4500.0, seed: int = 1) -> GridPowerProvider
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m common.sim.meter",
+        prog="python -m sim.meter",
         description="Serve a simulated HomeWizard P1 meter (Belgian 3-phase house).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")

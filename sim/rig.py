@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.config import Secret, WallboxConfig
-from common.sim.profiles import Profile
-from common.sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
+from sim.profiles import Profile
+from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: ``ts_s`` at or above this is a Unix time (a recorded day), below it seconds since midnight.

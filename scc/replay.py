@@ -14,7 +14,7 @@ The one shortcut: the meter is sampled in-process rather than over HTTP. 86 400 
 take about a minute and a half; the collector's HTTP path has its own tests and benchmark, and the
 controller sees only the readings in the store, which are the same either way.
 
-``--policy naive`` runs the original scripts' rule through the same Controller (common.sim.naive);
+``--policy naive`` runs the original scripts' rule through the same Controller (scc.naive);
 ``--policy perfect`` is the limit: current follows the instantaneous surplus at whole amps within
 [min, max], no delay, no rate limit (computed, nothing to drive).
 """
@@ -41,16 +41,16 @@ from collector.service import ReadingWriter
 from collector.spool import Spool
 from common.config import Config, ConfigError
 from common.models import Decision, Reading
-from common.sim.clock import ManualClock, sim_day_start
-from common.sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
-from common.sim.naive import NAIVE_WINDOW_S, decide_naive
-from common.sim.profiles import Profile, ProfileError, load_csv
-from common.sim.rig import profile_origin, wallbox_config
-from common.sim.wallbox_cloud import SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
 from controller.charger import WallboxCharger
 from controller.policy import PolicySettings, decide
 from controller.service import Controller
+from scc.naive import NAIVE_WINDOW_S, decide_naive
+from sim.clock import ManualClock, sim_day_start
+from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
+from sim.profiles import Profile, ProfileError, load_csv
+from sim.rig import profile_origin, wallbox_config
+from sim.wallbox_cloud import SimCharger, WallboxCloud
 
 PolicyName = Literal["default", "naive", "perfect"]
 POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
@@ -363,7 +363,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     plot_path = getattr(args, "plot", None)
     if plot_path:
-        from common.sim.plot import PlotUnavailable, check_available
+        from scc.plot import PlotUnavailable, check_available
 
         try:
             check_available()
@@ -383,7 +383,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     )
     result = replay(profile, config, options)
     if plot_path:
-        from common.sim.plot import plot_day
+        from scc.plot import plot_day
 
         try:
             plot_day(result, plot_path)

@@ -9,7 +9,7 @@ per account (429 beyond), expiring tokens (401), and a charger that follows comm
 latency. Faults can be injected (401, 403, 429, 500, timeouts), and every request is recorded.
 
 Everything runs on an injected clock, so a simulated day can pass in seconds. Standalone:
-``python -m common.sim.wallbox_cloud --port 8090`` (real time).
+``python -m sim.wallbox_cloud --port 8090`` (real time).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from common.sim.loopback import serve, shut
+from sim.loopback import serve, shut
 
 Clock = Callable[[], datetime]
 

@@ -1,62 +1,36 @@
-"""The ``scc`` command: one entry point for every component (DESIGN.md section 9).
+"""The ``scc`` command: the composition root, the one place that knows every component.
 
-Components are imported only when their subcommand runs, so a broken optional dependency of one
-(say the Wallbox package) never stops another (the collector) from starting. A bad config is the
-only reason to exit 2; it prints one line naming the key and the file, never a traceback.
+Components are imported only when their subcommand runs, so ``scc status`` never loads Flask or
+the Wallbox package. Starting, config errors and exit codes are ``common.entry``'s, shared with
+``python -m collector`` and friends. The contracts (commands, options) are in docs/design.md,
+"Contracts".
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from common.config import Config, ConfigError, load_config
-from common.logs import setup_logging
+from collector.cli import COMMAND as COLLECTOR
+from common.config import Config
+from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
+from common.models import Status
 from common.timeutil import format_age, local_day_start
+from controller.cli import COMMAND as CONTROLLER
+from toggle_app.cli import COMMAND as TOGGLE
 
-EXIT_CONFIG = 2
-
-# subcommand -> (module, function taking (config, args) and returning an exit code)
-_COMPONENTS: dict[str, tuple[str, str]] = {
-    "collector": ("collector.service", "run_cli"),
-    "controller": ("controller.service", "run_cli"),
-    "toggle": ("toggle_app.server", "run_cli"),
-    "demo": ("common.sim.demo", "run_cli"),
-    "replay": ("common.sim.replay", "run_cli"),
-}
+__all__ = ["EXIT_CONFIG", "build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _status_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object")
 
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument(
-            "--config", metavar="FILE", help="YAML config (default: $SCC_CONFIG or ./config.yaml)"
-        )
-        return p
 
-    add("collector", "poll the P1 meter and write readings to the store").add_argument(
-        "--once", action="store_true", help="poll once, write, print the reading, exit"
-    )
-    add("controller", "steer the Wallbox from the solar surplus").add_argument(
-        "--once", action="store_true", help="run one control cycle and exit"
-    )
-    add("toggle", "serve the phone page and JSON API").add_argument(
-        "--debug", action="store_true", help="Flask development server instead (not for a network)"
-    )
-    add("status", "show the latest reading, window mean, mode, decision and charger").add_argument(
-        "--json", action="store_true", help="one JSON object"
-    )
-    demo = add("demo", "run the whole system on a simulated meter and charger")
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--port", type=int, default=8080, help="phone page port")
     demo.add_argument(
@@ -69,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated time of day to start at (default: just before "
         "the profile's first sunny spell)",
     )
-    replay = add("replay", "score a recorded or synthetic day (CSV ts_s,pv_w,house_w)")
+
+
+def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("profile", metavar="PROFILE.csv")
     replay.add_argument("--json", action="store_true", help="one JSON object of metrics")
     replay.add_argument("--plot", metavar="PNG", help="draw the day to this PNG file")
@@ -99,33 +75,63 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds the charger takes to follow a command through the cloud (default 15)",
     )
+
+
+def _run_demo(config: Config, args: argparse.Namespace) -> int:
+    from scc.demo import run_cli
+
+    return run_cli(config, args)
+
+
+def _run_replay(config: Config, args: argparse.Namespace) -> int:
+    from scc.replay import run_cli
+
+    return run_cli(config, args)
+
+
+def _run_status(config: Config, args: argparse.Namespace) -> int:
+    return status(config, as_json=args.json)
+
+
+COMMANDS: tuple[Command, ...] = (
+    COLLECTOR,
+    CONTROLLER,
+    TOGGLE,
+    Command(
+        "status",
+        "show the latest reading, window mean, mode, decision and charger",
+        _status_arguments,
+        _run_status,
+    ),
+    Command(
+        "demo", "run the whole system on a simulated meter and charger", _demo_arguments, _run_demo
+    ),
+    Command(
+        "replay",
+        "score a recorded or synthetic day (CSV ts_s,pv_w,house_w)",
+        _replay_arguments,
+        _run_replay,
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        add_config_option(p)
+        cmd.add_arguments(p)
+        p.set_defaults(run=cmd.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    logging.captureWarnings(True)
     args = build_parser().parse_args(argv)
-    try:
-        config = load_config(args.config)
-        setup_logging(config.logging, args.command)
-        if args.command == "status":
-            return status(config, as_json=args.json)
-        module_name, func_name = _COMPONENTS[args.command]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                print(
-                    f"scc {args.command}: not built yet ({module_name} is missing)", file=sys.stderr
-                )
-                return EXIT_CONFIG
-            raise
-        func: Callable[[Config, argparse.Namespace], int] = getattr(module, func_name)
-        return func(config, args)
-    except ConfigError as e:
-        print(f"scc: config error: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        return 130
+    return run_command(args.command, args, args.run)
 
 
 def status(config: Config, as_json: bool) -> int:
@@ -152,11 +158,7 @@ def _w(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f} W"
 
 
-def format_status(st: object) -> str:
-    from common.models import Status
-
-    assert isinstance(st, Status)
-
+def format_status(st: Status) -> str:
     def ago(ts: datetime) -> str:
         return format_age((st.now - ts).total_seconds())
 
@@ -190,12 +192,6 @@ def format_status(st: object) -> str:
         share = "-" if t.solar_share is None else f"{t.solar_share:.0%}"
         lines.append(f"Today:     EV {t.ev_kwh:.2f} kWh, solar share {share}, starts {t.starts}")
     return "\n".join(lines)
-
-
-def entry(command: str) -> None:
-    """``python -m collector`` and friends: the same as ``scc <command>``."""
-    logging.captureWarnings(True)
-    sys.exit(main([command, *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

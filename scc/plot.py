@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from common.sim.replay import ReplayResult
+    from scc.replay import ReplayResult
 
 #: Seconds per plotted point: a day becomes 2 880 points, sharp enough for 10-30 s cloud edges.
 BIN_S = 30

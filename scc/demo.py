@@ -2,7 +2,7 @@
 
 Everything real talks over real HTTP on 127.0.0.1, on one simulated clock that runs ``--speed``
 times faster than the wall clock:
-- a simulated HomeWizard P1 meter (common.sim.meter) over a house on a profile (the broken-cloud
+- a simulated HomeWizard P1 meter (sim.meter) over a house on a profile (the broken-cloud
   day by default), whose grid power includes what the simulated charger draws;
 - the real collector polling it every simulated second into a SQLite store in a temporary folder;
 - the real controller steering the simulated Wallbox cloud through the real ``wallbox`` package
@@ -31,16 +31,16 @@ from collector.homewizard import HomeWizardClient
 from collector.service import FLUSH_INTERVAL_S, Collector, ReadingWriter
 from collector.spool import Spool
 from common.config import Config
-from common.sim.clock import ScaledClock, sim_day_start
-from common.sim.meter import MeterServer, SimulatedP1
-from common.sim.profiles import Profile, ProfileError, load_csv, synthetic_day
-from common.sim.rig import SimHouse, profile_origin, wallbox_config
-from common.sim.wallbox_cloud import SimCharger, WallboxCloud
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start
 from controller.charger import WallboxCharger
 from controller.policy import PolicySettings
 from controller.service import Controller, run_loop
+from sim.clock import ScaledClock, sim_day_start
+from sim.meter import MeterServer, SimulatedP1
+from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
+from sim.rig import SimHouse, profile_origin, wallbox_config
+from sim.wallbox_cloud import SimCharger, WallboxCloud
 
 log = logging.getLogger("demo")
 
