@@ -23,13 +23,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import FrameType
-from typing import Protocol
 
 from collector.homewizard import HomeWizardClient, MeterError
 from collector.spool import Spool, SpoolError
 from common.config import Config, ConfigError
 from common.heartbeat import write_heartbeat
 from common.models import Reading, utcnow
+from common.ports import MeterSource
 from common.store import Store, StoreError, open_store
 
 log = logging.getLogger("poll")
@@ -44,10 +44,6 @@ MAX_BATCH = 100
 #: so a long backlog neither makes one huge request nor holds up shutdown.
 DRAIN_CHUNK = 1000
 DRAIN_BUDGET_S = 5.0
-
-
-class MeterSource(Protocol):
-    def read(self) -> Reading: ...
 
 
 def format_gap(seconds: float) -> str:

@@ -59,7 +59,7 @@ from typing import Literal, TypeAlias
 
 from common.config import ChargingConfig
 from common.models import Action, Decision, Mode
-from controller.snapshot import ChargerSnapshot, Phase
+from common.snapshot import ChargerSnapshot, Phase
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, DESIGN.md 4).
 DEFAULT_SETTLE_S = 30.0

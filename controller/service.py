@@ -24,8 +24,9 @@ from datetime import datetime
 from common.config import Config
 from common.heartbeat import write_heartbeat
 from common.models import Action, Decision, Mode, utcnow
+from common.ports import Charger, ChargerError, ChargerStarting
+from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, open_store
-from controller.charger import Charger, ChargerError, ChargerStarting, WallboxCharger
 from controller.policy import (
     Command,
     Policy,
@@ -38,7 +39,7 @@ from controller.policy import (
     settled_since,
 )
 from controller.session import SessionFile, session_path
-from controller.snapshot import ChargerSnapshot
+from controller.wallbox import WallboxCharger
 
 log = logging.getLogger("controller")
 

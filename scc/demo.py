@@ -33,9 +33,9 @@ from collector.spool import Spool
 from common.config import Config
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start
-from controller.charger import WallboxCharger
 from controller.policy import PolicySettings
 from controller.service import Controller, run_loop
+from controller.wallbox import WallboxCharger
 from sim.clock import ScaledClock, sim_day_start
 from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day

@@ -42,9 +42,9 @@ from collector.spool import Spool
 from common.config import Config, ConfigError
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
-from controller.charger import WallboxCharger
 from controller.policy import PolicySettings, decide
 from controller.service import Controller
+from controller.wallbox import WallboxCharger
 from scc.naive import NAIVE_WINDOW_S, decide_naive
 from sim.clock import ManualClock, sim_day_start
 from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
@@ -177,7 +177,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
 @contextlib.contextmanager
 def _quiet_controller(config: Config) -> Iterator[None]:
     """1 440 cycle lines a day are for ``logging.level: DEBUG``; warnings still show."""
-    names = ("controller", "controller.charger", "writer", "poll")
+    names = ("controller", "controller.wallbox", "writer", "poll")
     loggers = [logging.getLogger(n) for n in names]
     before = [lg.level for lg in loggers]
     if config.logging.level != "DEBUG":

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from common.config import ChargingConfig
 from common.models import Reading
 from common.store.sqlite import SqliteStore
-from controller.charger import RateLimits, WallboxCharger
 from controller.policy import PolicySettings
+from controller.ratelimit import RateLimits
 from controller.service import Controller
+from controller.wallbox import WallboxCharger
 from sim.clock import ManualClock as _ManualClock
 from sim.rig import wallbox_config
 from sim.wallbox_cloud import DEFAULT_CHARGER_ID, SimCharger, WallboxCloud

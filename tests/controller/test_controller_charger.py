@@ -12,15 +12,15 @@ import pytest
 from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 from common.config import Config, Secret, StoreConfig
-from controller.charger import (
+from common.ports import (
     ChargerAuthError,
     ChargerRateLimited,
     ChargerStarting,
     ChargerUnavailable,
-    WallboxCharger,
 )
+from common.snapshot import Phase
 from controller.session import SESSION_FILE, SessionFile, session_path
-from controller.snapshot import Phase
+from controller.wallbox import WallboxCharger
 from sim.wallbox_cloud import DEFAULT_PASSWORD
 
 
@@ -269,7 +269,7 @@ def test_budget_counts_a_request_from_when_its_answer_came():
     # The cloud counts a request on arrival, between our acquire and the answer. Stamped with
     # the answer's time, our rolling minute never ends before the cloud's (the demo, at 20x
     # speed, turned 0.3 s of simulated HTTP time into a 429 before this).
-    from controller.charger import RateLimiter, RateLimits
+    from controller.ratelimit import RateLimiter, RateLimits
 
     clock = ManualClock()
     t0 = clock()

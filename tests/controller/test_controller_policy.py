@@ -15,6 +15,7 @@ import pytest
 
 from common.config import ChargingConfig
 from common.models import Action, Mode
+from common.snapshot import ChargerSnapshot
 from controller.policy import (
     Command,
     PolicyInputs,
@@ -25,7 +26,6 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
-from controller.snapshot import ChargerSnapshot
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 WPA = 692.8  # 3N~400 V

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from common.models import Action, Decision, Mode
+from common.snapshot import ChargerSnapshot
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore
 from controller.policy import PolicySettings
 from controller.service import Controller
-from controller.snapshot import ChargerSnapshot
 
 T0 = datetime(2026, 5, 18, 20, 0, tzinfo=UTC)
 WPA = 692.8

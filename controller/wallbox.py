@@ -22,175 +22,36 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import requests
 from wallbox import Wallbox
 
 from common.config import WallboxConfig
 from common.models import utcnow
-from controller.session import SessionFile, WallboxSession, account_key
-from controller.snapshot import (
+from common.ports import (
+    ChargerAuthError,
+    ChargerError,
+    ChargerRateLimited,
+    ChargerStarting,
+    ChargerUnavailable,
+)
+from common.snapshot import (
     STATUS_CHARGING,
     STATUS_PAUSED,
     ChargerSnapshot,
     Phase,
     status_phase,
 )
+from controller.ratelimit import Clock, RateLimiter, RateLimits, Sleep
+from controller.session import SessionFile, WallboxSession, account_key
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], object]
-
-
-class ChargerError(Exception):
-    """The charger could not be read or commanded this time; the next cycle tries again."""
-
-    code = "charger-error"
-
-
-class ChargerAuthError(ChargerError):
-    """Sign-in refused: wrong username/password, or the account lacks rights."""
-
-    code = "auth-error"
-
-
-class ChargerRateLimited(ChargerError):
-    """The cloud (or our own budget) says: no request before ``until``."""
-
-    code = "rate-limited"
-
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
-        self.until = until
-
-
-class ChargerUnavailable(ChargerError):
-    """Network error, timeout, 5xx or an answer we cannot read."""
-
-    code = "unavailable"
-
-
-class ChargerStarting(ChargerUnavailable):
-    """Signed in and found the charger this cycle: the status read waits for the next one."""
-
-    code = "starting"
-
-
-class Charger(Protocol):
-    """What the controller needs from a charger (evcc style: state in, a few commands out)."""
-
-    def snapshot(self, now: datetime, *, allow_read: bool = True) -> ChargerSnapshot:
-        """What the charger is doing; reads the cloud only when allowed and due."""
-
-    def set_current(self, current_a: int, now: datetime) -> None: ...
-
-    def pause(self, now: datetime) -> None: ...
-
-    def resume(self, now: datetime) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimits:
-    """Our own budget, kept below what the cloud announced (3 GET + 5 writes per minute)."""
-
-    status_interval_s: float = 60.0
-    #: A cycle that runs a little early still reads: cycles are 60 s apart, give or take jitter.
-    status_jitter_s: float = 1.0
-    max_gets: int = 3
-    max_writes: int = 5
-    window_s: float = 60.0
-    backoff_s: float = 60.0
-    max_backoff_s: float = 600.0
-    #: After a refused sign-in; signing in again and again with a wrong password helps nobody.
-    auth_backoff_s: float = 300.0
-    #: Refresh the token this long before it expires, so it never expires mid-cycle.
-    token_margin_s: float = 60.0
-    #: A back-off that ends within this much is waited out rather than refused: the cycle after
-    #: a 429 starts the few ms the refused request took before the minute is over.
-    backoff_grace_s: float = 5.0
-    #: GETs one cycle may send before its status read waits for the next cycle (sign-in and
-    #: charger look-up at a cold start); a token refresh plus the read is still fine.
-    max_gets_before_read: int = 1
-
-
-class RateLimiter:
-    """Rolling-window budgets for GETs and writes, and a back-off that blocks every request."""
-
-    def __init__(self, limits: RateLimits, clock: Clock, sleep: Sleep = time.sleep) -> None:
-        self.limits = limits
-        self._clock = clock
-        self._sleep = sleep
-        self.sent_gets = 0  # GETs that went out, ever: tells snapshot what this cycle cost
-        self._gets: deque[datetime] = deque()
-        self._writes: deque[datetime] = deque()
-        self.blocked_until: datetime | None = None
-        self._strikes = 0
-        self.last_status_attempt: datetime | None = None
-
-    def _trim(self, q: deque[datetime], now: datetime) -> None:
-        edge = now - timedelta(seconds=self.limits.window_s)
-        while q and q[0] <= edge:
-            q.popleft()
-
-    def status_due(self) -> bool:
-        last = self.last_status_attempt
-        if last is None:
-            return True
-        elapsed = (self._clock() - last).total_seconds()
-        return elapsed >= self.limits.status_interval_s - self.limits.status_jitter_s
-
-    def acquire(self, kind: Literal["get", "write"]) -> None:
-        """Count one request, or raise ChargerRateLimited if it would break a budget."""
-        now = self._clock()
-        if self.blocked_until is not None and now < self.blocked_until:
-            wait_s = (self.blocked_until - now).total_seconds()
-            if wait_s <= self.limits.backoff_grace_s:
-                self._sleep(wait_s)
-                now = self._clock()
-        if self.blocked_until is not None and now < self.blocked_until:
-            raise ChargerRateLimited(
-                f"backing off until {self.blocked_until:%H:%M:%S}", self.blocked_until
-            )
-        q, cap = (self._gets, self.limits.max_gets)
-        if kind == "write":
-            q, cap = (self._writes, self.limits.max_writes)
-        self._trim(q, now)
-        if len(q) >= cap:
-            until = q[0] + timedelta(seconds=self.limits.window_s)
-            raise ChargerRateLimited(f"own budget: {cap} {kind}s per minute used", until)
-        q.append(now)
-        self.sent_gets += kind == "get"
-
-    def answered(self, kind: Literal["get", "write"]) -> None:
-        """Re-stamp the request just counted with the time its answer came back.
-
-        The cloud counts a request when it arrives, somewhere between our ``acquire`` and the
-        answer; stamped with the later time, our window never ends before the cloud's does, so a
-        slow answer cannot make the next minute's request the cloud's fourth (a 429).
-        """
-        q = self._writes if kind == "write" else self._gets
-        if q:
-            q[-1] = max(q[-1], self._clock())
-
-    def back_off(self, seconds: float | None = None) -> datetime:
-        """Block every request: doubling from ``backoff_s`` on repeated strikes, capped."""
-        self._strikes += 1
-        if seconds is None:
-            seconds = min(
-                self.limits.backoff_s * 2 ** (self._strikes - 1), self.limits.max_backoff_s
-            )
-        self.blocked_until = self._clock() + timedelta(seconds=seconds)
-        return self.blocked_until
-
-    def succeeded(self) -> None:
-        self._strikes = 0
 
 
 @dataclass(frozen=True, slots=True)
