@@ -49,6 +49,62 @@ class Action(enum.StrEnum):
     NONE = "none"
 
 
+class Reason(enum.StrEnum):
+    """Why a cycle decided what it did: stored with each decision and shown on the page.
+
+    The values are the stored and logged text; the rules that give each one are in
+    docs/design.md, "Decision rules".
+    """
+
+    MANUAL = "manual"  # manual mode, charger already handed back: leave it alone
+    MANUAL_RELEASE = "manual-release"  # manual mode: hand the charger back once
+    CHARGER_UNAVAILABLE = "charger-unavailable"  # no status read yet
+    NO_CAR = "no-car"
+    CHARGER_ERROR = "charger-error"
+    CHARGER_LOCKED = "charger-locked"
+    CHARGER_UPDATING = "charger-updating"
+    CHARGER_UNKNOWN = "charger-unknown"
+    CAR_FULL = "car-full"  # on, but the car takes nothing
+    STALE = "stale"  # no meter reading in the window
+    STORE_UNAVAILABLE = "store-unavailable"  # mode unknown at start: send nothing
+    SETTLING = "settling"  # a change is still working through the window
+    GRID_STOP = "grid-stop"  # charging without surplus in solar mode: pause at once
+    MIN_SOLAR_FLOOR = "min-solar-floor"
+    NO_SURPLUS = "no-surplus"
+    START_DELAY = "start-delay"
+    SURPLUS_START = "surplus-start"
+    SURPLUS_ADJUST = "surplus-adjust"
+    HOLD = "hold"
+    DIP_HOLD_MIN = "dip-hold-min"
+    STOP_DELAY = "stop-delay"
+    SURPLUS_STOP = "surplus-stop"
+    # The original scripts' rule, kept as a benchmark baseline (scc.naive).
+    NAIVE_BELOW_THRESHOLD = "naive-below-threshold"
+    NAIVE_START = "naive-start"
+    NAIVE_ADJUST = "naive-adjust"
+
+
+class CommandError(enum.StrEnum):
+    """Why the charger commands of a decision did not go out (``common.ports`` error codes)."""
+
+    CHARGER_ERROR = "charger-error"
+    AUTH_ERROR = "auth-error"
+    RATE_LIMITED = "rate-limited"
+    UNAVAILABLE = "unavailable"
+    STARTING = "starting"
+
+
+def encode_reason(reason: Reason, error: CommandError | None) -> str:
+    """The stored text: the reason, then ``/`` and the command error when the commands failed."""
+    return reason.value if error is None else f"{reason.value}/{error.value}"
+
+
+def decode_reason(text: str) -> tuple[Reason, CommandError | None]:
+    """The inverse of ``encode_reason``; ValueError on text no version of us wrote."""
+    reason, _, error = text.partition("/")
+    return Reason(reason), CommandError(error) if error else None
+
+
 # The p1 measurement's fields, in schema order (DESIGN.md section 8).
 P1_FIELDS: tuple[str, ...] = (
     "active_power_w",
@@ -125,15 +181,24 @@ class Decision:
     ts: datetime
     mode: Mode
     action: Action
-    reason: str
+    reason: Reason
     target_a: int
     grid_power_mean_w: float | None = None
     surplus_w: float | None = None
+    #: Set when the decision's charger commands failed (then ``action`` is NONE).
+    command_error: CommandError | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
         object.__setattr__(self, "mode", Mode(self.mode))
         object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "reason", Reason(self.reason))
+        if self.command_error is not None:
+            object.__setattr__(self, "command_error", CommandError(self.command_error))
+
+    @property
+    def stored_reason(self) -> str:
+        return encode_reason(self.reason, self.command_error)
 
 
 @dataclass(frozen=True, slots=True)

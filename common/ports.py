@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from common.models import Reading
+from common.models import CommandError, Reading
 from common.snapshot import ChargerSnapshot
 from common.store.base import Store, StoreError
 
@@ -42,19 +42,19 @@ __all__ = [
 class ChargerError(Exception):
     """The charger could not be read or commanded this time; the next cycle tries again."""
 
-    code = "charger-error"
+    code: CommandError = CommandError.CHARGER_ERROR
 
 
 class ChargerAuthError(ChargerError):
     """Sign-in refused: wrong username/password, or the account lacks rights."""
 
-    code = "auth-error"
+    code = CommandError.AUTH_ERROR
 
 
 class ChargerRateLimited(ChargerError):
     """The cloud (or our own budget) says: no request before ``until``."""
 
-    code = "rate-limited"
+    code = CommandError.RATE_LIMITED
 
     def __init__(self, message: str, until: datetime) -> None:
         super().__init__(message)
@@ -64,13 +64,13 @@ class ChargerRateLimited(ChargerError):
 class ChargerUnavailable(ChargerError):
     """Network error, timeout, 5xx or an answer we cannot read."""
 
-    code = "unavailable"
+    code = CommandError.UNAVAILABLE
 
 
 class ChargerStarting(ChargerUnavailable):
     """Signed in and found the charger this cycle: the status read waits for the next one."""
 
-    code = "starting"
+    code = CommandError.STARTING
 
 
 class Charger(Protocol):

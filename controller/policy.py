@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
 from common.config import ChargingConfig
-from common.models import Action, Decision, Mode
+from common.models import Action, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot, Phase
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, DESIGN.md 4).
@@ -189,12 +189,12 @@ def commands_for(decision: Decision, charger: ChargerSnapshot | None) -> tuple[C
 
 
 NOT_CONTROLLABLE = {
-    Phase.NO_CAR: "no-car",
-    Phase.ERROR: "charger-error",
-    Phase.LOCKED: "charger-locked",
-    Phase.UPDATING: "charger-updating",
-    Phase.UNKNOWN: "charger-unknown",
-    Phase.CAR_DEMAND: "car-full",
+    Phase.NO_CAR: Reason.NO_CAR,
+    Phase.ERROR: Reason.CHARGER_ERROR,
+    Phase.LOCKED: Reason.CHARGER_LOCKED,
+    Phase.UPDATING: Reason.CHARGER_UPDATING,
+    Phase.UNKNOWN: Reason.CHARGER_UNKNOWN,
+    Phase.CAR_DEMAND: Reason.CAR_FULL,
 }
 
 
@@ -212,7 +212,7 @@ def decide(
 
     def out(
         action: Action,
-        reason: str,
+        reason: Reason,
         target_a: int,
         st: PolicyState,
         mean_w: float | None = inputs.grid_power_mean_w,
@@ -234,13 +234,13 @@ def decide(
     # 1. manual: release once, then leave the charger alone.
     if mode is Mode.MANUAL:
         if state.released:
-            return out(Action.NONE, "manual", max_a, state)
-        return out(Action.RELEASE, "manual-release", max_a, replace(state, released=True))
+            return out(Action.NONE, Reason.MANUAL, max_a, state)
+        return out(Action.RELEASE, Reason.MANUAL_RELEASE, max_a, replace(state, released=True))
 
     # 2. nothing to steer.
     idle = replace(state, surplus_since=None, short_since=None, had_surplus=False)
     if ch is None:
-        return out(Action.NONE, "charger-unavailable", 0, state)
+        return out(Action.NONE, Reason.CHARGER_UNAVAILABLE, 0, state)
     if ch.phase in NOT_CONTROLLABLE:
         return out(Action.NONE, NOT_CONTROLLABLE[ch.phase], 0, idle)
 
@@ -248,10 +248,10 @@ def decide(
     if inputs.grid_power_mean_w is None:
         if mode is Mode.MIN_SOLAR:
             action = _toward(ch, s.min_current_a)
-            return out(action, "stale", s.min_current_a, state)
+            return out(action, Reason.STALE, s.min_current_a, state)
         if ch.enabled:
-            return out(Action.STOP, "stale", 0, idle)
-        return out(Action.NONE, "stale", 0, idle)
+            return out(Action.STOP, Reason.STALE, 0, idle)
+        return out(Action.NONE, Reason.STALE, 0, idle)
 
     # 4. a change we did not cause: the window mixes before and after it, wait one cycle.
     if (
@@ -267,7 +267,7 @@ def decide(
             and inputs.grid_power_mean_w >= 0
         )
         if grid_session:
-            return out(Action.STOP, "grid-stop", 0, replace(idle, settled_from=now))
+            return out(Action.STOP, Reason.GRID_STOP, 0, replace(idle, settled_from=now))
         return _settling(out, ch, st)
     mean_w = inputs.settled_mean_w
     if mean_w is None:
@@ -278,49 +278,55 @@ def decide(
     covered = raw_a >= s.min_current_a
     target = min(s.clamp(raw_a), max_a)
 
-    def result(action: Action, reason: str, target_a: int, st: PolicyState):
+    def result(action: Action, reason: Reason, target_a: int, st: PolicyState):
         return out(action, reason, target_a, st, mean_w=mean_w, surplus_w=surplus_w)
 
     # 5. min_solar: never below min current, no delays.
     if mode is Mode.MIN_SOLAR:
-        reason = "surplus-adjust" if covered else "min-solar-floor"
+        reason = Reason.SURPLUS_ADJUST if covered else Reason.MIN_SOLAR_FLOOR
         if not ch.enabled:
-            return result(Action.START, "surplus-start" if covered else reason, target, state)
+            return result(Action.START, Reason.SURPLUS_START if covered else reason, target, state)
         if target != ch.setpoint_a:
             return result(Action.ADJUST, reason, target, state)
-        return result(Action.HOLD, "hold" if covered else reason, target, state)
+        return result(Action.HOLD, Reason.HOLD if covered else reason, target, state)
 
     # 6. solar: surplus with hysteresis.
     if not ch.enabled:
         if not covered:
-            return result(Action.NONE, "no-surplus", 0, replace(idle, surplus_since=None))
+            return result(Action.NONE, Reason.NO_SURPLUS, 0, replace(idle, surplus_since=None))
         since = state.surplus_since or now
         if (now - since).total_seconds() >= s.start_delay_s - TIMER_SLACK_S:
             started = replace(state, surplus_since=None, short_since=None, had_surplus=True)
-            return result(Action.START, "surplus-start", target, started)
-        return result(Action.NONE, "start-delay", 0, replace(state, surplus_since=since))
+            return result(Action.START, Reason.SURPLUS_START, target, started)
+        return result(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since))
     on = replace(state, surplus_since=None)
     if covered:
         on = replace(on, short_since=None, had_surplus=True)
         if target != ch.setpoint_a:
-            return result(Action.ADJUST, "surplus-adjust", target, on)
-        return result(Action.HOLD, "hold", target, on)
+            return result(Action.ADJUST, Reason.SURPLUS_ADJUST, target, on)
+        return result(Action.HOLD, Reason.HOLD, target, on)
     stopped = replace(on, short_since=None, had_surplus=False)
     if not state.had_surplus:
-        return result(Action.STOP, "grid-stop", 0, stopped)
+        return result(Action.STOP, Reason.GRID_STOP, 0, stopped)
     since = state.short_since or now
     if (now - since).total_seconds() >= s.stop_delay_s - TIMER_SLACK_S:
-        return result(Action.STOP, "surplus-stop", 0, stopped)
+        return result(Action.STOP, Reason.SURPLUS_STOP, 0, stopped)
     on = replace(on, short_since=since)
     if ch.setpoint_a != s.min_current_a:
-        return result(Action.ADJUST, "dip-hold-min", s.min_current_a, on)
-    return result(Action.HOLD, "stop-delay", s.min_current_a, on)
+        return result(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on)
+    return result(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on)
 
 
 #: Reasons a ``solar`` decision gives only while a session charges on (or holds through a dip
 #: after) surplus.
 _SURPLUS_REASONS = frozenset(
-    {"surplus-start", "surplus-adjust", "hold", "dip-hold-min", "stop-delay"}
+    {
+        Reason.SURPLUS_START,
+        Reason.SURPLUS_ADJUST,
+        Reason.HOLD,
+        Reason.DIP_HOLD_MIN,
+        Reason.STOP_DELAY,
+    }
 )
 
 
@@ -344,7 +350,8 @@ def seed_state(
     if last is None or (mode_since is not None and mode_since > last.ts):
         return PolicyState()
     if last.mode is Mode.MANUAL and (
-        last.action is Action.RELEASE or (last.action is Action.NONE and last.reason == "manual")
+        last.action is Action.RELEASE
+        or (last.action is Action.NONE and last.reason is Reason.MANUAL)
     ):
         return PolicyState(mode=Mode.MANUAL, released=True)
     age_s = (now - last.ts).total_seconds()
@@ -366,8 +373,8 @@ def _toward(ch: ChargerSnapshot, target_a: int) -> Action:
 
 def _settling(out, ch: ChargerSnapshot, st: PolicyState) -> tuple[Decision, PolicyState]:
     if ch.enabled:
-        return out(Action.HOLD, "settling", ch.setpoint_a or 0, st)
-    return out(Action.NONE, "settling", 0, st)
+        return out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, st)
+    return out(Action.NONE, Reason.SETTLING, 0, st)
 
 
 def _after(
@@ -387,7 +394,7 @@ def _after(
         expected = False
     else:
         expected = None if ch is None else ch.drawing
-    if d.reason == "settling":
+    if d.reason is Reason.SETTLING:
         expected = st.expected_drawing
     st = replace(st, expected_drawing=expected)
     if commands_for(d, ch):

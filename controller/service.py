@@ -23,7 +23,7 @@ from datetime import datetime
 
 from common.config import Config
 from common.heartbeat import write_heartbeat
-from common.models import Action, Decision, Mode, utcnow
+from common.models import Action, CommandError, Decision, Mode, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, open_store
@@ -62,7 +62,7 @@ class Controller:
         self.state = PolicyState()
         self._seeded = False
         self._mode = Mode.SOLAR
-        self._last_reason: str | None = None
+        self._last_reason: Reason | None = None
         self.failures = 0  # cycles in which the store or the charger failed
 
     def run_cycle(self, now: datetime) -> Decision:
@@ -73,7 +73,11 @@ class Controller:
             # known; the decision cannot be recorded either, the store being down.
             self.failures += 1
             return Decision(
-                ts=now, mode=self._mode, action=Action.NONE, reason="store-unavailable", target_a=0
+                ts=now,
+                mode=self._mode,
+                action=Action.NONE,
+                reason=Reason.STORE_UNAVAILABLE,
+                target_a=0,
             )
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
@@ -101,7 +105,7 @@ class Controller:
         else:
             failed = True
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
-            decision = replace(decision, action=Action.NONE, reason=f"{decision.reason}/{error}")
+            decision = replace(decision, action=Action.NONE, command_error=error)
         self._log(decision, snap, commands, error, span)
         failed |= not self._record(decision, snap is not None, now)
         self.failures += failed
@@ -145,7 +149,7 @@ class Controller:
             return None, None, False
         return full, settled, True
 
-    def _act(self, commands: tuple[Command, ...], now: datetime) -> str | None:
+    def _act(self, commands: tuple[Command, ...], now: datetime) -> CommandError | None:
         for cmd in commands:
             try:
                 if cmd.kind == "set_current":
@@ -185,7 +189,7 @@ class Controller:
         d: Decision,
         snap: ChargerSnapshot | None,
         commands: tuple[Command, ...],
-        error: str | None,
+        error: CommandError | None,
         span: str,
     ) -> None:
         s = self.settings
@@ -210,7 +214,7 @@ class Controller:
             d.mode.value,
             d.action.value,
             d.target_a,
-            d.reason,
+            d.stored_reason,
         )
         changed = d.reason != self._last_reason
         self._last_reason = d.reason
@@ -220,13 +224,15 @@ class Controller:
         wpa = f"{s.watts_per_amp:.1f} W/A"
         if d.action is Action.START:
             log.info("Sufficient power: %s. Start charging at %d A", mean, d.target_a)
-        elif d.action is Action.STOP and d.reason == "stale":
+        elif d.action is Action.STOP and d.reason is Reason.STALE:
             log.warning(
                 "Pause charging: no P1 reading in the last %.0f s (meter or collector down)",
                 s.window_s,
             )
         elif d.action is Action.STOP:
-            why = "not enough power" if d.reason == "surplus-stop" else "charging from the grid"
+            why = (
+                "not enough power" if d.reason is Reason.SURPLUS_STOP else "charging from the grid"
+            )
             log.info("Pause charging, %s: %s - %s A", why, mean, setpoint)
         elif d.action is Action.ADJUST:
             log.info(
@@ -235,20 +241,22 @@ class Controller:
                 d.target_a,
                 surplus,
                 wpa,
-                ", holding min current until the stop delay" if d.reason == "dip-hold-min" else "",
+                ", holding min current until the stop delay"
+                if d.reason is Reason.DIP_HOLD_MIN
+                else "",
             )
         elif d.action is Action.RELEASE:
             sent = ", ".join(str(c) for c in commands) or "nothing to change"
             log.info("Manual mode: handing the charger back (%s)", sent)
-        elif changed and d.reason == "stale":
+        elif changed and d.reason is Reason.STALE:
             log.warning("No P1 reading in the last %.0f s: not charging", s.window_s)
-        elif changed and d.reason == "car-full":
+        elif changed and d.reason is Reason.CAR_FULL:
             log.info(
                 "The car takes no power (status %s): leaving it alone", snap and snap.status_id
             )
-        elif changed and d.reason == "no-car":
+        elif changed and d.reason is Reason.NO_CAR:
             log.info("No car connected")
-        elif changed and d.reason == "start-delay":
+        elif changed and d.reason is Reason.START_DELAY:
             log.info(
                 "Surplus %s covers %d A: starting after %.0f s if it lasts",
                 surplus,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from common.models import Action, Decision
+from common.models import Action, Decision, Reason
 from controller.policy import NOT_CONTROLLABLE, PolicyInputs, PolicySettings, PolicyState
 
 #: The original scripts averaged two minutes of readings.
@@ -25,7 +25,7 @@ def decide_naive(
     ch, mean_w = inputs.charger, inputs.grid_power_mean_w
     state = replace(state, mode=inputs.mode)  # never a settled window: always the full mean
 
-    def out(action: Action, reason: str, target_a: int, surplus_w: float | None = None):
+    def out(action: Action, reason: Reason, target_a: int, surplus_w: float | None = None):
         d = Decision(
             ts=now,
             mode=inputs.mode,
@@ -38,19 +38,19 @@ def decide_naive(
         return d, state
 
     if ch is None:
-        return out(Action.NONE, "charger-unavailable", 0)
+        return out(Action.NONE, Reason.CHARGER_UNAVAILABLE, 0)
     if ch.phase in NOT_CONTROLLABLE:
         return out(Action.NONE, NOT_CONTROLLABLE[ch.phase], 0)
     if mean_w is None:  # even the baseline does not charge from the grid on missing data
-        return out(Action.STOP if ch.enabled else Action.NONE, "stale", 0)
+        return out(Action.STOP if ch.enabled else Action.NONE, Reason.STALE, 0)
     surplus_w = ch.power_w - mean_w
     raw_a = settings.target_a(surplus_w)
     if raw_a < settings.min_current_a:
         action = Action.STOP if ch.enabled else Action.NONE
-        return out(action, "naive-below-threshold", 0, surplus_w)
+        return out(action, Reason.NAIVE_BELOW_THRESHOLD, 0, surplus_w)
     target = settings.clamp(raw_a)
     if not ch.enabled:
-        return out(Action.START, "naive-start", target, surplus_w)
+        return out(Action.START, Reason.NAIVE_START, target, surplus_w)
     if target != ch.setpoint_a:
-        return out(Action.ADJUST, "naive-adjust", target, surplus_w)
-    return out(Action.HOLD, "hold", target, surplus_w)
+        return out(Action.ADJUST, Reason.NAIVE_ADJUST, target, surplus_w)
+    return out(Action.HOLD, Reason.HOLD, target, surplus_w)

@@ -27,7 +27,7 @@ CALLS: dict[str, Callable[[InfluxStore], object]] = {
         )
     ),
     "write_decision": lambda s: s.write_decision(
-        Decision(ts=T0, mode=Mode.SOLAR, action=Action.HOLD, reason="r", target_a=6)
+        Decision(ts=T0, mode=Mode.SOLAR, action=Action.HOLD, reason="hold", target_a=6)
     ),
     "set_mode": lambda s: s.set_mode(Mode.MANUAL, "phone", T0),
     "get_mode": lambda s: s.get_mode(),

@@ -72,7 +72,7 @@ def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
     SqliteStore(path).close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO mode VALUES (1, 'turbo', 'other-tool')")
-        db.execute("INSERT INTO decision VALUES (1, 'turbo', 0, 0, 6, 'start', 'x')")
+        db.execute("INSERT INTO decision VALUES (1, 'solar', 0, 0, 6, 'start', 'turbo-boost')")
     store = SqliteStore(path)
     with pytest.raises(StoreError, match="turbo"):
         store.get_mode()

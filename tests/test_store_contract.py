@@ -15,11 +15,13 @@ import pytest
 from common.models import (
     Action,
     ChargerState,
+    CommandError,
     Decision,
     EnergySummary,
     Mode,
     ModeChange,
     Reading,
+    Reason,
     Status,
 )
 from common.store import Store, build_status
@@ -231,19 +233,22 @@ def test_decision_round_trips_with_types(store, t0) -> None:
     d = Decision(
         ts=s(t0, -30),
         mode=Mode.MIN_SOLAR,
-        action=Action.ADJUST,
-        reason='surplus 2,345 W = "enough" for 10 A \\ (was 6 A)',
+        action=Action.NONE,
+        reason=Reason.SURPLUS_ADJUST,
+        command_error=CommandError.RATE_LIMITED,
         target_a=10,
         grid_power_mean_w=-1845.75,
         surplus_w=2345.0,
     )
     store.write_decision(Decision(ts=s(t0, -90), mode=Mode.SOLAR, action=Action.START,
-                                  reason="start", target_a=6))  # fmt: skip
+                                  reason="surplus-start", target_a=6))  # fmt: skip
     store.write_decision(d)
     got = store.last_decision()
     assert got == d
     assert isinstance(got.target_a, int) and isinstance(got.mode, Mode)
     assert isinstance(got.action, Action)
+    assert got.reason is Reason.SURPLUS_ADJUST and got.command_error is CommandError.RATE_LIMITED
+    assert got.stored_reason == "surplus-adjust/rate-limited"  # the text Grafana shows
 
 
 def test_decision_without_mean_or_surplus_round_trips(store, t0) -> None:
@@ -294,12 +299,12 @@ def energy_scenario(store: Store, t0: datetime) -> None:
                          current_a=power_w / 690, power_w=power_w)
         )  # fmt: skip
         store.write_decision(
-            Decision(ts=ts, mode=Mode.SOLAR, action=action, reason="cycle", target_a=6,
+            Decision(ts=ts, mode=Mode.SOLAR, action=action, reason="hold", target_a=6,
                      grid_power_mean_w=power_w - surplus_w, surplus_w=surplus_w)
         )  # fmt: skip
     # A start exactly at the stop of the period is outside it.
     store.write_decision(Decision(ts=s(t0, 300), mode=Mode.SOLAR, action=Action.START,
-                                  reason="next", target_a=6, surplus_w=5000.0))  # fmt: skip
+                                  reason="hold", target_a=6, surplus_w=5000.0))  # fmt: skip
     store.write_readings(
         [
             Reading(ts=s(t0, -60), total_power_import_kwh=99.0, total_power_export_kwh=40.0),
@@ -393,7 +398,7 @@ def test_build_status_gathers_the_latest_of_everything(store, t0) -> None:
         window_s=120,
         mode=mode,
         last_decision=Decision(ts=s(t0, 300), mode=Mode.SOLAR, action=Action.START,
-                               reason="next", target_a=6, surplus_w=5000.0),
+                               reason="hold", target_a=6, surplus_w=5000.0),
         charger=ChargerState(ts=s(t0, 240), charger_id="12345", status_id=194,
                              status="Charging", current_a=0.0, power_w=0.0),
         today=store.energy_summary(t0, now),

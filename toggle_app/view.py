@@ -251,7 +251,7 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
         decision_main, decision_sub = "none yet", ""
     else:
         decision_main = f"{decision.action.value} · {decision.target_a} A"
-        decision_sub = f"{decision.reason} · {format_age(f.decision_age_s)}"
+        decision_sub = f"{decision.stored_reason} · {format_age(f.decision_age_s)}"
 
     today = status.today
     if today is None:

@@ -27,6 +27,7 @@ from common.models import (
     Mode,
     ModeChange,
     Reading,
+    decode_reason,
 )
 from common.store import flux
 from common.store.base import StoreError, integrate_energy, stored_row
@@ -137,7 +138,7 @@ class InfluxStore:
             .time(d.ts, WritePrecision.MS)
             .field("target_a", int(d.target_a))
             .field("action", d.action.value)
-            .field("reason", d.reason)
+            .field("reason", d.stored_reason)
         )
         if d.grid_power_mean_w is not None:
             p = p.field("grid_power_mean_w", float(d.grid_power_mean_w))
@@ -180,11 +181,13 @@ class InfluxStore:
 
     @staticmethod
     def _decision(row: dict[str, Any]) -> Decision:
+        why, error = decode_reason(row.get("reason") or "")
         return Decision(
             ts=row["_time"],
             mode=Mode(row["mode"]),
             action=Action(row["action"]),
-            reason=row.get("reason") or "",
+            reason=why,
+            command_error=error,
             target_a=int(row.get("target_a") or 0),
             grid_power_mean_w=row.get("grid_power_mean_w"),
             surplus_w=row.get("surplus_w"),

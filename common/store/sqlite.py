@@ -24,6 +24,7 @@ from common.models import (
     Mode,
     ModeChange,
     Reading,
+    decode_reason,
 )
 from common.store.base import StoreError, integrate_energy, stored_row
 
@@ -166,7 +167,7 @@ class SqliteStore:
                 decision.surplus_w,
                 decision.target_a,
                 decision.action.value,
-                decision.reason,
+                decision.stored_reason,
             ),
         )
 
@@ -199,11 +200,13 @@ class SqliteStore:
 
     @staticmethod
     def _decision(ts_ms, mode, mean_w, surplus_w, target_a, action, reason) -> Decision:
+        why, error = decode_reason(reason)
         return Decision(
             ts=from_ms(ts_ms),
             mode=Mode(mode),
             action=Action(action),
-            reason=reason,
+            reason=why,
+            command_error=error,
             target_a=int(target_a),
             grid_power_mean_w=mean_w,
             surplus_w=surplus_w,

@@ -418,14 +418,16 @@ def test_min_solar_keeps_a_car_that_starts_by_itself_at_min_current():
     assert all(c == [] for _, c in sent)
 
 
-def decision(mode, action, reason, age_s=60.0):
-    from common.models import Decision
+def decision(mode, action, stored_reason, age_s=60.0):
+    from common.models import Decision, decode_reason
 
+    reason, error = decode_reason(stored_reason)
     return Decision(
         ts=T0 - timedelta(seconds=age_s),
         mode=mode,
         action=action,
         reason=reason,
+        command_error=error,
         target_a=6,
         grid_power_mean_w=0.0,
         surplus_w=None,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ctl_helpers import T0, WPA, ManualClock, make_loop, sim_cloud
 
-from common.models import Action, Mode
+from common.models import Action, CommandError, Mode, Reason
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore
 from controller.service import run_loop
@@ -196,7 +196,12 @@ def test_charger_failures_cost_one_cycle_and_back_off_is_respected(store, caplog
         cloud.inject(500, method="PUT")
         loop.controller.charger._w._requestGetTimeout = 0.3
         d = loop.cycle()  # minute 12: more sun, adjust wanted but the PUT fails
-        assert (d.action, d.reason, d.target_a) == (Action.NONE, "surplus-adjust/unavailable", 11)
+        assert (d.action, d.reason, d.command_error, d.target_a) == (
+            Action.NONE,
+            Reason.SURPLUS_ADJUST,
+            CommandError.UNAVAILABLE,
+            11,
+        )
         d = loop.cycle()  # minute 13: tried again, fine (9500 - 450 W = 9050 W: 13 A)
         assert (d.action, d.reason, d.target_a) == (Action.ADJUST, "surplus-adjust", 13)
 

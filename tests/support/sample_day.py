@@ -57,6 +57,16 @@ class SampleDay:
         return sum(d.action is Action.START for d in self.decisions)
 
 
+#: A plausible reason for each action of the sample day.
+REASONS = {
+    Action.START: "surplus-start",
+    Action.STOP: "surplus-stop",
+    Action.ADJUST: "surplus-adjust",
+    Action.HOLD: "hold",
+    Action.NONE: "no-car",
+}
+
+
 def pv_w(hour: float, peak_w: float) -> float:
     if not 6.0 <= hour <= 20.0:
         return 0.0
@@ -112,7 +122,7 @@ def sample_day(
                              current_a=float(current_a), power_w=power)
             )  # fmt: skip
             decisions.append(
-                Decision(ts=ts, mode=mode, action=action, reason=f"surplus {surplus:.0f} W",
+                Decision(ts=ts, mode=mode, action=action, reason=REASONS[action],
                          target_a=current_a, grid_power_mean_w=power - surplus,
                          surplus_w=surplus)
             )  # fmt: skip

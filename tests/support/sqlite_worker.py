@@ -44,7 +44,7 @@ def run(role: str, index: int, path: str, results) -> None:
                                                        status="Charging", current_a=6.0,
                                                        power_w=4140.0))  # fmt: skip
                 store.write_decision(Decision(ts=ts, mode=Mode.SOLAR, action=Action.HOLD,
-                                              reason=f"cycle {c}", target_a=6,
+                                              reason="hold", target_a=6,
                                               grid_power_mean_w=mean))  # fmt: skip
                 store.last_decision()
         elif role == "toggle":

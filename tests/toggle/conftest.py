@@ -59,7 +59,7 @@ def seed(store: SqliteStore, now: datetime, meter_age_s: float = 0.0) -> None:
                 ts=ts,
                 mode=Mode.SOLAR,
                 action=Action.ADJUST if k == 0 else Action.HOLD,
-                reason="surplus 8 940 W covers 22 A; max 10 A" if k == 0 else "steady",
+                reason="surplus-adjust" if k == 0 else "hold",
                 target_a=10,
                 grid_power_mean_w=-2040.0,
                 surplus_w=8940.0,

@@ -71,7 +71,7 @@ def status(
             ts=T0 - timedelta(seconds=decision_age_s),
             mode=decision_mode,
             action=Action.HOLD,
-            reason="steady",
+            reason="hold",
             target_a=6,
         ),
         charger=None
