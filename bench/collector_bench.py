@@ -70,7 +70,8 @@ def start_meter() -> tuple[subprocess.Popen[str], str]:
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    line = proc.stdout.readline()  # type: ignore[union-attr]
+    assert proc.stdout is not None  # stdout=PIPE
+    line = proc.stdout.readline()
     if " on http" not in line:
         proc.kill()
         raise SystemExit(f"the simulated meter did not start: {line!r}")

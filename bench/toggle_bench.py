@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from waitress import create_server
 
 from common.config import ChargingConfig, Config, StoreConfig
-from common.models import Action, ChargerState, Decision, Mode, Reading
+from common.models import Action, ChargerState, Decision, Mode, Reading, Reason
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start
 from toggle_app import create_app
@@ -51,7 +51,7 @@ def seed_day(store: SqliteStore, start: datetime, seconds: int) -> None:
     for s in range(0, seconds, 60):
         ts = start + timedelta(seconds=s)
         store.write_decision(
-            Decision(ts=ts, mode=Mode.SOLAR, action=Action.HOLD, reason="hold", target_a=8,
+            Decision(ts=ts, mode=Mode.SOLAR, action=Action.HOLD, reason=Reason.HOLD, target_a=8,
                      grid_power_mean_w=-1200.0, surplus_w=4000.0)
         )  # fmt: skip
         store.write_charger_state(

@@ -1,9 +1,10 @@
 """Client for the HomeWizard Wi-Fi P1 meter's local API, v1 (HTTP) and v2 (HTTPS + token).
 
-Both give a ``Reading`` in the v1 vocabulary (DESIGN.md section 8), whatever the API: v2 names are
-mapped, a missing key and ``null`` mean the same (the docs say keys are omitted, the fixtures send
-nulls), currents are stored unsigned (real Belgian meters never sign them; the direction is in the
-power), and the misspelled ``montly_power_peak_w`` is kept because it is the real key.
+Both give a ``Reading`` in the v1 vocabulary (docs/design.md, "Store schema"), whatever the API: v2
+names are mapped, a missing key and ``null`` mean the same (the docs say keys are omitted, the
+fixtures send nulls), currents are stored unsigned (real Belgian meters never sign them; the
+direction is in the power), and the misspelled ``montly_power_peak_w`` is kept because it is the
+real key.
 
 Every failure is one of this module's exceptions, with a message a person can act on: the
 collector logs it once per episode and keeps polling, so it must never see a raw ``requests``
@@ -217,7 +218,7 @@ class _HomeWizardTLSAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> Any:  # requests' private (_HostParams, _PoolKwargs) TypedDicts; the pool takes dicts
         host_params, _ = super().build_connection_pool_key_attributes(request, verify, cert)
         pool_kwargs: dict[str, Any] = {"ssl_context": self._ctx, "cert_reqs": "CERT_REQUIRED"}
         if self._name:

@@ -1,16 +1,17 @@
 """Typed records that cross process and store boundaries.
 
-Field names carry their units and follow the HomeWizard v1 vocabulary (DESIGN.md section 8), so a
-point in SQLite, a point in InfluxDB and a value on the phone page all mean the same thing.
-Timestamps are timezone-aware UTC datetimes; anything else is rejected early, because a naive
+Field names carry their units and follow the HomeWizard v1 vocabulary (docs/design.md, "Store
+schema"), so a point in SQLite, a point in InfluxDB and a value on the phone page all mean the same
+thing. Timestamps are timezone-aware UTC datetimes; anything else is rejected early, because a naive
 timestamp silently shifts a window mean by an hour or two.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 
 def utc(ts: datetime) -> datetime:
@@ -25,7 +26,7 @@ def utcnow() -> datetime:
 
 
 class Mode(enum.StrEnum):
-    """What the phone switch selects (DESIGN.md section 5)."""
+    """What the phone switch selects (docs/design.md, "Modes")."""
 
     SOLAR = "solar"  # the system is on: charge from surplus only
     MIN_SOLAR = "min_solar"  # at least min current, more with surplus
@@ -105,7 +106,7 @@ def decode_reason(text: str) -> tuple[Reason, CommandError | None]:
     return Reason(reason), CommandError(error) if error else None
 
 
-# The p1 measurement's fields, in schema order (DESIGN.md section 8).
+# The p1 measurement's fields, in schema order (docs/design.md, "Store schema").
 P1_FIELDS: tuple[str, ...] = (
     "active_power_w",
     "active_power_l1_w",
@@ -241,13 +242,15 @@ class Status:
     today: EnergySummary | None
 
     def to_json(self) -> dict[str, object]:
-        return to_jsonable(self)  # type: ignore[return-value]
+        return cast(dict[str, object], to_jsonable(self))
 
 
 def to_jsonable(obj: object) -> object:
     """Dataclasses, enums and datetimes as plain JSON values (ISO 8601 UTC with 'Z')."""
+    if isinstance(obj, enum.Enum):
+        return obj.value
     if obj is None or isinstance(obj, bool | int | float | str):
-        return obj.value if isinstance(obj, enum.Enum) else obj
+        return obj
     if isinstance(obj, datetime):
         return utc(obj).isoformat().replace("+00:00", "Z")
     if isinstance(obj, EnergySummary):
@@ -259,8 +262,8 @@ def to_jsonable(obj: object) -> object:
             "export_kwh": obj.export_kwh,
             "starts": obj.starts,
         }
-    if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj)}  # type: ignore[arg-type]
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj)}
     if isinstance(obj, list | tuple):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, dict):

@@ -1,8 +1,8 @@
 """What the controller knows about the charger at one moment, and what Wallbox status ids mean.
 
 Kept apart from the adapter so the pure policy can use it without importing HTTP code. The status
-table follows Home Assistant's finer-grained labels (api-facts section 3); the grouping into
-"car connected", "enabled" and "drawing" is ours and is what the policy needs.
+table follows Home Assistant's finer-grained labels (docs/design.md, "The Wallbox cloud"); the
+grouping into "car connected", "enabled" and "drawing" is ours and is what the policy needs.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class ChargerSnapshot:
     estimated: frozenset[str] = field(default_factory=frozenset)
     read_error: str | None = None
     #: The most the installation allows (status ``max_available_power``: amperes despite the
-    #: name, api-facts section 3); None when the status did not say.
+    #: name, docs/design.md, "The Wallbox cloud"); None when the status did not say.
     max_available_a: int | None = None
 
     def __post_init__(self) -> None:

@@ -61,7 +61,8 @@ from common.config import ChargingConfig
 from common.models import Action, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot, Phase
 
-#: How long after a command the grid readings reflect it (cloud latency 10-30 s, DESIGN.md 4).
+#: How long after a command the grid readings reflect it (cloud latency 10-30 s, docs/design.md,
+#: "Surplus arithmetic").
 DEFAULT_SETTLE_S = 30.0
 #: Cycles run on a 60 s grid but are stamped when they wake, a few ms late or early; without
 #: slack a delay of 180 s measured as 179.99 s would wait a whole extra cycle, at random.
@@ -198,7 +199,7 @@ NOT_CONTROLLABLE = {
 }
 
 
-def decide(
+def decide(  # noqa: C901 (split in progress)
     inputs: PolicyInputs, state: PolicyState, settings: PolicySettings, now: datetime
 ) -> tuple[Decision, PolicyState]:
     """One cycle's decision and the state for the next cycle (see the module docstring)."""
@@ -278,7 +279,9 @@ def decide(
     covered = raw_a >= s.min_current_a
     target = min(s.clamp(raw_a), max_a)
 
-    def result(action: Action, reason: Reason, target_a: int, st: PolicyState):
+    def result(
+        action: Action, reason: Reason, target_a: int, st: PolicyState
+    ) -> tuple[Decision, PolicyState]:
         return out(action, reason, target_a, st, mean_w=mean_w, surplus_w=surplus_w)
 
     # 5. min_solar: never below min current, no delays.
@@ -371,7 +374,11 @@ def _toward(ch: ChargerSnapshot, target_a: int) -> Action:
     return Action.ADJUST if ch.setpoint_a != target_a else Action.HOLD
 
 
-def _settling(out, ch: ChargerSnapshot, st: PolicyState) -> tuple[Decision, PolicyState]:
+def _settling(
+    out: Callable[[Action, Reason, int, PolicyState], tuple[Decision, PolicyState]],
+    ch: ChargerSnapshot,
+    st: PolicyState,
+) -> tuple[Decision, PolicyState]:
     if ch.enabled:
         return out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, st)
     return out(Action.NONE, Reason.SETTLING, 0, st)

@@ -184,7 +184,7 @@ class Controller:
 
     # -- logging -------------------------------------------------------------------------------
 
-    def _log(
+    def _log(  # noqa: C901 (split in progress)
         self,
         d: Decision,
         snap: ChargerSnapshot | None,

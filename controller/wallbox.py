@@ -1,12 +1,12 @@
 """The Wallbox, through the PyPI ``wallbox`` package and the rate-limited Wallbox cloud.
 
 The cloud allows about 3 GET and 5 other requests per minute per account, answers bursts with 429
-(heavy polling has also given 403), and takes 10-30 s to pass a command on (DESIGN.md section 6).
-So this adapter reads the status at most once a minute, keeps every request inside a budget of its
-own, backs off at least a minute on 429 (and on 403 from a call that is not a sign-in) without any
-request at all, reuses its token until it is about to expire, and signs in again once on 401.
-Between reads it remembers what it sent, so a decision never waits for a read it may not make;
-the snapshot says which fields are that memory rather than a read.
+(heavy polling has also given 403), and takes 10-30 s to pass a command on (docs/design.md, "The
+Wallbox cloud"). So this adapter reads the status at most once a minute, keeps every request inside
+a budget of its own, backs off at least a minute on 429 (and on 403 from a call that is not a
+sign-in) without any request at all, reuses its token until it is about to expire, and signs in
+again once on 401. Between reads it remembers what it sent, so a decision never waits for a read it
+may not make; the snapshot says which fields are that memory rather than a read.
 
 A 429 costs exactly one cycle: the back-off runs a minute from the refused answer, and the next
 cycle, which starts a few milliseconds before that minute is over (the loop keeps a fixed grid
@@ -159,7 +159,8 @@ class WallboxCharger:
             setpoint = config.get("max_charging_current")
             power = body.get("charging_power")
             energy = body.get("added_energy")
-            available = body.get("max_available_power")  # amperes (api-facts section 3)
+            # amperes despite its name (docs/design.md, "The Wallbox cloud")
+            available = body.get("max_available_power")
             self._read = _Read(
                 at=now,
                 status_id=None if status_id is None else int(status_id),
@@ -171,6 +172,10 @@ class WallboxCharger:
         except (AttributeError, TypeError, ValueError) as e:
             raise ChargerUnavailable(f"unexpected status answer: {e}") from None
 
+    def _newer_than(self, r: _Read, sent: _Sent | None) -> _Sent | None:
+        """``sent`` when the read cannot reflect it yet (sent after, or just before, the read)."""
+        return sent if sent is not None and r.at < sent.at + self._settle else None
+
     def _build(self, now: datetime, error: ChargerError | None) -> ChargerSnapshot:
         """The last read, overlaid with commands it cannot reflect yet (sent after, or less than
         settle_s before, the read)."""
@@ -179,18 +184,17 @@ class WallboxCharger:
         estimated: set[str] = set()
         status_id, setpoint = r.status_id, r.setpoint_a
 
-        def newer(sent: _Sent | None) -> bool:
-            return sent is not None and r.at < sent.at + self._settle
-
-        if newer(self._setpoint):
-            setpoint = self._setpoint.value  # type: ignore[union-attr]
+        sent_setpoint = self._newer_than(r, self._setpoint)
+        if sent_setpoint is not None:
+            setpoint = sent_setpoint.value
             estimated.add("setpoint_a")
-        if newer(self._enabled):
+        sent_enabled = self._newer_than(r, self._enabled)
+        if sent_enabled is not None:
             phase = status_phase(status_id)
-            if self._enabled.value and phase in (Phase.PAUSED, Phase.SCHEDULED):  # type: ignore[union-attr]
+            if sent_enabled.value and phase in (Phase.PAUSED, Phase.SCHEDULED):
                 status_id = STATUS_CHARGING
                 estimated.add("status")
-            elif not self._enabled.value and phase in (  # type: ignore[union-attr]
+            elif not sent_enabled.value and phase in (
                 Phase.CHARGING,
                 Phase.CAR_DEMAND,
                 Phase.WAITING,

@@ -4,8 +4,8 @@ Flux inside JSON strings is unreadable and unreviewable, so the queries live her
 dashboard JSON that Grafana provisions is generated from them; ``--check`` (run by the tests)
 fails when the committed JSON is stale. Grafana 11 model, schemaVersion 41.
 
-The queries read exactly the store schema (DESIGN.md section 8). Grafana replaces the macros
-``v.timeRangeStart``, ``v.timeRangeStop``, ``v.windowPeriod`` and ``v.defaultBucket`` (the
+The queries read exactly the store schema (docs/design.md, "Store schema"). Grafana replaces the
+macros ``v.timeRangeStart``, ``v.timeRangeStop``, ``v.windowPeriod`` and ``v.defaultBucket`` (the
 datasource's bucket) before sending a query, and ``${timezone}`` from the dashboard variable.
 """
 
@@ -57,10 +57,10 @@ GRID_IMPORT_EXPORT = f"""{series("p1", "active_power_w")}
       export_w: if r._value < 0.0 then -r._value else 0.0,
   }}))"""
 
-# What the car could take with the house as it is: EV draw minus grid power (DESIGN.md section 4).
-# Both sides are averaged over the same windows, at least one minute wide because the charger is
-# read once per controller cycle; a window without a charger point yields no surplus rather than
-# a guess.
+# What the car could take with the house as it is: EV draw minus grid power (docs/design.md,
+# "Surplus arithmetic"). Both sides are averaged over the same windows, at least one minute wide
+# because the charger is read once per controller cycle; a window without a charger point yields no
+# surplus rather than a guess.
 ESTIMATED_SURPLUS = f"""period = if int(v: v.windowPeriod) < int(v: 1m) then 1m else v.windowPeriod
 grid = {series("p1", "active_power_w")}
   |> aggregateWindow(every: period, fn: mean, createEmpty: false)
@@ -74,11 +74,11 @@ union(tables: [grid, ev])
   |> map(fn: (r) => ({{_time: r._time, surplus_w: r.charger - r.p1}}))"""
 
 # The EV's energy in 5-minute steps, split into what the surplus covered and the rest. The solar
-# part of each step is min(ev, max(0, ev - grid)) as in DESIGN.md section 11; a step without meter
-# data counts as grid (never claim sun without evidence). A 5-minute window holds a charger point
-# at any controller interval up to 300 s; a longer gap (controller down) counts as no charging,
-# like the store's integrate_energy. Each step counts for its real length: the window now running
-# and a first window cut by the range start are shorter than 5 minutes.
+# part of each step is min(ev, max(0, ev - grid)) as in docs/design.md, "Replay and benchmarks"; a
+# step without meter data counts as grid (never claim sun without evidence). A 5-minute window holds
+# a charger point at any controller interval up to 300 s; a longer gap (controller down) counts as
+# no charging, like the store's integrate_energy. Each step counts for its real length: the window
+# now running and a first window cut by the range start are shorter than 5 minutes.
 EV_ENERGY_STEPS = f"""ev = {series("charger", "power_w")}
   |> aggregateWindow(every: 5m, fn: mean, createEmpty: false, timeSrc: "_start")
   |> group()

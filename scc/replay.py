@@ -1,4 +1,4 @@
-"""``scc replay DAY.csv``: a day through the real controller in simulated time (DESIGN.md 11).
+"""``scc replay DAY.csv``: a day through the real controller in simulated time (docs/design.md).
 
 What runs is what runs at home, on a simulated clock:
 - the meter is sampled every second (the collector's cadence) and each reading goes through the
@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -54,7 +54,8 @@ from sim.wallbox_cloud import SimCharger, WallboxCloud
 
 PolicyName = Literal["default", "naive", "perfect"]
 POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
-#: The cloud passes a command on after 10-30 s (DESIGN.md 4); the simulated charger takes 15 s.
+#: The cloud passes a command on after 10-30 s (docs/design.md, "Surplus arithmetic"); the simulated
+#: charger takes 15 s.
 DEFAULT_LATENCY_S = 15.0
 EXIT_BAD_INPUT = 2
 
@@ -376,7 +377,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         print(f"scc replay: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     options = ReplayOptions(
-        policy=policy,  # type: ignore[arg-type]
+        policy=cast(PolicyName, policy),
         latency_s=latency_s,
         car_kwh=car_kwh,
         keep_series=bool(plot_path),

@@ -1,1 +1,2 @@
-"""Simulated devices, so every part runs and is tested without hardware (DESIGN.md section 10)."""
+"""Simulated devices, so every part runs and is tested without hardware (docs/design.md,
+"Testing")."""

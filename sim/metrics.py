@@ -1,4 +1,5 @@
-"""Scoring a day: the energy balance and the "perfect tracking" limit (DESIGN.md section 11).
+"""Scoring a day: the energy balance and the "perfect tracking" limit (docs/design.md, "Replay and
+benchmarks").
 
 Pure functions over per-second power series, so a replay, a benchmark and a test compute the
 same numbers the same way.

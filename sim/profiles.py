@@ -48,7 +48,7 @@ class Profile:
         return self.pv_w[i], self.house_w[i]
 
 
-def load_csv(path: str | Path) -> Profile:
+def load_csv(path: str | Path) -> Profile:  # noqa: C901 (split in progress)
     """Read ``ts_s,pv_w,house_w``; samples may be sparser than 1 s and are held until the next."""
     path = Path(path)
     try:

@@ -1,12 +1,13 @@
 """A simulated Wallbox cloud with a charger and car behind it, over real HTTP on 127.0.0.1.
 
 The real PyPI ``wallbox`` package talks to it unchanged (point ``wallbox.api_url`` at ``api_url``
-and ``wallbox.auth_url`` at ``auth_url``). It answers what api-facts section 3 documents: sign-in
-and token refresh (``ttl`` in epoch milliseconds), charger groups, the full status body,
-``PUT v2/charger/{id}`` with the package's raw bodies, and remote actions 1 (resume) and 2 (pause).
-It enforces what makes the real cloud hard to use: 3 GET and 5 other requests per rolling minute
-per account (429 beyond), expiring tokens (401), and a charger that follows commands only after a
-latency. Faults can be injected (401, 403, 429, 500, timeouts), and every request is recorded.
+and ``wallbox.auth_url`` at ``auth_url``). It answers what docs/design.md, "The Wallbox cloud"
+documents: sign-in and token refresh (``ttl`` in epoch milliseconds), charger groups, the full
+status body, ``PUT v2/charger/{id}`` with the package's raw bodies, and remote actions 1 (resume)
+and 2 (pause). It enforces what makes the real cloud hard to use: 3 GET and 5 other requests per
+rolling minute per account (429 beyond), expiring tokens (401), and a charger that follows commands
+only after a latency. Faults can be injected (401, 403, 429, 500, timeouts), and every request is
+recorded.
 
 Everything runs on an injected clock, so a simulated day can pass in seconds. Standalone:
 ``python -m sim.wallbox_cloud --port 8090`` (real time).
@@ -452,7 +453,7 @@ class WallboxCloud:
             return None
         return entry[0]
 
-    def _api(
+    def _api(  # noqa: C901 (split in progress)
         self, method: str, parts: list[str], body: str, now: datetime
     ) -> tuple[int, dict[str, Any]]:
         ch = self.charger
@@ -497,7 +498,8 @@ class WallboxCloud:
                 ch.command(now, "paused", True)
             elif action not in (3, 5, 9):
                 return 400, {"error": True, "message": "unknown action"}
-            # The real body is undocumented (api-facts section 4); the package only parses it.
+            # The real body is undocumented (docs/design.md, "The Wallbox cloud"); the package only
+            # parses it.
             return 200, {"result": {"action": action, "charger_id": ch.charger_id}}
         if method == "GET" and parts[:2] == ["chargers", "status"]:
             return 404, {"error": True, "message": "charger not found"}

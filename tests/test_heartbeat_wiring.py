@@ -55,7 +55,7 @@ def test_controller_loop_beats_after_every_cycle_even_a_crashed_one():
     now = [datetime(2026, 5, 18, 12, tzinfo=UTC)]
     beats: list[datetime] = []
     n = run_loop(
-        Crashy(),  # type: ignore[arg-type]
+        Crashy(),
         60.0,
         clock=lambda: now[0],
         sleep=lambda s: now.__setitem__(0, now[0] + timedelta(seconds=s)),

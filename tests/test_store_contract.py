@@ -1,4 +1,5 @@
-"""The store contract, one set of tests for every backend (DESIGN.md sections 7 and 8).
+"""The store contract, one set of tests for every backend (docs/design.md, "Fail-safe" and "Store
+schema").
 
 Backends: SQLite on a temporary file, InfluxStore on the in-test fake InfluxDB; tests/live runs
 these same functions against a real InfluxDB 2 by overriding the ``backend`` fixture. Timestamps

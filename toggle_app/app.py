@@ -1,4 +1,5 @@
-"""The toggle app: the phone page, its plain-form fallback and the JSON API (DESIGN.md 5 and 9).
+"""The toggle app: the phone page, its plain-form fallback and the JSON API (docs/design.md, "Modes"
+and "Contracts").
 
 Everything goes through the store: a mode set here lives there, so it survives a restart of any
 process, and the controller picks it up at its next cycle. The page works without JavaScript (the
@@ -24,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from common.config import Config
@@ -74,7 +76,7 @@ class _LazyStore:
         return self._store
 
 
-def create_app(config: Config, store: Store | None = None, clock: Clock | None = None) -> Flask:
+def create_app(config: Config, store: Store | None = None, clock: Clock | None = None) -> Flask:  # noqa: C901 (split in progress)
     """The Flask app; tests inject a store and a clock (the clock drives the stale rules and
     the failed-login delays)."""
     app = Flask(__name__)
@@ -197,7 +199,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
     # --- the page --------------------------------------------------------------------------
 
     @app.get("/")
-    def index() -> Response | tuple[str, int] | str:
+    def index() -> ResponseReturnValue:
         if not logged_in():
             return redirect(url_for("login"), 303)
         v = payload(now_fn())
@@ -212,7 +214,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         )
 
     @app.post("/mode")
-    def mode_form() -> Response | tuple[str, int]:
+    def mode_form() -> ResponseReturnValue:
         if not logged_in():
             return redirect(url_for("login"), 303)
         if not tokens_match(request.form.get("csrf"), session.get("csrf")):
@@ -231,7 +233,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         return redirect(url_for("index"), 303)
 
     @app.route("/login", methods=["GET", "POST"])
-    def login() -> Response | tuple[str, int, dict[str, str]] | tuple[str, int] | str:
+    def login() -> ResponseReturnValue:
         if password is None or logged_in():
             return redirect(url_for("index"), 303)
         if request.method == "GET":
@@ -257,7 +259,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         return redirect(url_for("index"), 303)
 
     @app.post("/logout")
-    def logout() -> Response | tuple[str, int]:
+    def logout() -> ResponseReturnValue:
         if not tokens_match(request.form.get("csrf"), session.get("csrf")):
             return message_page(400, "Form expired", "The form expired: go back, reload, retry.")
         session.clear()

@@ -91,8 +91,9 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
     next_cycle_at = (
         decision.ts + timedelta(seconds=settings.interval_s) if decision is not None else None
     )
-    # What the car could take with the house load as it is (DESIGN.md section 4): the charger's
-    # draw now minus the grid's window mean. An unknown charger draw counts as nothing drawn.
+    # What the car could take with the house load as it is (docs/design.md, "Surplus arithmetic"):
+    # the charger's draw now minus the grid's window mean. An unknown charger draw counts as nothing
+    # drawn.
     charger_power_w = charger.power_w if charger is not None else None
     mean_w = status.grid_power_mean_w
     controller_fresh = (

@@ -1,4 +1,4 @@
-"""The store contract every component talks through (DESIGN.md section 2).
+"""The store contract every component talks through (docs/design.md, "Data flow").
 
 Two backends implement it with the same semantics: SQLite (embedded default) and InfluxDB 2. Points
 are keyed by series and timestamp, so writing the same point twice stores it once, as InfluxDB does.
@@ -81,7 +81,8 @@ def integrate_energy(
     """Integrate (ts, ev_power_w, surplus_w) steps into (ev_kwh, ev_solar_kwh).
 
     Each sample holds until the next one (or ``stop``), at most MAX_STEP_S. The solar part of the
-    EV's draw is what the surplus covered: min(ev, max(0, surplus)), as in DESIGN.md section 11.
+    EV's draw is what the surplus covered: min(ev, max(0, surplus)), as in docs/design.md, "Replay
+    and benchmarks".
     """
     ev_j = solar_j = 0.0
     for i, (ts, ev_w, surplus_w) in enumerate(samples):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-# The controller's mean (DESIGN.md section 8). group() first, so a meter whose tag changed inside
-# the window (a re-plugged dongle with a new serial) still yields one mean, as SQLite gives.
+# The controller's mean (docs/design.md, "Store schema"). group() first, so a meter whose tag
+# changed inside the window (a re-plugged dongle with a new serial) still yields one mean, as SQLite
+# gives.
 GRID_POWER_MEAN = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")

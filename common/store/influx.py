@@ -64,8 +64,10 @@ class InfluxStore:
         if not points:
             return
         try:
+            # WritePrecision.MS is a plain str; the client's annotation names the class itself.
+            precision: Any = WritePrecision.MS
             self._write.write(
-                bucket=self.bucket, org=self.org, record=points, write_precision=WritePrecision.MS
+                bucket=self.bucket, org=self.org, record=points, write_precision=precision
             )
         except _ERRORS as e:
             raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e

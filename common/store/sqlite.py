@@ -1,6 +1,6 @@
 """The embedded store: one SQLite file shared by the collector, controller and toggle app.
 
-Tables mirror the InfluxDB measurements (DESIGN.md section 8). Each is clustered on its
+Tables mirror the InfluxDB measurements (docs/design.md, "Store schema"). Each is clustered on its
 (timestamp, tags) key, so a window mean is a range scan whose cost does not grow with history, and
 an upsert on that key gives InfluxDB's rule: the same point written twice is stored once, and the
 fields of a later write replace those of an earlier one. WAL mode lets three processes read while

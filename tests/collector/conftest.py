@@ -42,7 +42,7 @@ def sim_meter() -> Iterator[MeterFactory]:
         port: int = 0,
         **kwargs: object,
     ) -> MeterServer:
-        meter = SimulatedP1(provider, **kwargs)  # type: ignore[arg-type]
+        meter = SimulatedP1(provider, **kwargs)
         server = MeterServer(meter, api, tls=tls, token=token, port=port).start()
         servers.append(server)
         return server

@@ -47,7 +47,7 @@ EXPECTED_EXPORT_4200 = {
 
 def _client(url: str, **kw: object) -> HomeWizardClient:
     kw.setdefault("clock", lambda: TS)
-    return HomeWizardClient(url, **kw)  # type: ignore[arg-type]
+    return HomeWizardClient(url, **kw)
 
 
 def _free_port() -> int:

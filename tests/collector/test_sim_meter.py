@@ -145,7 +145,7 @@ def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
         text=True,
     )
     try:
-        first = proc.stdout.readline()  # type: ignore[union-attr]
+        first = proc.stdout.readline()
         assert "Simulated HomeWizard P1 (API v1) on http://127.0.0.1:" in first, first
         url = first.rsplit(" ", 1)[1].strip()
         with urllib.request.urlopen(url + "/api/v1/data", timeout=5) as resp:

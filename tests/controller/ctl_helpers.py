@@ -50,7 +50,7 @@ __all__ = [
 @contextmanager
 def sim_cloud(clock: ManualClock, **charger_kw: object) -> Iterator[WallboxCloud]:
     charger_kw.setdefault("watts_per_amp", WPA)
-    charger = SimCharger(clock, **charger_kw)  # type: ignore[arg-type]
+    charger = SimCharger(clock, **charger_kw)
     with WallboxCloud(clock, charger=charger, timeout_delay_s=0.6) as cloud:
         yield cloud
 

@@ -496,7 +496,7 @@ def capped(charger: IdealCharger, max_available_a: int):
     def snap(now):
         return replace(snapshot(now), max_available_a=max_available_a)
 
-    charger.snapshot = snap  # type: ignore[method-assign]
+    charger.snapshot = snap
     return charger
 
 

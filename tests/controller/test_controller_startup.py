@@ -66,7 +66,7 @@ def test_store_down_at_start_in_manual_mode_neither_pauses_nor_re_releases(tmp_p
     )  # fmt: skip
     store = FlakyStore(sqlite)
     charger = ChargingCharger()
-    ctl = Controller(store, charger, PolicySettings(watts_per_amp=WPA))  # type: ignore[arg-type]
+    ctl = Controller(store, charger, PolicySettings(watts_per_amp=WPA))
 
     first = ctl.run_cycle(T0)
     second = ctl.run_cycle(T0 + timedelta(seconds=60))

@@ -18,7 +18,8 @@ from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Top-level and config_data keys of the real status bodies (api-facts section 3, SKB 2023 body).
+# Top-level and config_data keys of the real status bodies (docs/design.md, "The Wallbox cloud", SKB
+# 2023 body).
 STATUS_KEYS = {
     "user_id", "user_name", "car_id", "car_plate", "depot_price", "last_sync",
     "power_sharing_status", "mid_status", "status_id", "name", "charging_power",

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from common.store import flux
 
@@ -80,7 +81,7 @@ def client_extern_source(params: Mapping[str, object]) -> str:
     return "\n".join(_render(stmt) for stmt in ast.body)
 
 
-def _render(node: object) -> str:
+def _render(node: Any) -> str:
     kind = getattr(node, "type", None)
     if kind == "OptionStatement":
         a = node.assignment

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading
+from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading, Reason
 from common.store import Store
 from common.store.base import integrate_energy
 
@@ -59,11 +59,11 @@ class SampleDay:
 
 #: A plausible reason for each action of the sample day.
 REASONS = {
-    Action.START: "surplus-start",
-    Action.STOP: "surplus-stop",
-    Action.ADJUST: "surplus-adjust",
-    Action.HOLD: "hold",
-    Action.NONE: "no-car",
+    Action.START: Reason.SURPLUS_START,
+    Action.STOP: Reason.SURPLUS_STOP,
+    Action.ADJUST: Reason.SURPLUS_ADJUST,
+    Action.HOLD: Reason.HOLD,
+    Action.NONE: Reason.NO_CAR,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from datetime import UTC, datetime, timedelta
 
-from common.models import Action, ChargerState, Decision, Mode, Reading
+from common.models import Action, ChargerState, Decision, Mode, Reading, Reason
 from common.store import build_status
 from common.store.sqlite import SqliteStore
 
@@ -44,7 +44,7 @@ def run(role: str, index: int, path: str, results) -> None:
                                                        status="Charging", current_a=6.0,
                                                        power_w=4140.0))  # fmt: skip
                 store.write_decision(Decision(ts=ts, mode=Mode.SOLAR, action=Action.HOLD,
-                                              reason="hold", target_a=6,
+                                              reason=Reason.HOLD, target_a=6,
                                               grid_power_mean_w=mean))  # fmt: skip
                 store.last_decision()
         elif role == "toggle":

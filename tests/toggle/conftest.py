@@ -82,7 +82,7 @@ def make_config(tmp_path: Path, password: str | None = None, **charging: float) 
     return Config(
         store=StoreConfig(sqlite_path=str(tmp_path / "scc.db")),
         # The seeded numbers assume a 120 s window; pinned so they do not move with the defaults.
-        charging=ChargingConfig(**{"window_s": 120.0, **charging}),  # type: ignore[arg-type]
+        charging=ChargingConfig(**{"window_s": 120.0, **charging}),
         toggle_app=ToggleAppConfig(password=Secret(password) if password else None),
     )
 

@@ -78,7 +78,7 @@ def serve(app: Flask) -> Iterator[str]:
 def phone_page(browser: Browser, base: str, **context: object) -> Iterator[tuple[Page, list[str]]]:
     """A phone-sized page; the list collects console errors and requests to other hosts. The
     context closes before the server does, so no kept-alive connection holds the server up."""
-    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, **context)  # type: ignore[arg-type]
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, **context)
     page = ctx.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -139,7 +139,7 @@ def test_page_shows_numbers_and_the_switch_changes_the_stored_mode(
         page.locator(".seg button", has_text="At least 6 A").click()
         expect(switch).to_have_attribute("aria-checked", "true")
         expect(page.locator(".seg button[aria-pressed=true]")).to_have_text("At least 6 A")
-        assert store.get_mode().mode is Mode.MIN_SOLAR  # type: ignore[union-attr]
+        assert store.get_mode().mode is Mode.MIN_SOLAR
         page.screenshot(
             path=str(out_dir / "toggle-phone-switched.png"), full_page=True, animations="disabled"
         )
@@ -185,7 +185,7 @@ def test_switch_works_with_javascript_off(browser, app_and_clock, store, out_dir
         assert change is not None and change.mode is Mode.MANUAL and change.source == "phone"
         page.locator(".seg button", has_text="Surplus only").click()
         expect(page.locator("#switch")).to_have_attribute("aria-checked", "true")
-        assert store.get_mode().mode is Mode.SOLAR  # type: ignore[union-attr]
+        assert store.get_mode().mode is Mode.SOLAR
         page.screenshot(
             path=str(out_dir / "toggle-phone-nojs.png"), full_page=True, animations="disabled"
         )
@@ -227,7 +227,7 @@ def test_login_page_when_a_password_is_set(browser, tmp_path, clock, out_dir):
             expect(page.locator("[data-d=grid_now]")).to_have_text(f"{MINUS}2{THIN}100 W")
             page.locator("#switch").click()  # the script's JSON call carries the session + CSRF
             expect(page.locator("#switch")).to_have_attribute("aria-checked", "false")
-            assert store.get_mode().source == "phone"  # type: ignore[union-attr]
+            assert store.get_mode().source == "phone"
             # The console logs the expected 401 of the wrong password; nothing else.
             assert [p for p in problems if "401" not in p] == []
     finally:

@@ -22,7 +22,7 @@ THIN = "\u202f"
 
 
 def client_for(tmp_path: Path, store: SqliteStore, clock: FakeClock, **kw: object) -> FlaskClient:
-    app = create_app(make_config(tmp_path, **kw), store=store, clock=clock)  # type: ignore[arg-type]
+    app = create_app(make_config(tmp_path, **kw), store=store, clock=clock)
     app.testing = True
     return app.test_client()
 
@@ -208,7 +208,7 @@ def test_api_mode_from_the_page_script_is_recorded_as_phone(tmp_path, store, clo
     token = csrf_of(c)
     r = c.post("/api/mode", json={"mode": "manual"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 200
-    assert store.get_mode().source == "phone"  # type: ignore[union-attr]
+    assert store.get_mode().source == "phone"
 
 
 @pytest.mark.parametrize(
@@ -278,10 +278,10 @@ def test_api_mode_auth_rules_when_a_password_is_set(tmp_path, store, clock):
     assert c.post("/api/mode", json={"mode": "turbo"}).status_code == 401
     r = c.post("/api/mode", json={"mode": "manual"}, headers=basic("x", PASSWORD))
     assert r.status_code == 200
-    assert store.get_mode().source == "api:127.0.0.1"  # type: ignore[union-attr]
+    assert store.get_mode().source == "api:127.0.0.1"
     r = c.post("/api/mode", json={"mode": "turbo"}, headers=bearer(PASSWORD))
     assert r.status_code == 400
-    assert store.get_mode().mode is Mode.MANUAL  # type: ignore[union-attr]
+    assert store.get_mode().mode is Mode.MANUAL
 
 
 def test_page_asks_for_the_password_and_keeps_the_session(tmp_path, store, clock):
@@ -306,10 +306,10 @@ def test_page_asks_for_the_password_and_keeps_the_session(tmp_path, store, clock
     assert r.status_code == 403 and "CSRF" in r.get_json()["error"]
     assert store.get_mode() is None
     r = c.post("/api/mode", json={"mode": "manual"}, headers={"X-CSRF-Token": token})
-    assert r.status_code == 200 and store.get_mode().source == "phone"  # type: ignore[union-attr]
+    assert r.status_code == 200 and store.get_mode().source == "phone"
     # The form works by the session too.
     assert c.post("/mode", data={"csrf": token, "mode": "solar"}).status_code == 303
-    assert store.get_mode().mode is Mode.SOLAR  # type: ignore[union-attr]
+    assert store.get_mode().mode is Mode.SOLAR
 
 
 @pytest.mark.parametrize("token", [None, "forged"])
@@ -422,13 +422,13 @@ def test_healthz(tmp_path, store, clock):
     c = client_for(tmp_path, store, clock)
     r = c.get("/healthz")
     assert r.status_code == 200 and r.get_json() == {"ok": True, "store": "sqlite"}
-    down = client_for(tmp_path, BrokenStore(), clock)  # type: ignore[arg-type]
+    down = client_for(tmp_path, BrokenStore(), clock)
     r = down.get("/healthz")
     assert r.status_code == 503 and r.get_json() == {"ok": False, "error": "store unavailable"}
 
 
 def test_store_down_gives_503_not_a_crash(tmp_path, clock):
-    c = client_for(tmp_path, BrokenStore(), clock)  # type: ignore[arg-type]
+    c = client_for(tmp_path, BrokenStore(), clock)
     r = c.get("/api/status")
     assert r.status_code == 503 and r.get_json() == {"error": "store unavailable"}
     assert c.post("/api/mode", json={"mode": "manual"}).status_code == 503

@@ -1,0 +1,80 @@
+"""Rules the code keeps so it stays readable: small modules, explained type ignores, and a
+repository that explains itself (no pointer to a document a clone does not have)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_MODULE_LINES = 400
+
+#: Modules still over the limit while they are being split; an entry that fits is an error too,
+#: so this list only shrinks.
+TOO_BIG_FOR_NOW = {
+    "collector/homewizard.py",
+    "collector/service.py",
+    "grafana/build.py",
+    "sim/meter.py",
+    "sim/wallbox_cloud.py",
+    "controller/policy.py",
+}
+
+
+def tracked(*patterns: str) -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", *patterns], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return [p for p in out.stdout.splitlines() if (REPO / p).exists()]
+
+
+def source_modules() -> list[str]:
+    return [p for p in tracked("*.py") if not p.startswith("tests/")]
+
+
+def test_no_module_over_400_lines() -> None:
+    sizes = {p: len((REPO / p).read_text(encoding="utf-8").splitlines()) for p in source_modules()}
+    too_big = {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES and p not in TOO_BIG_FOR_NOW}
+    assert too_big == {}
+    fixed = {p for p in TOO_BIG_FOR_NOW if sizes.get(p, 0) <= MAX_MODULE_LINES}
+    assert fixed == set(), "split already: remove from TOO_BIG_FOR_NOW"
+
+
+def test_every_type_ignore_names_its_code_and_why() -> None:
+    bad = []
+    for p in tracked("*.py"):
+        for n, line in enumerate((REPO / p).read_text(encoding="utf-8").splitlines(), 1):
+            m = re.search(r"#\s*type:\s*ignore(\[[^\]]+\])?(.*)", line)
+            if m and (not m.group(1) or not m.group(2).strip(" #")):
+                bad.append(f"{p}:{n}: {line.strip()}")
+    assert bad == [], "a type: ignore needs [code] and a comment saying why"
+
+
+#: Files that still point outside while the Grafana tests learn to carry their own schema; an
+#: entry that is clean is an error too, so this list only shrinks.
+STILL_POINTING_OUTSIDE = {"README.md", "pyproject.toml", "tests/test_grafana.py"}
+
+#: Documents that exist only beside a workplace's clone, and build-machine paths.
+OUTSIDE = re.compile(r"DESIGN\.md|api-facts|ocpp-facts|\.\./shared|shared/reference|/work/")
+
+
+@pytest.mark.parametrize("kind", ["code", "docs"])
+def test_nothing_points_outside_the_repository(kind: str) -> None:
+    files = (
+        source_modules() + tracked("tests/*.py")
+        if kind == "code"
+        else tracked("*.md", "*.yml", "*.yaml", "*.toml", "Dockerfile", "scripts/*")
+    )
+    hits = {
+        p: f"{n}: {line.strip()}"
+        for p in files
+        if p != "tests/test_hygiene.py"
+        for n, line in enumerate((REPO / p).read_text(encoding="utf-8").splitlines(), 1)
+        if OUTSIDE.search(line)
+    }
+    assert {p: h for p, h in hits.items() if p not in STILL_POINTING_OUTSIDE} == {}
+    clean = {p for p in STILL_POINTING_OUTSIDE if p in files and p not in hits}
+    assert clean == set(), "clean now: remove from STILL_POINTING_OUTSIDE"
