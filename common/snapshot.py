@@ -3,6 +3,10 @@
 Kept apart from the adapter so the pure policy can use it without importing HTTP code. The status
 table follows Home Assistant's finer-grained labels (docs/design.md, "The Wallbox cloud"); the
 grouping into "car connected", "enabled" and "drawing" is ours and is what the policy needs.
+
+A charger steered locally over OCPP reports a connector status instead of a Wallbox status id;
+``OCPP_STATUS`` groups those the same way, so the policy sees one vocabulary whichever way the
+charger is reached.
 """
 
 from __future__ import annotations
@@ -61,6 +65,25 @@ _LABELS: dict[int, tuple[str, Phase]] = {
     210: ("Locked, car connected", Phase.LOCKED),
 }
 
+#: OCPP 1.6 connector statuses: the label we show and what they mean for solar charging. A car
+#: waits in Preparing for our RemoteStartTransaction (the Pulsar never starts on its own under
+#: OCPP), and Finishing is a car still plugged in after its transaction ended: both are a
+#: connected car that is off, which a resume starts. SuspendedEVSE is our own 0 A limit;
+#: SuspendedEV is the car taking nothing (full, or its own timer).
+OCPP_STATUS: dict[str, tuple[str, Phase]] = {
+    "Available": ("Ready", Phase.NO_CAR),
+    "Preparing": ("Waiting for a start", Phase.PAUSED),
+    "Charging": ("Charging", Phase.CHARGING),
+    "SuspendedEVSE": ("Paused", Phase.PAUSED),
+    "SuspendedEV": ("Waiting for car demand", Phase.CAR_DEMAND),
+    "Finishing": ("Finishing", Phase.PAUSED),
+    "Reserved": ("Reserved", Phase.LOCKED),
+    "Unavailable": ("Unavailable", Phase.LOCKED),
+    "Faulted": ("Error", Phase.ERROR),
+}
+#: A phase carries current when it draws more than this (a car's standby draw stays below).
+PHASE_ACTIVE_A = 1.0
+
 #: Status ids the adapter assumes after its own commands, until a read says otherwise.
 STATUS_CHARGING = 194
 STATUS_PAUSED = 182
@@ -99,6 +122,16 @@ class ChargerSnapshot:
     #: The most the installation allows (status ``max_available_power``: amperes despite the
     #: name, docs/design.md, "The Wallbox cloud"); None when the status did not say.
     max_available_a: int | None = None
+    #: The OCPP connector status (``OCPP_STATUS``) of a charger steered locally; when set, it and
+    #: not ``status_id`` gives ``phase`` and ``status``. None on the cloud.
+    connector_status: str | None = None
+    #: Per-phase currents (L1, L2, L3) the charger measured itself (OCPP MeterValues), when the
+    #: sample reflects what it does now; None on the cloud.
+    current_per_phase_a: tuple[float, ...] | None = None
+    #: The current the charger says it offers the car (OCPP Current.Offered).
+    offered_a: float | None = None
+    #: The charger accepted our limit but measurably does not apply it (some firmware).
+    limit_ignored: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
@@ -108,11 +141,33 @@ class ChargerSnapshot:
 
     @property
     def phase(self) -> Phase:
+        if self.connector_status is not None:
+            return OCPP_STATUS.get(self.connector_status, ("", Phase.UNKNOWN))[1]
         return status_phase(self.status_id)
 
     @property
     def status(self) -> str:
+        if self.connector_status is not None:
+            return OCPP_STATUS.get(self.connector_status, (self.connector_status, Phase.UNKNOWN))[0]
         return status_label(self.status_id)
+
+    @property
+    def phases_active(self) -> int | None:
+        """Phases carrying current: 1 for a car that charges on one phase of a 3-phase charger."""
+        if self.current_per_phase_a is None:
+            return None
+        return sum(1 for a in self.current_per_phase_a if a > PHASE_ACTIVE_A)
+
+    @property
+    def measured_watts_per_amp(self) -> float | None:
+        """Watts per amp of limit as measured (the limit applies per phase, so the most loaded
+        phase counts); None unless the charger measured a draw."""
+        if self.current_per_phase_a is None or "power_w" in self.estimated:
+            return None
+        top_a = max(self.current_per_phase_a, default=0.0)
+        if top_a <= PHASE_ACTIVE_A or self.power_w <= 0:
+            return None
+        return self.power_w / top_a
 
     @property
     def data_age_s(self) -> float:
