@@ -13,6 +13,8 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 import yaml
 
 from common.models import P1_FIELDS, ChargerState, Decision, ModeChange, Reading
+from grafana import build
 from tests.support.dashboard_queries import (
     DASHBOARDS_DIR,
     DashboardQuery,
@@ -169,16 +172,35 @@ def test_schema_check_catches_a_broken_dashboard() -> None:
 
 
 def test_dashboard_json_is_generated_from_build_py() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("grafana_build", REPO / "grafana" / "build.py")
-    assert spec and spec.loader
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
     for name, make in build.DASHBOARDS.items():
         committed = (DASHBOARDS_DIR / name).read_text(encoding="utf-8")
         assert committed == build.render(make), f"{name} is stale: run python grafana/build.py"
     assert {p.name for p in DASHBOARDS} == set(build.DASHBOARDS)
+
+
+def test_build_script_check_passes_on_the_committed_json() -> None:
+    """The command the README gives, run as a script from the repository root."""
+    done = subprocess.run(
+        [sys.executable, "grafana/build.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_build_check_fails_on_stale_json_and_a_run_rewrites_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(build, "OUT_DIR", tmp_path)
+    stale = tmp_path / "solar-charging.json"
+    stale.write_text((DASHBOARDS_DIR / "solar-charging.json").read_text().replace("kwatth", "kWh"))
+    assert build.main(["--check"]) == 1
+    assert "stale: " in capsys.readouterr().err
+    assert build.main([]) == 0
+    assert build.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == build.render(build.solar_charging)
 
 
 def test_uids_and_panel_ids_are_unique() -> None:
