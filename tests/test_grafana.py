@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import re
 import subprocess
 import sys
@@ -68,29 +67,13 @@ def test_schema_map_matches_the_models() -> None:
     assert SCHEMA_FIELDS["mode"] == {"mode", "source"}
 
 
-# --- Grafana's JSON schemas (shared/reference, laid beside the clone in CI) ----------------------
+# --- Grafana's JSON schemas, carried in tests/schemas/grafana (Apache-2.0, see its README) ------
 
-
-def _schema_dir() -> Path:
-    """The reference schemas are read where the workplace lays them, never copied into the repo.
-
-    SCC_GRAFANA_SCHEMA_DIR names another copy; a checkout without one fails these tests with
-    this message (GitHub's workflow deselects them: ``-m "not shared_reference"``).
-    """
-    if os.environ.get("SCC_GRAFANA_SCHEMA_DIR"):
-        return Path(os.environ["SCC_GRAFANA_SCHEMA_DIR"])
-    for base in (REPO.parent, REPO.parent.parent):
-        d = base / "shared" / "reference" / "grafana"
-        if d.is_dir():
-            return d
-    raise AssertionError(
-        "Grafana JSON schemas not found: expected ../shared/reference/grafana beside the clone "
-        "(CI lays shared/ there), or set SCC_GRAFANA_SCHEMA_DIR"
-    )
+SCHEMAS = Path(__file__).resolve().parent / "schemas" / "grafana"
 
 
 def _load_schema(name: str) -> dict[str, Any]:
-    return json.loads((_schema_dir() / name).read_text(encoding="utf-8"))
+    return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
 
 
 def dashboard_schema() -> dict[str, Any]:
@@ -153,12 +136,10 @@ def test_there_is_a_solar_charging_dashboard() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(DASHBOARDS), ids=lambda p: p.name)
-@pytest.mark.shared_reference
 def test_dashboard_matches_grafana_schema(path: Path) -> None:
     assert _errors(dashboard_schema(), DASHBOARDS[path]) == []
 
 
-@pytest.mark.shared_reference
 def test_schema_check_catches_a_broken_dashboard() -> None:
     """The widened schema still rejects what Grafana would not load."""
     d = copy.deepcopy(DASHBOARDS[DASHBOARDS_DIR / "solar-charging.json"])
@@ -434,7 +415,6 @@ def test_grid_import_export_and_surplus_follow_the_sign_convention() -> None:
 # --- provisioning files -------------------------------------------------------------------------
 
 
-@pytest.mark.shared_reference
 def test_datasource_provisioning() -> None:
     schema = _load_schema("provisioning-datasources.schema.json")
     assert DATASOURCES
@@ -467,7 +447,6 @@ def test_datasource_env_vars_are_set_for_grafana_in_compose() -> None:
     assert env["INFLUXDB_TOKEN"] == scc_env["SCC_INFLUXDB__TOKEN"]
 
 
-@pytest.mark.shared_reference
 def test_dashboard_provider_points_at_the_mounted_dashboards() -> None:
     schema = _load_schema("provisioning-dashboards.schema.json")
     assert PROVIDERS
@@ -488,7 +467,6 @@ def test_dashboard_provider_points_at_the_mounted_dashboards() -> None:
             assert v.endswith(":ro"), f"{v}: provisioning is mounted read-only"
 
 
-@pytest.mark.shared_reference
 def test_provisioning_schema_check_catches_missing_keys() -> None:
     schema = _load_schema("provisioning-datasources.schema.json")
     doc = yaml.safe_load(DATASOURCES[0].read_text(encoding="utf-8"))
