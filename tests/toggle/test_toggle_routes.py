@@ -49,6 +49,30 @@ def login(client: FlaskClient) -> None:
     assert r.status_code == 303 and r.headers["Location"].endswith("/")
 
 
+# --- the route table ---------------------------------------------------------------------
+
+
+def test_every_route_and_method(tmp_path, store, clock):
+    """The URLs phones, scripts and the compose health check use; moving views must keep them."""
+    app = create_app(make_config(tmp_path), store=store, clock=clock)
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert routes == {
+        ("/", "GET"),
+        ("/mode", "POST"),
+        ("/login", "GET"),
+        ("/login", "POST"),
+        ("/logout", "POST"),
+        ("/api/status", "GET"),
+        ("/api/mode", "POST"),
+        ("/healthz", "GET"),
+        ("/static/<path:filename>", "GET"),
+    }
+
+
 # --- status ------------------------------------------------------------------------------
 
 
