@@ -415,6 +415,16 @@ def test_wrong_api_passwords_share_the_delay(tmp_path, store, clock):
     assert c.get("/api/status", headers=bearer(PASSWORD)).status_code == 200
 
 
+def test_each_app_keeps_its_own_throttle(tmp_path, store, clock):
+    """The throttle lives in the app, not in the module: a second app starts with a clean slate."""
+    locked = client_for(tmp_path, store, clock, password=PASSWORD)
+    for _ in range(6):
+        assert locked.get("/api/status", headers=bearer("guess")).status_code == 401
+    assert locked.get("/api/status", headers=bearer(PASSWORD)).status_code == 429
+    fresh = client_for(tmp_path, store, clock, password=PASSWORD)
+    assert fresh.get("/api/status", headers=bearer(PASSWORD)).status_code == 200
+
+
 def test_no_secret_reaches_a_page_or_a_log(tmp_path, store, clock, caplog):
     caplog.set_level(logging.DEBUG)
     c = client_for(tmp_path, store, clock, password=PASSWORD)
