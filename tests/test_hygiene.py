@@ -18,7 +18,6 @@ TOO_BIG_FOR_NOW = {
     "collector/homewizard.py",
     "collector/service.py",
     "grafana/build.py",
-    "sim/wallbox_cloud.py",
     "controller/policy.py",
 }
 
