@@ -91,6 +91,8 @@ class WallboxCloud:
         self.limit_window_s = limit_window_s
         self.over_limit_status = over_limit_status
         self.timeout_delay_s = timeout_delay_s
+        #: A recorded status body to answer instead of the model's (tests of the adapter's parsing).
+        self.recorded_status: dict[str, Any] | None = None
         self.requests: list[RequestRecord] = []
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
@@ -264,7 +266,7 @@ class WallboxCloud:
         cid = str(self.charger.charger_id)
         routes: dict[tuple[str, tuple[str, ...]], Callable[[], Answer]] = {
             ("GET", ("v3", "chargers", "groups")): lambda: (200, groups_body(self.charger)),
-            ("GET", ("chargers", "status", cid)): lambda: (200, status_body(self.charger, now)),
+            ("GET", ("chargers", "status", cid)): lambda: (200, self._status(now)),
             ("PUT", ("v2", "charger", cid)): lambda: self._put_charger(body, now),
             ("POST", ("v3", "chargers", cid, "remote-action")): lambda: self._remote_action(
                 body, now
@@ -276,6 +278,11 @@ class WallboxCloud:
         if method == "GET" and parts[:2] == ["chargers", "status"]:
             return 404, {"error": True, "message": "charger not found"}
         return 404, {"error": True, "message": "not found"}
+
+    def _status(self, now: datetime) -> dict[str, Any]:
+        if self.recorded_status is not None:
+            return self.recorded_status
+        return status_body(self.charger, now)
 
     def _put_charger(self, body: str, now: datetime) -> Answer:
         ch = self.charger
