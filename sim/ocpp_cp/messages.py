@@ -17,6 +17,18 @@ MEASURAND_UNITS = {
     "Voltage": "V",
 }
 
+#: Configuration keys as a Pulsar reports them before a central system changes any (firmware
+#: 6.x adds ChargeProfileMaxStackLevel).
+DEFAULT_CONFIG = {
+    "MeterValuesSampledData": "Energy.Active.Import.Register",
+    "MeterValueSampleInterval": "60",
+    "HeartbeatInterval": "60",
+    "ChargingScheduleAllowedChargingRateUnit": "Current",
+    "MaxChargingProfilesInstalled": "10",
+    "ConnectorSwitch3to1PhaseSupported": "false",
+    "AuthorizeRemoteTxRequests": "false",
+}
+
 
 @dataclass(frozen=True)
 class Outgoing:

@@ -29,7 +29,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sim.ocpp_cp.messages import MEASURAND_UNITS, Outgoing, ocpp_time, sampled_values
+from sim.ocpp_cp.messages import (
+    DEFAULT_CONFIG,
+    MEASURAND_UNITS,
+    Outgoing,
+    ocpp_time,
+    sampled_values,
+)
 
 Clock = Callable[[], datetime]
 
@@ -74,15 +80,7 @@ class Pulsar:
         self.car_connected = car_connected
         self.kwh_to_full = kwh_to_full
         self.serial = serial
-        self.config: dict[str, str] = {
-            "MeterValuesSampledData": "Energy.Active.Import.Register",
-            "MeterValueSampleInterval": "60",
-            "HeartbeatInterval": "60",
-            "ChargingScheduleAllowedChargingRateUnit": "Current",
-            "MaxChargingProfilesInstalled": "10",
-            "ConnectorSwitch3to1PhaseSupported": "false",
-            "AuthorizeRemoteTxRequests": "false",
-        }
+        self.config = dict(DEFAULT_CONFIG)
         if self.firmware_major >= 6:
             self.config["ChargeProfileMaxStackLevel"] = "3"
         #: The installed TxDefaultProfile's limit; None: no profile, the charger's maximum.
@@ -380,6 +378,18 @@ class Pulsar:
                     out.append(Outgoing("Heartbeat"))
                 self._next_heartbeat = now + timedelta(seconds=self.heartbeat_s)
             return out
+
+    def has_due(self, now: datetime) -> bool:
+        """Whether ``due(now)`` would have anything to do: a driver may skip the tick if not."""
+        with self._lock:
+            timers = (self._next_sample, self._next_heartbeat)
+            if any(t is None or now >= t for t in timers):
+                return True
+            if self._pending and now >= min(p[0] for p in self._pending):
+                return True
+            return bool(self._stop_requested or self.requested_start) or (
+                self.status != self._told_status
+            )
 
     def told_status_lost(self) -> None:
         """The last StatusNotification may not have arrived: send the status again."""
