@@ -20,7 +20,6 @@ TOO_BIG_FOR_NOW = {
     "grafana/build.py",
     "sim/meter.py",
     "sim/wallbox_cloud.py",
-    "controller/policy.py",
 }
 
 
