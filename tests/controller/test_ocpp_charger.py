@@ -235,6 +235,8 @@ def test_a_late_sample_is_asked_for_once_per_interval(clock):
 def test_a_firmware_that_ignores_the_limit_is_found_out(clock, caplog):
     with ocpp_rig(clock, ignores_limit=True) as rig:
         start(rig, 6)
+        assert not rig.charger.snapshot(clock()).limit_ignored  # 20 s: too early to judge
+        rig.run(20)
         snap = rig.charger.snapshot(clock())
         assert snap.limit_ignored and snap.offered_a == 32
         assert snap.current_per_phase_a == (32.0, 32.0, 32.0)
@@ -244,10 +246,16 @@ def test_a_firmware_that_ignores_the_limit_is_found_out(clock, caplog):
         assert "accepted a 6 A limit but offers 32.0 A and draws 32.0 A" in warnings[0].message
 
 
-def test_a_limit_that_took_is_not_flagged(clock):
-    with ocpp_rig(clock) as rig:
-        start(rig, 6)
-        assert not rig.charger.snapshot(clock()).limit_ignored
+def test_a_slow_ramp_is_not_taken_for_an_ignored_limit(clock, caplog):
+    with ocpp_rig(clock, latency_s=20.0) as rig:
+        start(rig, 16)
+        rig.run(20)
+        rig.charger.set_current(6, clock())
+        for _ in range(6):
+            rig.run(10)
+            assert not rig.charger.snapshot(clock()).limit_ignored
+        assert rig.pulsar.current_a() == (6.0, 6.0, 6.0)
+    assert "ignores charging profiles" not in caplog.text
 
 
 def test_firmware_5_gets_its_profiles_at_stack_level_0(clock):
