@@ -1,4 +1,5 @@
-"""Local control of the charger over OCPP 1.6J: we are the central system the Wallbox connects to.
+"""Local control of the charger over OCPP 1.6J: we are the central system the Wallbox connects to
+(docs/design.md, "Local control (OCPP)").
 
 - ``server``: the websocket server (its own asyncio thread), who may connect, the sync bridge.
 - ``chargepoint``: one connection: answers to the charge point, our calls, setup after boot.
