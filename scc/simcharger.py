@@ -1,0 +1,175 @@
+"""A simulated charger behind the real adapter, reached either way the controller can reach one:
+
+- ``wallbox_cloud``: the simulated charger behind the simulated Wallbox cloud, steered by
+  ``WallboxCharger`` and the real ``wallbox`` package over HTTP (its rate limits, its latency);
+- ``ocpp``: the simulated Pulsar connecting over a websocket to our own central system, steered by
+  ``OcppCharger`` (10 s samples, a few seconds of latency, no cloud in between).
+
+The replay and the demo drive a day through either with the same loop: ``power_w`` is what the
+meter sees the car draw, ``step`` lets the device act up to a time (the simulated Pulsar sends its
+samples and status only when stepped, so a replay on a simulated clock stays in order), and
+``counts`` says how much talking it took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from common.ports import Charger
+from controller.ocpp import CentralSystem, OcppCharger, OcppSettings, Timing
+from controller.wallbox import WallboxCharger
+from sim.charger import SimCharger
+from sim.ocpp_cp import Pulsar, SimChargePoint
+from sim.rig import wallbox_config
+from sim.wallbox_cloud import WallboxCloud
+
+ChargerKind = Literal["wallbox_cloud", "ocpp"]
+CHARGER_KINDS: tuple[str, ...] = ("wallbox_cloud", "ocpp")
+#: The simulated Pulsar's identity (the last segment of the URL it calls).
+SIM_CHARGE_POINT_ID = "sim-pulsar"
+#: The OCPP calls that command the charger (the rest set it up or ask for a sample).
+_COMMANDS = ("SetChargingProfile", "RemoteStartTransaction")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerCounts:
+    """What steering the charger cost: commands, reads asked for, refusals, calls in all."""
+
+    writes: int
+    reads: int
+    rate_limited: int
+    requests: int
+    current_changes: int
+
+
+@dataclass
+class SimulatedCharger:
+    kind: ChargerKind
+    adapter: Charger
+    power_w: Callable[[datetime], float]
+    step: Callable[[datetime], None]
+    #: The limit the charger applies while it lets the car charge, else None (the plot's line).
+    setpoint_on: Callable[[], int | None]
+    counts: Callable[[], ChargerCounts]
+    #: One line for a banner: where the simulated charger is.
+    where: str
+
+
+@contextmanager
+def simulated_charger(
+    kind: ChargerKind,
+    clock: Callable[[], datetime],
+    watts_per_amp: float,
+    *,
+    latency_s: float,
+    max_current_a: int = 32,
+    car_kwh: float | None = None,
+    realtime: bool = False,
+    timeout_s: float = 2.0,
+) -> Iterator[SimulatedCharger]:
+    """A car plugged in and not charging, behind the adapter of ``kind``."""
+    if kind == "ocpp":
+        with _ocpp(clock, watts_per_amp, latency_s, max_current_a, car_kwh, realtime) as c:
+            yield c
+    else:
+        with _cloud(clock, watts_per_amp, latency_s, max_current_a, car_kwh, timeout_s) as c:
+            yield c
+
+
+@contextmanager
+def _cloud(
+    clock: Callable[[], datetime],
+    watts_per_amp: float,
+    latency_s: float,
+    max_current_a: int,
+    car_kwh: float | None,
+    timeout_s: float,
+) -> Iterator[SimulatedCharger]:
+    device = SimCharger(
+        clock,
+        watts_per_amp=watts_per_amp,
+        latency_s=latency_s,
+        setpoint_a=max_current_a,
+        paused=True,
+        car_connected=True,
+        kwh_to_full=car_kwh,
+    )
+    with WallboxCloud(clock, charger=device) as cloud:
+        adapter = WallboxCharger(
+            wallbox_config(cloud, timeout_s=timeout_s, charger_id=str(device.charger_id)),
+            watts_per_amp,
+            clock=clock,
+        )
+
+        def counts() -> ChargerCounts:
+            commands = cloud.commands()
+            return ChargerCounts(
+                writes=len(commands),
+                reads=cloud.count(method="GET", path_contains="chargers/status"),
+                rate_limited=cloud.count(status=429),
+                requests=len(cloud.requests),
+                current_changes=sum(1 for c in commands if c.startswith("current(")),
+            )
+
+        yield SimulatedCharger(
+            kind="wallbox_cloud",
+            adapter=adapter,
+            power_w=device.power_w,
+            step=lambda now: None,  # the simulated cloud's charger catches up when asked
+            setpoint_on=lambda: None if device.paused else device.setpoint_a,
+            counts=counts,
+            where=f"Wallbox cloud at {cloud.api_url} (car plugged in, charger paused)",
+        )
+
+
+@contextmanager
+def _ocpp(
+    clock: Callable[[], datetime],
+    watts_per_amp: float,
+    latency_s: float,
+    max_current_a: int,
+    car_kwh: float | None,
+    realtime: bool,
+) -> Iterator[SimulatedCharger]:
+    settings = OcppSettings(host="127.0.0.1", port=0, charge_point_id=SIM_CHARGE_POINT_ID)
+    with CentralSystem(settings, clock=clock, timing=Timing(boot_wait_s=1.0)) as central:
+        pulsar = Pulsar(
+            clock, latency_s=latency_s, max_current_a=max_current_a, kwh_to_full=car_kwh
+        )
+        url = f"ws://127.0.0.1:{central.port}/{SIM_CHARGE_POINT_ID}"
+        with SimChargePoint(url, pulsar, clock, realtime=realtime) as sim:
+            central.wait_ready(10.0)
+            adapter = OcppCharger(central, watts_per_amp)
+
+            def step(now: datetime) -> None:
+                if not realtime and pulsar.has_due(now):
+                    sim.tick(now)
+
+            def setpoint_on() -> int | None:
+                on = pulsar.transaction_id is not None and pulsar.offered_a > 0
+                return round(pulsar.offered_a) if on else None
+
+            def counts() -> ChargerCounts:
+                calls = [e[1:] for e in sim.journal if e.startswith("<")]
+                limits = [c for c in pulsar.commands if c.startswith("limit ")]
+                return ChargerCounts(
+                    writes=sum(c in _COMMANDS for c in calls),
+                    reads=adapter.triggers,
+                    rate_limited=0,
+                    requests=len(calls),
+                    current_changes=sum(1 for c in limits if c != "limit 0"),
+                )
+
+            yield SimulatedCharger(
+                kind="ocpp",
+                adapter=adapter,
+                power_w=pulsar.power_w,
+                step=step,
+                setpoint_on=setpoint_on,
+                counts=counts,
+                where=f"Pulsar on OCPP at {url} (car plugged in, waiting for a start)",
+            )
