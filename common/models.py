@@ -159,6 +159,11 @@ class Reading:
         return out
 
 
+#: ``ChargerState.link``: steered through the Wallbox cloud, or locally over OCPP.
+LINK_CLOUD = "cloud"
+LINK_OCPP = "ocpp"
+
+
 @dataclass(frozen=True, slots=True)
 class ChargerState:
     """What the controller knows of the charger at ``ts``: read, or tracked from its commands."""
@@ -170,9 +175,28 @@ class ChargerState:
     current_a: float | None
     power_w: float | None
     added_energy_kwh: float | None = None
+    #: How the charger is reached: ``LINK_CLOUD`` or ``LINK_OCPP`` (None: written before we said).
+    link: str | None = None
+    #: Its firmware, when it says (OCPP BootNotification).
+    firmware: str | None = None
+    #: Currents it measured per phase (OCPP MeterValues); None on the cloud.
+    current_l1_a: float | None = None
+    current_l2_a: float | None = None
+    current_l3_a: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
+
+    @property
+    def link_label(self) -> str:
+        return "local (OCPP)" if self.link == LINK_OCPP else "Wallbox cloud"
+
+    @property
+    def phase_currents(self) -> tuple[float, float, float] | None:
+        phases = (self.current_l1_a, self.current_l2_a, self.current_l3_a)
+        if any(a is None for a in phases):
+            return None
+        return (phases[0] or 0.0, phases[1] or 0.0, phases[2] or 0.0)
 
 
 @dataclass(frozen=True, slots=True)

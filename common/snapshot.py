@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from common.models import ChargerState, utc
+from common.models import LINK_CLOUD, LINK_OCPP, ChargerState, utc
 
 
 class Phase(enum.StrEnum):
@@ -132,6 +132,8 @@ class ChargerSnapshot:
     offered_a: float | None = None
     #: The charger accepted our limit but measurably does not apply it (some firmware).
     limit_ignored: bool = False
+    #: Its firmware version, when it says (OCPP BootNotification).
+    firmware: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
@@ -189,6 +191,8 @@ class ChargerSnapshot:
         return self.phase is Phase.CHARGING and self.power_w > 0
 
     def to_state(self) -> ChargerState:
+        phases: list[float | None] = [*(self.current_per_phase_a or ()), None, None, None]
+        l1, l2, l3 = phases[:3]
         return ChargerState(
             ts=self.ts,
             charger_id=self.charger_id,
@@ -197,6 +201,11 @@ class ChargerSnapshot:
             current_a=None if self.setpoint_a is None else float(self.setpoint_a),
             power_w=self.power_w,
             added_energy_kwh=self.added_energy_kwh,
+            link=LINK_CLOUD if self.connector_status is None else LINK_OCPP,
+            firmware=self.firmware,
+            current_l1_a=l1,
+            current_l2_a=l2,
+            current_l3_a=l3,
         )
 
 

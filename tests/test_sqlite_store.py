@@ -78,3 +78,31 @@ def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
         store.get_mode()
     with pytest.raises(StoreError, match="turbo"):
         store.last_decision()
+
+
+def test_a_store_from_before_local_control_gains_the_charger_columns(tmp_path):
+    """A SQLite file written by a version without the OCPP fields opens, keeps its rows and takes
+    the new fields."""
+    from datetime import UTC, datetime
+
+    from common.models import LINK_OCPP, ChargerState
+
+    path = tmp_path / "scc.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE charger (ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, "
+            "status_id INTEGER, status TEXT, current_a REAL, power_w REAL, added_energy_kwh REAL, "
+            "PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO charger VALUES (1000, '12345', 194, 'Charging', 10, 6928, 1.5)")
+    store = SqliteStore(path)
+    old = store.last_charger_state()
+    assert (old.status_id, old.power_w, old.link, old.current_l1_a) == (194, 6928.0, None, None)
+    new = ChargerState(
+        ts=datetime(2030, 1, 1, tzinfo=UTC), charger_id="g001", status_id=None, status="Charging",
+        current_a=6.0, power_w=1385.6, link=LINK_OCPP, firmware="5.17.87",
+        current_l1_a=6.0, current_l2_a=0.0, current_l3_a=0.0,
+    )  # fmt: skip
+    store.write_charger_state(new)
+    assert store.last_charger_state() == new
+    store.close()

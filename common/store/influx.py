@@ -49,6 +49,17 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+#: The charger measurement's number fields (besides ``status_id``).
+_CHARGER_NUMBERS = (
+    "current_a",
+    "power_w",
+    "added_energy_kwh",
+    "current_l1_a",
+    "current_l2_a",
+    "current_l3_a",
+)
+
+
 class InfluxStore:
     def __init__(
         self, url: str, token: str, org: str, bucket: str, timeout_s: float = 10.0
@@ -127,10 +138,14 @@ class InfluxStore:
         )
         if state.status_id is not None:
             p = p.field("status_id", int(state.status_id))
-        for name in ("current_a", "power_w", "added_energy_kwh"):
+        for name in _CHARGER_NUMBERS:
             v = getattr(state, name)
             if v is not None:
                 p = p.field(name, float(v))
+        for name in ("link", "firmware"):
+            text = getattr(state, name)
+            if text is not None:
+                p = p.field(name, str(text))
         self._write_points([p])
 
     def write_decision(self, d: Decision) -> None:
@@ -205,9 +220,9 @@ class InfluxStore:
             charger_id=str(row.get("charger_id") or ""),
             status_id=int(status_id) if status_id is not None else None,
             status=row.get("status") or "",
-            current_a=row.get("current_a"),
-            power_w=row.get("power_w"),
-            added_energy_kwh=row.get("added_energy_kwh"),
+            link=row.get("link"),
+            firmware=row.get("firmware"),
+            **{name: row.get(name) for name in _CHARGER_NUMBERS},
         )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:

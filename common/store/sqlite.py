@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS p1 (
 CREATE TABLE IF NOT EXISTS charger (
     ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, status_id INTEGER, status TEXT,
     current_a REAL, power_w REAL, added_energy_kwh REAL,
+    link TEXT, firmware TEXT, current_l1_a REAL, current_l2_a REAL, current_l3_a REAL,
     PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decision (
     ts_ms INTEGER NOT NULL, mode TEXT NOT NULL, grid_power_mean_w REAL, surplus_w REAL,
@@ -58,11 +59,27 @@ def _upsert(table: str, key: tuple[str, str], fields: tuple[str, ...]) -> str:
 
 
 _P1_UPSERT = _upsert("p1", ("ts_ms", "meter"), P1_FIELDS)
-_CHARGER_UPSERT = _upsert(
-    "charger",
-    ("ts_ms", "charger_id"),
-    ("status_id", "status", "current_a", "power_w", "added_energy_kwh"),
+_CHARGER_FIELDS = (
+    "status_id",
+    "status",
+    "current_a",
+    "power_w",
+    "added_energy_kwh",
+    "link",
+    "firmware",
+    "current_l1_a",
+    "current_l2_a",
+    "current_l3_a",
 )
+#: Columns a store made before local control lacks; added when it is opened.
+_CHARGER_ADDED = {
+    "link": "TEXT",
+    "firmware": "TEXT",
+    "current_l1_a": "REAL",
+    "current_l2_a": "REAL",
+    "current_l3_a": "REAL",
+}
+_CHARGER_UPSERT = _upsert("charger", ("ts_ms", "charger_id"), _CHARGER_FIELDS)
 _DECISION_UPSERT = _upsert(
     "decision",
     ("ts_ms", "mode"),
@@ -93,9 +110,16 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"SQLite store {self.path}: {e}") from e
         self._lock = threading.Lock()
+
+    def _add_missing_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(charger)")}
+        for name, kind in _CHARGER_ADDED.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE charger ADD COLUMN {name} {kind}")
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -144,18 +168,8 @@ class SqliteStore:
         return Reading(ts=from_ms(ts_ms), meter=meter, **dict(zip(P1_FIELDS, values, strict=True)))
 
     def write_charger_state(self, state: ChargerState) -> None:
-        self._run(
-            _CHARGER_UPSERT,
-            (
-                to_ms(state.ts),
-                state.charger_id,
-                state.status_id,
-                state.status,
-                state.current_a,
-                state.power_w,
-                state.added_energy_kwh,
-            ),
-        )
+        values = (getattr(state, f) for f in _CHARGER_FIELDS)
+        self._run(_CHARGER_UPSERT, (to_ms(state.ts), state.charger_id, *values))
 
     def write_decision(self, decision: Decision) -> None:
         self._run(
@@ -213,19 +227,15 @@ class SqliteStore:
         )
 
     def last_charger_state(self) -> ChargerState | None:
-        rows = self._run("SELECT * FROM charger ORDER BY ts_ms DESC LIMIT 1")
+        rows = self._run(
+            f"SELECT ts_ms, charger_id, {', '.join(_CHARGER_FIELDS)} FROM charger "
+            "ORDER BY ts_ms DESC LIMIT 1"
+        )
         if not rows:
             return None
-        ts_ms, charger_id, status_id, status, current_a, power_w, added = rows[0]
-        return ChargerState(
-            ts=from_ms(ts_ms),
-            charger_id=charger_id,
-            status_id=status_id,
-            status=status,
-            current_a=current_a,
-            power_w=power_w,
-            added_energy_kwh=added,
-        )
+        ts_ms, charger_id, *values = rows[0]
+        fields = dict(zip(_CHARGER_FIELDS, values, strict=True))
+        return ChargerState(ts=from_ms(ts_ms), charger_id=charger_id, **fields)
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
         a, b = to_ms(start), to_ms(stop)
