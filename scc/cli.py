@@ -19,6 +19,7 @@ from collector.cli import COMMAND as COLLECTOR
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
 from common.models import Status
+from common.snapshot import link_text, phases_text
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
 from toggle_app.cli import COMMAND as TOGGLE
@@ -150,7 +151,7 @@ def status(config: Config, as_json: bool) -> int:
     if as_json:
         print(json.dumps(st.to_json(), indent=2))
         return 0
-    print(format_status(st))
+    print(format_status(st, 3 * config.charging.interval_s))
     return 0
 
 
@@ -158,7 +159,10 @@ def _w(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f} W"
 
 
-def format_status(st: Status) -> str:
+def format_status(st: Status, stale_after_s: float = 180.0) -> str:
+    """``stale_after_s``: a charger point older than this means the controller lost it (three
+    cycles)."""
+
     def ago(ts: datetime) -> str:
         return format_age((st.now - ts).total_seconds())
 
@@ -182,11 +186,16 @@ def format_status(st: Status) -> str:
         else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({ago(d.ts)})"
     )
     c = st.charger
-    lines.append(
-        "Charger:   unknown"
-        if c is None
-        else f"Charger:   {c.status} ({c.status_id}), {c.current_a or 0:.0f} A, {_w(c.power_w)}"
-    )
+    if c is None:
+        lines.append("Charger:   unknown")
+    else:
+        sid = "" if c.status_id is None else f" ({c.status_id})"
+        lines.append(f"Charger:   {c.status}{sid}, {c.current_a or 0:.0f} A, {_w(c.power_w)}")
+        link = link_text(c, (st.now - c.ts).total_seconds(), stale_after_s)
+        lines.append(f"Link:      {link}")
+        phases = phases_text(c)
+        if phases is not None:
+            lines.append(f"Currents:  {phases}")
     if st.today is not None:
         t = st.today
         share = "-" if t.solar_share is None else f"{t.solar_share:.0%}"

@@ -80,3 +80,40 @@ def test_status_text_on_an_empty_store(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "no reading yet" in out.stdout
     assert "solar (default, never set)" in out.stdout
+
+
+def test_status_says_how_the_charger_is_reached(tmp_path):
+    """Local control: the link, whether the charge point is connected, its firmware, and the
+    current on each phase; a point older than three cycles means it is not connected."""
+    from common.models import LINK_OCPP
+
+    db = tmp_path / "scc.db"
+    now = datetime.now(UTC)
+    s = SqliteStore(db)
+    s.write_charger_state(
+        ChargerState(
+            ts=now - timedelta(seconds=5), charger_id="PLP1-123456", status_id=None,
+            status="Charging", current_a=16, power_w=3693.0, link=LINK_OCPP,
+            firmware="6.7.38", current_l1_a=16.0, current_l2_a=0.0, current_l3_a=0.0,
+        )
+    )  # fmt: skip
+    s.close()
+    out = run_scc("status", db=db)
+    assert out.returncode == 0, out.stderr
+    assert "Charger:   Charging, 16 A, 3693 W\n" in out.stdout
+    assert "Link:      local (OCPP), connected, firmware 6.7.38" in out.stdout
+    assert "Currents:  L1-L3: 16.0 / 0.0 / 0.0 A (1 phase)" in out.stdout
+    st = json.loads(run_scc("status", "--json", db=db).stdout)
+    assert (st["charger"]["link"], st["charger"]["current_l1_a"]) == ("ocpp", 16.0)
+    # The controller stopped writing (no charge point): three 60 s cycles later, not connected.
+    stale_db = tmp_path / "stale.db"
+    stale = SqliteStore(stale_db)
+    stale.write_charger_state(
+        ChargerState(
+            ts=now - timedelta(seconds=600), charger_id="PLP1-123456", status_id=None,
+            status="Charging", current_a=16, power_w=3693.0, link=LINK_OCPP,
+        )
+    )  # fmt: skip
+    stale.close()
+    out = run_scc("status", db=stale_db).stdout
+    assert "Link:      local (OCPP), not connected (last heard 10 min ago)" in out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.models import Decision, Mode, Status, to_jsonable
+from common.snapshot import link_text, phases_text
 from common.timeutil import format_age, format_duration
 
 #: The meter counts as stale after this many poll intervals without a reading ...
@@ -233,6 +234,18 @@ def tones(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
     }
 
 
+def _link(status: Status, settings: ViewSettings) -> tuple[str, str]:
+    """How the charger is reached ("local (OCPP)"), and below it whether it is connected, its
+    firmware and the current on each phase."""
+    charger = status.charger
+    if charger is None:
+        return "–", ""
+    age_s = _seconds(status.now - charger.ts)
+    text = link_text(charger, age_s, settings.controller_stale_after_s)
+    main, _, rest = text.partition(", ")
+    return main, " · ".join(p for p in (rest, phases_text(charger)) if p)
+
+
 def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
     """Every string the page shows, formatted once here for the page and its script."""
     reading = status.latest_reading
@@ -246,6 +259,8 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
         charger_main = "–" if charger.current_a is None else f"{charger.current_a:.0f} A"
         power = "" if charger.power_w is None else f" · {charger.power_w / 1000:.1f} kW"
         charger_sub = f"{charger.status}{power} · {format_age(_seconds(status.now - charger.ts))}"
+
+    link_main, link_sub = _link(status, settings)
 
     decision = status.last_decision
     if decision is None:
@@ -286,6 +301,8 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
         "surplus_sub": _surplus_sub(f.surplus_w, settings),
         "charger": charger_main,
         "charger_sub": charger_sub,
+        "link": link_main,
+        "link_sub": link_sub,
         "decision": decision_main,
         "decision_sub": decision_sub,
         "today": today_main,

@@ -209,6 +209,7 @@ class OcppCharger:
             current_per_phase_a=currents,
             offered_a=None if r is None else r.sample.offered_a,
             limit_ignored=self._limit_ignored(v),
+            firmware=None if v.boot is None else v.boot.firmware,
         )
 
     def _limit_ignored(self, v: StationView) -> bool:

@@ -213,3 +213,27 @@ def test_page_shows_the_controllers_settled_surplus_while_its_decision_is_fresh(
     assert with_decision_surplus(20.0)["surplus_w"] == 4200.0  # not 1380 + 1500 from the window
     # a controller that stopped deciding no longer speaks for the surplus: the window estimate
     assert with_decision_surplus(600.0)["surplus_w"] == 1380.0 + 1500.0
+
+
+def test_the_page_says_how_the_charger_is_reached():
+    from dataclasses import replace
+
+    from common.models import LINK_OCPP
+
+    local = replace(
+        status().charger,
+        status_id=None,
+        link=LINK_OCPP,
+        firmware="5.17.87",
+        current_l1_a=10.0,
+        current_l2_a=10.1,
+        current_l3_a=9.9,
+    )
+    d = derive(replace(status(), charger=local), SETTINGS, T0)["display"]
+    assert d["link"] == "local (OCPP)"
+    assert d["link_sub"] == "connected, firmware 5.17.87 · L1-L3: 10.0 / 10.1 / 9.9 A (3 phases)"
+    gone = replace(local, ts=T0 - timedelta(minutes=30))
+    d = derive(replace(status(), charger=gone), SETTINGS, T0)["display"]
+    assert d["link_sub"].startswith("not connected (last heard 30 min ago)")
+    cloud = derive(status(), SETTINGS, T0)["display"]
+    assert (cloud["link"], cloud["link_sub"]) == ("Wallbox cloud", "")
