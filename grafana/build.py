@@ -4,8 +4,8 @@ The dashboards are built with Grafana's foundation SDK (``grafana-foundation-sdk
 11.6 build, pinned in pyproject.toml's ``grafana`` extra): its builders and models are generated
 from the schema Grafana itself validates dashboards with, so the JSON is valid by construction
 and mypy checks every option name and enum value. The Flux they run is in grafana/queries.py,
-the panels in grafana/panels.py. ``--check`` (run by the tests) fails when the committed JSON is
-stale. Grafana 11 model, schemaVersion 41 (the SDK's).
+the panels in grafana/panels.py and grafana/link.py. ``--check`` (run by the tests) fails when
+the committed JSON is stale. Grafana 11 model, schemaVersion 41 (the SDK's).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ try:
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models import dashboard as dash
 
+    from grafana import link
     from grafana import queries as q
     from grafana.influxdb import INFLUXDB, FluxAnnotation
     from grafana.panels import panels
@@ -107,7 +108,7 @@ def solar_charging() -> db.Dashboard:
         )
         .with_variable(timezone_variable())
     )
-    for panel in panels():
+    for panel in [*panels(), *link.panels()]:
         board.with_panel(panel)
     return board
 

@@ -6,8 +6,8 @@ property in the wrong place is a type error in mypy, not a panel Grafana silentl
 Flux each panel runs is in grafana/queries.py.
 
 Layout on the 24-column grid: six 4-wide stats in the first row, then the power and current
-graphs full width, the daily energy bars full width, and the capacity tariff beside the monthly
-peaks.
+graphs full width, the daily energy bars full width, the capacity tariff beside the monthly
+peaks, and the charger's link with its per-phase currents (grafana/link.py).
 """
 
 from __future__ import annotations

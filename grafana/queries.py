@@ -178,3 +178,28 @@ ANNOTATE_STARTS_STOPS = f"""{RANGE}
       text: "Charging " + r.action + " (mode " + r.mode + "): "
           + (if exists r.reason then r.reason else ""),
   }}))"""
+
+
+def last_charger_value(field: str, column: str) -> str:
+    """The charger's latest value of ``field`` in the range (a text such as ``link``)."""
+    return (
+        f"{series('charger', field)}\n"
+        "  |> last()\n"
+        "  |> group()\n"
+        '  |> sort(columns: ["_time"])\n'
+        "  |> last()\n"
+        f"  |> map(fn: (r) => ({{_time: r._time, {column}: r._value}}))"
+    )
+
+
+# Seconds since the controller last wrote a charger point: it writes one every cycle while it
+# can read the charger, so a growing number means the charger (or the controller) is gone.
+CHARGER_LAST_HEARD = f"""{series("charger", "status")}
+  |> last()
+  |> group()
+  |> sort(columns: ["_time"])
+  |> last()
+  |> map(fn: (r) => ({{
+      _time: r._time,
+      last_heard_s: float(v: int(v: now()) - int(v: r._time)) / 1000000000.0,
+  }}))"""

@@ -386,6 +386,9 @@ def test_stat_panels_cover_today_and_the_month() -> None:
         "Exported today",
         "Imported today",
         "Charging starts today",
+        "Charger link",
+        "Charger firmware",
+        "Charger last heard",
     }
     assert stats["This month's 15-min peak"]["timeFrom"] == "now/M"
     units = {t: p["fieldConfig"]["defaults"]["unit"] for t, p in stats.items()}

@@ -14,7 +14,16 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading, Reason
+from common.models import (
+    LINK_OCPP,
+    Action,
+    ChargerState,
+    Decision,
+    Mode,
+    ModeChange,
+    Reading,
+    Reason,
+)
 from common.store import Store
 from common.store.base import integrate_energy
 
@@ -116,10 +125,13 @@ def sample_day(
                 action = Action.HOLD if target else Action.NONE
             current_a = target
             power = current_a * WATTS_PER_AMP
+            # Steered locally (OCPP): the link, the firmware and a current on each phase.
             states.append(
-                ChargerState(ts=ts, charger_id=CHARGER_ID, status_id=194 if power else 181,
+                ChargerState(ts=ts, charger_id=CHARGER_ID, status_id=None,
                              status="Charging" if power else "Waiting for car demand",
-                             current_a=float(current_a), power_w=power)
+                             current_a=float(current_a), power_w=power, link=LINK_OCPP,
+                             firmware="6.7.38", current_l1_a=float(current_a),
+                             current_l2_a=float(current_a), current_l3_a=float(current_a))
             )  # fmt: skip
             decisions.append(
                 Decision(ts=ts, mode=mode, action=action, reason=REASONS[action],
