@@ -1,6 +1,7 @@
 """Configuration: one YAML file plus ``SCC_<SECTION>__<KEY>`` environment overrides.
 
-Every key is declared once, in the frozen dataclasses below; their types drive validation, so a typo
+Every key is declared once, in the frozen dataclasses of common/sections.py; their types drive
+validation, so a typo
 or a wrong type fails at start with one line naming the key and the file (docs/design.md,
 "Contracts") instead of surfacing hours later as a charger that never starts.
 """
@@ -15,120 +16,48 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
+
+from common.sections import (
+    KIND_DEFAULTS,
+    ChargerConfig,
+    ChargingConfig,
+    HealthConfig,
+    InfluxConfig,
+    LoggingConfig,
+    MeterConfig,
+    OcppConfig,
+    Secret,
+    StoreConfig,
+    ToggleAppConfig,
+    WallboxConfig,
+)
 
 
 class ConfigError(Exception):
     """A bad configuration: the message is one line that names the key and the file."""
 
 
-class Secret:
-    """A string that never shows itself in a repr, a log line or a page."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    backend: Literal["sqlite", "influxdb"] = "sqlite"
-    sqlite_path: str = "scc.db"
-
-
-@dataclass(frozen=True)
-class InfluxConfig:
-    url: str = "http://localhost:8086"
-    org: str = "solar"
-    bucket: str = "solar"
-    token: Secret | None = None
-
-
-@dataclass(frozen=True)
-class MeterConfig:
-    url: str = "http://127.0.0.1:8081"
-    api: Literal["v1", "v2"] = "v1"
-    token: Secret | None = None
-    verify_tls: bool = True
-    poll_interval_s: float = 1.0
-    timeout_s: float = 5.0
-    spool_path: str = "scc-spool"
-
-
-@dataclass(frozen=True)
-class WallboxConfig:
-    username: str | None = None
-    password: Secret | None = None
-    charger_id: str | None = None
-    api_url: str = "https://api.wall-box.com/"
-    auth_url: str = "https://user-api.wall-box.com/"
-    timeout_s: float = 20.0
-
-
-@dataclass(frozen=True)
-class ChargingConfig:
-    phases: Literal[1, 3] = 3
-    # Line-to-line voltage for 3 phases (400 for 3N~400 V, 230 for Belgian 3x230 V delta);
-    # phase voltage for 1 phase.
-    voltage_v: float = 400.0
-    watts_per_amp: float | None = None
-    min_current_a: int = 6
-    max_current_a: int = 16
-    # Chosen with bench/policy_bench.py (README "Replay and the policy benchmark").
-    window_s: float = 60.0
-    interval_s: float = 60.0
-    start_delay_s: float = 180.0
-    stop_delay_s: float = 600.0
-
-    @property
-    def effective_watts_per_amp(self) -> float:
-        """W per A of charging current: explicit override, else from phases and voltage."""
-        if self.watts_per_amp is not None:
-            return self.watts_per_amp
-        if self.phases == 1:
-            return self.voltage_v
-        return math.sqrt(3) * self.voltage_v
-
-
-@dataclass(frozen=True)
-class ToggleAppConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    password: Secret | None = None
-    secret_key: Secret | None = None
-
-
-@dataclass(frozen=True)
-class LoggingConfig:
-    file: str | None = None
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-
-@dataclass(frozen=True)
-class HealthConfig:
-    # Rewritten once per loop iteration by the collector and controller, for Docker's
-    # HEALTHCHECK (common/heartbeat.py); None writes nothing.
-    heartbeat_file: str | None = None
+__all__ = [
+    "KIND_DEFAULTS",
+    "ChargerConfig",
+    "ChargingConfig",
+    "Config",
+    "ConfigError",
+    "HealthConfig",
+    "InfluxConfig",
+    "LoggingConfig",
+    "MeterConfig",
+    "OcppConfig",
+    "Secret",
+    "StoreConfig",
+    "ToggleAppConfig",
+    "WallboxConfig",
+    "default_path",
+    "load_config",
+]
 
 
 @dataclass(frozen=True)
@@ -137,6 +66,8 @@ class Config:
     influxdb: InfluxConfig = field(default_factory=InfluxConfig)
     meter: MeterConfig = field(default_factory=MeterConfig)
     wallbox: WallboxConfig = field(default_factory=WallboxConfig)
+    charger: ChargerConfig = field(default_factory=ChargerConfig)
+    ocpp: OcppConfig = field(default_factory=OcppConfig)
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     toggle_app: ToggleAppConfig = field(default_factory=ToggleAppConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -144,6 +75,9 @@ class Config:
     #: Where the config came from, for error messages ("config.yaml (not found: defaults)" when
     #: no file exists, so the message also says where a setting would go).
     source: str = "<defaults>"
+    #: The ``section.key`` names given by the file, the environment or an override, so defaults
+    #: that depend on another key (``KIND_DEFAULTS``) never replace a value someone set.
+    set_keys: frozenset[str] = frozenset()
 
     def require(self, *dotted_keys: str) -> None:
         """Fail with a ConfigError for the first key that a component needs but is unset."""
@@ -167,7 +101,9 @@ _ENV_PREFIX = "SCC_"
 #: INFLUXDB_V2_URL, _ORG, _TOKEN, _BUCKET: the InfluxDB tools' names, used where SCC_ ones are not.
 _INFLUX_ENV = {f"INFLUXDB_V2_{key.upper()}": key for key in ("url", "org", "token", "bucket")}
 _UNIONS = (typing.Union, types.UnionType)
-_SECTIONS = {k: t for k, t in typing.get_type_hints(Config).items() if k != "source"}
+_SECTIONS = {
+    k: t for k, t in typing.get_type_hints(Config).items() if k not in ("source", "set_keys")
+}
 
 
 def default_path() -> Path:
@@ -256,6 +192,7 @@ def _env_scalar(text: str) -> Any:
 
 def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
     new_sections: dict[str, Any] = {}
+    set_keys = set(base.set_keys)
     for section, values in raw.items():
         cls = _SECTIONS.get(section)
         if cls is None:
@@ -269,11 +206,24 @@ def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
                     f"{source}: unknown key {section}.{key} (known: {', '.join(known)})"
                 )
             changes[key] = _coerce(value, hints[key], f"{section}.{key}", source)
+            set_keys.add(f"{section}.{key}")
         if changes:
             new_sections[section] = replace(getattr(base, section), **changes)
-    cfg = replace(base, **new_sections)
+    cfg = _kind_defaults(replace(base, **new_sections, set_keys=frozenset(set_keys)))
     _check_ranges(cfg)
     return cfg
+
+
+def _kind_defaults(cfg: Config) -> Config:
+    """The charging defaults of ``charger.kind`` for every such key nobody set."""
+    unset = {
+        key: value
+        for key, value in KIND_DEFAULTS[cfg.charger.kind].items()
+        if f"charging.{key}" not in cfg.set_keys
+    }
+    if not unset:
+        return cfg
+    return replace(cfg, charging=replace(cfg.charging, **cast(dict[str, Any], unset)))
 
 
 def _type_name(tp: Any) -> str:
@@ -387,6 +337,7 @@ _RANGES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
     ("charging.start_delay_s", _below(0), "must not be negative"),
     ("charging.stop_delay_s", _below(0), "must not be negative"),
     ("toggle_app.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
+    ("ocpp.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
 )
 
 

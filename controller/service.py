@@ -27,6 +27,7 @@ from common.models import Action, CommandError, Decision, Mode, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, open_store
+from controller.chargers import open_charger, policy_settings
 from controller.describe import describe
 from controller.policy import (
     Command,
@@ -39,10 +40,11 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
-from controller.session import SessionFile, session_path
-from controller.wallbox import WallboxCharger
 
 log = logging.getLogger("controller")
+#: ``--once`` with a local charger: how long to wait for it to connect (it retries on its own
+#: schedule after the controller starts listening).
+ONCE_WAIT_S = 60.0
 
 
 class Controller:
@@ -223,59 +225,58 @@ def run_loop(
     return cycles
 
 
-def build_controller(config: Config, store: Store) -> Controller:
-    settings = PolicySettings.from_config(config.charging)
-    path = session_path(config)
-    charger = WallboxCharger(
-        config.wallbox,
-        settings.watts_per_amp,
-        settle_s=settings.settle_s,
-        session_file=None if path is None else SessionFile(path),
-    )
-    return Controller(store, charger, settings)
-
-
 def run_cli(config: Config, args: argparse.Namespace) -> int:
-    config.require("wallbox.username", "wallbox.password")
+    if config.charger.kind == "wallbox_cloud":
+        config.require("wallbox.username", "wallbox.password")
     try:
         store = open_store(config)
     except StoreError as e:
         log.error("Store unavailable at start: %s", e)
         return 1
+    once = bool(getattr(args, "once", False))
+    settings = policy_settings(config)
     try:
-        controller = build_controller(config, store)
-        c = config.charging
-        log.info(
-            "Controller: every %.0f s, %.0f s window, %d-%d A at %.1f W/A, start after %.0f s, "
-            "stop after %.0f s",
-            c.interval_s,
-            c.window_s,
-            c.min_current_a,
-            c.max_current_a,
-            c.effective_watts_per_amp,
-            c.start_delay_s,
-            c.stop_delay_s,
-        )
-        if getattr(args, "once", False):
-            controller.run_cycle(utcnow())
-            return 1 if controller.failures else 0
-        stopping = threading.Event()
-
-        def on_signal(signum: int, _frame: object) -> None:
-            log.info("Signal %d: stopping after this cycle", signum)
-            stopping.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        beat_path = config.health.heartbeat_file
-        run_loop(
-            controller,
-            c.interval_s,
-            sleep=stopping.wait,
-            stop=stopping.is_set,
-            heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
-        )
-        log.info("Controller stopped")
-        return 0
+        with open_charger(config, settings, wait_s=ONCE_WAIT_S if once else 0.0) as charger:
+            return _run(Controller(store, charger, settings), config, once)
+    except ChargerError as e:  # the OCPP port taken, say
+        log.error("Charger: %s", e)
+        return 1
     finally:
         store.close()
+
+
+def _run(controller: Controller, config: Config, once: bool) -> int:
+    c = config.charging
+    log.info(
+        "Controller (%s): every %.0f s, %.0f s window, %d-%d A at %.1f W/A, start after %.0f s, "
+        "stop after %.0f s",
+        "local OCPP" if config.charger.kind == "ocpp" else "Wallbox cloud",
+        c.interval_s,
+        c.window_s,
+        c.min_current_a,
+        c.max_current_a,
+        c.effective_watts_per_amp,
+        c.start_delay_s,
+        c.stop_delay_s,
+    )
+    if once:
+        controller.run_cycle(utcnow())
+        return 1 if controller.failures else 0
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("Signal %d: stopping after this cycle", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    beat_path = config.health.heartbeat_file
+    run_loop(
+        controller,
+        c.interval_s,
+        sleep=stopping.wait,
+        stop=stopping.is_set,
+        heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
+    )
+    log.info("Controller stopped")
+    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_example_config_loads_and_documents_every_key():
     import dataclasses
 
     for section in dataclasses.fields(Config):
-        if section.name == "source":
+        if section.name in ("source", "set_keys"):  # not sections
             continue
         assert f"{section.name}:" in text, section.name
         for key in dataclasses.fields(getattr(cfg, section.name)):
@@ -226,3 +227,53 @@ def test_a_bad_secret_value_is_never_echoed(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "toggle_app:\n  secret_key: [12.5]\n"), env={})
     assert "12.5" not in str(e.value) and "a secret" in str(e.value)
+
+
+def test_the_charger_kind_and_the_ocpp_section(tmp_path):
+    cfg = load_config(write(tmp_path, "{}\n"), env={})
+    assert cfg.charger.kind == "wallbox_cloud" and cfg.charging.interval_s == 60.0
+    assert (cfg.ocpp.host, cfg.ocpp.port, cfg.ocpp.charge_point_id, cfg.ocpp.password) == (
+        "0.0.0.0",
+        8887,
+        None,
+        None,
+    )
+    env = {
+        "SCC_CHARGER__KIND": "ocpp",
+        "SCC_OCPP__PORT": "9000",
+        "SCC_OCPP__CHARGE_POINT_ID": "123456",
+        "SCC_OCPP__PASSWORD": "0755",
+    }
+    cfg = load_config(write(tmp_path, "{}\n"), env=env)
+    assert cfg.charger.kind == "ocpp" and cfg.ocpp.port == 9000
+    assert cfg.ocpp.charge_point_id == "123456" and cfg.ocpp.password == Secret("0755")
+    assert "0755" not in repr(cfg.ocpp)
+
+
+def test_with_ocpp_the_cycle_and_window_default_to_local_speed_unless_set(tmp_path):
+    ocpp = load_config(write(tmp_path, "charger:\n  kind: ocpp\n"), env={})
+    assert (ocpp.charging.interval_s, ocpp.charging.window_s) == (10.0, 20.0)
+    pinned = load_config(
+        write(tmp_path, "charger:\n  kind: ocpp\ncharging:\n  interval_s: 30\n"),
+        env={"SCC_CHARGING__WINDOW_S": "90"},
+    )
+    assert (pinned.charging.interval_s, pinned.charging.window_s) == (30.0, 90.0)
+    # An override (scc replay --set) switches the defaults with the kind, never a set value.
+    cloud = load_config(write(tmp_path, "charging:\n  window_s: 45\n"), env={})
+    local = cloud.with_overrides({"charger.kind": "ocpp"})
+    assert (local.charging.interval_s, local.charging.window_s) == (10.0, 45.0)
+    back = local.with_overrides({"charger.kind": "wallbox_cloud"})
+    assert (back.charging.interval_s, back.charging.window_s) == (60.0, 45.0)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("charger:\n  kind: modbus\n", "charger.kind must be one of 'wallbox_cloud', 'ocpp'"),
+        ("ocpp:\n  port: 70000\n", "ocpp.port must be a TCP port (1-65535)"),
+        ("ocpp:\n  pasword: x\n", "unknown key ocpp.pasword"),
+    ],
+)
+def test_bad_ocpp_settings_are_one_line(tmp_path, yaml_text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, yaml_text), env={})

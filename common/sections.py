@@ -1,0 +1,145 @@
+"""The configuration's sections: every key once, with its type and default (common/config.py
+loads them from the file and the environment, and checks them).
+
+``Secret`` lives here too, as the type of the keys that must never be shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a page."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: str = "scc.db"
+
+
+@dataclass(frozen=True)
+class InfluxConfig:
+    url: str = "http://localhost:8086"
+    org: str = "solar"
+    bucket: str = "solar"
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    url: str = "http://127.0.0.1:8081"
+    api: Literal["v1", "v2"] = "v1"
+    token: Secret | None = None
+    verify_tls: bool = True
+    poll_interval_s: float = 1.0
+    timeout_s: float = 5.0
+    spool_path: str = "scc-spool"
+
+
+@dataclass(frozen=True)
+class WallboxConfig:
+    username: str | None = None
+    password: Secret | None = None
+    charger_id: str | None = None
+    api_url: str = "https://api.wall-box.com/"
+    auth_url: str = "https://user-api.wall-box.com/"
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class ChargerConfig:
+    # wallbox_cloud: through the Wallbox cloud with the wallbox section's account. ocpp: the
+    # charger connects to the controller over OCPP 1.6J on the LAN (the ocpp section); no account.
+    kind: Literal["wallbox_cloud", "ocpp"] = "wallbox_cloud"
+
+
+@dataclass(frozen=True)
+class OcppConfig:
+    host: str = "0.0.0.0"
+    port: int = 8887
+    # Accept only this charge point identity (the last segment of the URL the charger calls).
+    charge_point_id: str | None = None
+    # HTTP Basic password the charger must send (OCPP security profile 1); none: a warning.
+    password: Secret | None = None
+
+
+#: Charging keys whose default depends on ``charger.kind``: locally the charger takes a limit in
+#: seconds and reports every 10 s, so the cycle is 10 s and the window 20 s (a sun step is
+#: followed within 30 s); the cloud allows about one status read a minute. A value set in the
+#: file, the environment or an override wins either way.
+KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    "wallbox_cloud": {"interval_s": 60.0, "window_s": 60.0},
+    "ocpp": {"interval_s": 10.0, "window_s": 20.0},
+}
+
+
+@dataclass(frozen=True)
+class ChargingConfig:
+    phases: Literal[1, 3] = 3
+    # Line-to-line voltage for 3 phases (400 for 3N~400 V, 230 for Belgian 3x230 V delta);
+    # phase voltage for 1 phase.
+    voltage_v: float = 400.0
+    watts_per_amp: float | None = None
+    min_current_a: int = 6
+    max_current_a: int = 16
+    # Chosen with bench/policy_bench.py (README "Replay and the policy benchmark").
+    window_s: float = 60.0
+    interval_s: float = 60.0
+    start_delay_s: float = 180.0
+    stop_delay_s: float = 600.0
+
+    @property
+    def effective_watts_per_amp(self) -> float:
+        """W per A of charging current: explicit override, else from phases and voltage."""
+        if self.watts_per_amp is not None:
+            return self.watts_per_amp
+        if self.phases == 1:
+            return self.voltage_v
+        return math.sqrt(3) * self.voltage_v
+
+
+@dataclass(frozen=True)
+class ToggleAppConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    password: Secret | None = None
+    secret_key: Secret | None = None
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    file: str | None = None
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    # Rewritten once per loop iteration by the collector and controller, for Docker's
+    # HEALTHCHECK (common/heartbeat.py); None writes nothing.
+    heartbeat_file: str | None = None

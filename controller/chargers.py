@@ -1,0 +1,61 @@
+"""Which charger the controller steers, from ``charger.kind``, and the policy's settle time for it.
+
+- ``wallbox_cloud``: ``WallboxCharger`` through the Wallbox cloud, with the account and a session
+  file; a command shows in the meter 10-30 s later, so the policy trusts the meter 30 s after it.
+- ``ocpp``: our OCPP central system listens on ``ocpp.host:ocpp.port`` for the charger, and
+  ``OcppCharger`` steers it (docs/design.md, "Local control (OCPP)"); no account. The charger's
+  current follows in seconds, so the policy trusts the meter 6 s after a command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from common.config import Config
+from common.ports import Charger
+from controller.ocpp import CentralSystem, OcppCharger, OcppSettings
+from controller.ocpp.adapter import DEFAULT_SETTLE_S as OCPP_SETTLE_S
+from controller.policy import DEFAULT_SETTLE_S, PolicySettings
+from controller.session import SessionFile, session_path
+from controller.wallbox import WallboxCharger
+
+log = logging.getLogger("controller")
+
+
+def policy_settings(config: Config) -> PolicySettings:
+    settle_s = OCPP_SETTLE_S if config.charger.kind == "ocpp" else DEFAULT_SETTLE_S
+    return PolicySettings.from_config(config.charging, settle_s=settle_s)
+
+
+def ocpp_settings(config: Config) -> OcppSettings:
+    o = config.ocpp
+    return OcppSettings(
+        host=o.host, port=o.port, charge_point_id=o.charge_point_id, password=o.password
+    )
+
+
+@contextmanager
+def open_charger(
+    config: Config, settings: PolicySettings, wait_s: float = 0.0
+) -> Iterator[Charger]:
+    """The charger adapter for ``charger.kind``; for OCPP the central system runs meanwhile, and
+    ``wait_s`` is how long to wait for the charger to connect before the first cycle."""
+    if config.charger.kind != "ocpp":
+        path = session_path(config)
+        yield WallboxCharger(
+            config.wallbox,
+            settings.watts_per_amp,
+            settle_s=settings.settle_s,
+            session_file=None if path is None else SessionFile(path),
+        )
+        return
+    with CentralSystem(ocpp_settings(config)) as central:
+        if wait_s > 0:
+            log.info("Waiting up to %.0f s for the charger to connect", wait_s)
+            try:
+                central.wait_ready(wait_s)
+            except Exception as e:  # the first cycle says so again, as a charger error
+                log.warning("%s", e)
+        yield OcppCharger(central, settings.watts_per_amp, settle_s=settings.settle_s)
