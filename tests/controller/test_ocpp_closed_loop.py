@@ -12,16 +12,19 @@ import pytest
 from ctl_helpers import WPA, House, ManualClock
 from ocpp_helpers import ocpp_rig
 
-from common.config import ChargingConfig
+from common.config import Config
 from common.models import Action, Reason
 from common.store.sqlite import SqliteStore
-from controller.policy import PolicySettings
+from controller.chargers import policy_settings
 from controller.service import Controller
 
-#: Local control's cadence: a cycle and a sample every 10 s, a 20 s window, 6 s to settle (the
-#: simulated Pulsar's current follows a limit after 4 s).
-CHARGING = ChargingConfig(interval_s=10, window_s=20, start_delay_s=60, stop_delay_s=120)
-SETTLE_S = 6.0
+#: Local control's defaults (a cycle every 10 s, a 20 s window, the meter trusted 6 s after a
+#: command: the simulated Pulsar's current follows a limit after 4 s), with short start and stop
+#: delays so the test day is short.
+CONFIG = Config().with_overrides(
+    {"charger.kind": "ocpp", "charging.start_delay_s": 60, "charging.stop_delay_s": 120}
+)
+CHARGING = CONFIG.charging
 HOUSE_W = 450.0
 
 
@@ -42,7 +45,7 @@ def loop():
     store = SqliteStore(":memory:")
     with ocpp_rig(clock, latency_s=4.0) as rig:
         house = House(store, rig.pulsar, clock() - timedelta(seconds=30), sun)
-        settings = PolicySettings.from_config(CHARGING, settle_s=SETTLE_S)
+        settings = policy_settings(CONFIG)
         controller = Controller(store, rig.charger, settings)
         yield ClosedLoop(clock, sun, rig, house, controller)
     store.close()
@@ -78,6 +81,14 @@ class ClosedLoop:
 
 def target_a(pv_w: float) -> int:
     return int((pv_w - HOUSE_W) // WPA)
+
+
+def test_the_local_defaults_are_what_this_test_runs():
+    assert (CHARGING.interval_s, CHARGING.window_s, policy_settings(CONFIG).settle_s) == (
+        10.0,
+        20.0,
+        6.0,
+    )
 
 
 def test_local_control_follows_the_sun_pauses_at_0_A_and_resumes(loop):
