@@ -3,6 +3,7 @@
     python bench/policy_bench.py                      # the table in the README
     python bench/policy_bench.py --set charging.stop_delay_s=600
     python bench/policy_bench.py --sweep --days broken  # the sweep the defaults were chosen from
+    python bench/policy_bench.py --set charger.kind=ocpp  # local control: the README's OCPP rows
 
 Every row of ``default`` and ``naive`` is a full ``scc replay``: the real controller, the real
 ``wallbox`` package over HTTP to the simulated cloud and its rate limits, 86 400 meter samples.
@@ -239,6 +240,8 @@ def _print_table(results: list[dict[str, object]], sweep: bool) -> None:
             )
         else:
             label = f"{r['day']} {r['policy']}"
+        if r.get("charger") == "ocpp" and r["policy"] != "perfect":
+            label += " (OCPP)"
         print(fmt_row(label, r))
 
 

@@ -5,6 +5,10 @@ asynchronous peer (the OCPP central system, and the simulated charge point that 
 thread never blocks on the network for longer than it said. ``stop`` cancels whatever still runs
 on the loop (tasks a library started and forgot included) and waits for them to finish before
 closing it, so nothing is destroyed while pending.
+
+Several users may share one loop (the replay puts the central system and the simulated charge
+point on one, so a message between them costs no thread switch): each ``start`` is matched by a
+``stop``, and the last ``stop`` ends the loop.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ class LoopThread:
         self.name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._users = 0
 
     @property
     def running(self) -> bool:
         return self._loop is not None
 
     def start(self) -> None:
+        self._users += 1
+        if self._loop is not None:
+            return
         loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -64,8 +72,9 @@ class LoopThread:
             raise TimeoutError(f"{self.name}: no result within {timeout_s:g} s") from None
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        self._users = max(self._users - 1, 0)
         loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if loop is None or thread is None or self._users > 0:
             return
         self._loop = None
         loop.call_soon_threadsafe(loop.stop)

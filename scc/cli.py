@@ -70,11 +70,16 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         help="the car is full after this many kWh (default: it takes all it gets all day)",
     )
     replay.add_argument(
+        "--charger",
+        choices=("wallbox_cloud", "ocpp"),
+        help="how the charger is reached (default: the config's charger.kind); ocpp replays local "
+        "control: a cycle every 10 s, a few seconds of latency, no cloud",
+    )
+    replay.add_argument(
         "--latency-s",
         type=float,
-        default=15.0,
         metavar="S",
-        help="seconds the charger takes to follow a command through the cloud (default 15)",
+        help="seconds the charger takes to follow a command (default 15 on the cloud, 4 on OCPP)",
     )
 
 

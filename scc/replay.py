@@ -42,28 +42,30 @@ from collector.writer import ReadingWriter
 from common.config import Config, ConfigError
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
-from controller.policy import PolicySettings, decide
+from controller.chargers import policy_settings
+from controller.policy import decide
 from controller.service import Controller
-from controller.wallbox import WallboxCharger
 from scc.naive import NAIVE_WINDOW_S, decide_naive
+from scc.replay_table import format_table
+from scc.simcharger import simulated_charger
 from sim.clock import ManualClock, sim_day_start
 from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
 from sim.profiles import Profile, ProfileError, load_csv
-from sim.rig import profile_origin, wallbox_config
-from sim.wallbox_cloud import SimCharger, WallboxCloud
+from sim.rig import profile_origin
 
 PolicyName = Literal["default", "naive", "perfect"]
 POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
-#: The cloud passes a command on after 10-30 s (docs/design.md, "Surplus arithmetic"); the simulated
-#: charger takes 15 s.
-DEFAULT_LATENCY_S = 15.0
+#: From a command to the car's current: through the cloud 10-30 s (docs/design.md, "Surplus
+#: arithmetic"), simulated as 15 s; locally over OCPP a few seconds, simulated as 4 s.
+DEFAULT_LATENCY_S = {"wallbox_cloud": 15.0, "ocpp": 4.0}
 EXIT_BAD_INPUT = 2
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayOptions:
     policy: PolicyName = "default"
-    latency_s: float = DEFAULT_LATENCY_S
+    #: None: the charger kind's (DEFAULT_LATENCY_S).
+    latency_s: float | None = None
     #: kWh the car takes before it is full (status 181); None: it takes all it gets all day.
     car_kwh: float | None = None
     #: Keep the per-second series (for the plot); a benchmark can skip them.
@@ -91,7 +93,9 @@ class ReplayResult:
     limit_solar_kwh: float
     duration_s: int
     runtime_s: float
+    #: Requests to the charger in all (cloud HTTP requests, or OCPP calls); None for "perfect".
     cloud_requests: int | None = None
+    charger: str | None = None
     decisions: list[Decision] = field(default_factory=list)
     series: DaySeries | None = None
 
@@ -108,6 +112,7 @@ class ReplayResult:
         out["limit_solar_kwh"] = round(self.limit_solar_kwh, 4)
         out["captured"] = None if self.captured is None else round(self.captured, 4)
         out["cloud_requests"] = self.cloud_requests
+        out["charger"] = self.charger
         out["duration_s"] = self.duration_s
         out["charging"] = self.charging
         out["runtime_s"] = round(self.runtime_s, 2)
@@ -178,7 +183,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
 @contextlib.contextmanager
 def _quiet_controller(config: Config) -> Iterator[None]:
     """1 440 cycle lines a day are for ``logging.level: DEBUG``; warnings still show."""
-    names = ("controller", "controller.wallbox", "writer", "poll")
+    names = ("controller", "controller.wallbox", "controller.ocpp", "sim.ocpp_cp", "writer", "poll")
     loggers = [logging.getLogger(n) for n in names]
     before = [lg.level for lg in loggers]
     if config.logging.level != "DEBUG":
@@ -192,45 +197,36 @@ def _quiet_controller(config: Config) -> Iterator[None]:
 
 
 def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
-    c = config.charging
     if options.policy == "naive":
-        c = replace(c, window_s=NAIVE_WINDOW_S)
-    settings = PolicySettings.from_config(c)
-    wpa = settings.watts_per_amp
+        config = replace(config, charging=replace(config.charging, window_s=NAIVE_WINDOW_S))
+    c, settings = config.charging, policy_settings(config)
     start = profile_origin(profile, sim_day_start()) + timedelta(seconds=profile.start_s)
     clock = ManualClock(start)
-    charger = SimCharger(
-        clock,
-        watts_per_amp=wpa,
-        latency_s=options.latency_s,
-        setpoint_a=c.max_current_a,
-        paused=True,
-        car_connected=True,
-        kwh_to_full=options.car_kwh,
-    )
     n = len(profile)
     pv, house = profile.pv_w, profile.house_w
     ev_w = [0.0] * n
     setpoints: list[int | None] = [None] * n
     decisions: list[Decision] = []
+    kind = config.charger.kind
+    latency_s = DEFAULT_LATENCY_S[kind] if options.latency_s is None else options.latency_s
     with (
         tempfile.TemporaryDirectory(prefix="scc-replay-") as tmp,
-        WallboxCloud(clock, charger=charger) as cloud,
+        simulated_charger(
+            kind,
+            clock,
+            settings.watts_per_amp,
+            latency_s=latency_s,
+            max_current_a=c.max_current_a,
+            car_kwh=options.car_kwh,
+            timeout_s=config.wallbox.timeout_s,
+        ) as charger,
         _quiet_controller(config),
     ):
         store = SqliteStore(":memory:")
         spool = Spool(Path(tmp) / "spool.sqlite")
         writer = ReadingWriter(lambda: store, spool, clock=lambda: clock().timestamp())
-        adapter = WallboxCharger(
-            wallbox_config(
-                cloud, timeout_s=config.wallbox.timeout_s, charger_id=str(charger.charger_id)
-            ),
-            wpa,
-            clock=clock,
-            settle_s=settings.settle_s,
-        )
         policy = decide_naive if options.policy == "naive" else decide
-        controller = Controller(store, adapter, settings, policy=policy)
+        controller = Controller(store, charger.adapter, settings, policy=policy)
         interval = timedelta(seconds=c.interval_s)
         # The controller starts with the collector; its first window is mostly empty, as at home.
         next_cycle = start + interval
@@ -239,6 +235,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         try:
             for i in range(n):
                 clock.t = now
+                charger.step(now)
                 e = charger.power_w(now)
                 ev_w[i] = e
                 writer.add(Reading(ts=now, active_power_w=float(round(house[i] - pv[i] + e))))
@@ -247,25 +244,23 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
                 if now >= next_cycle:
                     decisions.append(controller.run_cycle(now))
                     next_cycle += interval
-                if not charger.paused:
-                    setpoints[i] = charger.setpoint_a
+                setpoints[i] = charger.setpoint_on()
                 now += one_s
             writer.flush(final=True)
         finally:
             writer.close()  # closes the store too
             spool.close()
-        commands = cloud.commands()
-        starts, stops = count_sessions(ev_w)
-        metrics = replace(
-            energy_balance(pv, house, ev_w),
-            starts=starts,
-            stops=stops,
-            current_changes=sum(1 for cmd in commands if cmd.startswith("current(")),
-            charger_writes=len(commands),
-            charger_reads=cloud.count(method="GET", path_contains="chargers/status"),
-            rate_limited=cloud.count(status=429),
-        )
-        requests = len(cloud.requests)
+        counts = charger.counts()
+    starts, stops = count_sessions(ev_w)
+    metrics = replace(
+        energy_balance(pv, house, ev_w),
+        starts=starts,
+        stops=stops,
+        current_changes=counts.current_changes,
+        charger_writes=counts.writes,
+        charger_reads=counts.reads,
+        rate_limited=counts.rate_limited,
+    )
     return ReplayResult(
         profile=profile.name,
         policy=options.policy,
@@ -274,7 +269,8 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         limit_solar_kwh=0.0,
         duration_s=n,
         runtime_s=0.0,
-        cloud_requests=requests,
+        cloud_requests=counts.requests,
+        charger=kind,
         decisions=decisions,
         series=DaySeries(profile.start_s, pv, house, ev_w, setpoints)
         if options.keep_series
@@ -314,53 +310,26 @@ def apply_sets(config: Config, items: Sequence[str]) -> Config:
     return config
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1%}"
-
-
-def format_table(r: ReplayResult) -> str:
-    m = r.metrics
-    settings = ", ".join(f"{k} {v:g}" for k, v in r.charging.items())
-    lines = [
-        f"Replay of {r.profile} ({r.duration_s / 3600:.1f} h), policy {r.policy}",
-        f"  {settings}",
-        "",
-        f"  {'PV':<34}{m.pv_kwh:8.2f} kWh",
-        f"  {'house':<34}{m.house_kwh:8.2f} kWh",
-        f"  {'surplus (PV above house)':<34}{m.surplus_kwh:8.2f} kWh",
-        f"  {'EV':<34}{m.ev_kwh:8.2f} kWh",
-        f"  {'  from solar':<34}{m.ev_solar_kwh:8.2f} kWh   solar share {_pct(m.solar_share)}",
-        f"  {'  from the grid':<34}{m.ev_grid_kwh:8.2f} kWh",
-        f"  {'grid import':<34}{m.import_kwh:8.2f} kWh",
-        f"  {'grid export':<34}{m.export_kwh:8.2f} kWh",
-        f"  {'limit (perfect tracking), solar':<34}{r.limit_solar_kwh:8.2f} kWh   "
-        f"captured {_pct(r.captured)}",
-        "",
-        f"  {'starts / stops':<34}{m.starts:>4} / {m.stops}",
-        f"  {'current changes':<34}{m.current_changes:>4}",
-    ]
-    if r.cloud_requests is not None:
-        lines += [
-            f"  {'charger writes':<34}{m.charger_writes:>4}",
-            f"  {'status reads':<34}{m.charger_reads:>4}",
-            f"  {'429 answers from the cloud':<34}{m.rate_limited:>4}",
-            f"  {'cloud requests in all':<34}{r.cloud_requests:>4}",
-        ]
-    lines.append(f"\nReplayed in {r.runtime_s:.1f} s")
-    return "\n".join(lines)
-
-
-def run_cli(config: Config, args: argparse.Namespace) -> int:
+def _options(config: Config, args: argparse.Namespace) -> tuple[Config, ReplayOptions]:
+    """The config and options the command line asks for; ValueError says what is wrong."""
+    if getattr(args, "charger", None):
+        config = config.with_overrides({"charger.kind": args.charger})
     config = apply_sets(config, getattr(args, "set", None) or [])
     policy = getattr(args, "policy", "default") or "default"
     if policy not in POLICIES:
-        print(f"scc replay: --policy must be one of {', '.join(POLICIES)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    latency_s = getattr(args, "latency_s", None)
-    latency_s = DEFAULT_LATENCY_S if latency_s is None else latency_s
-    car_kwh = getattr(args, "car_kwh", None)
-    if not 0 <= latency_s <= 600 or (car_kwh is not None and car_kwh <= 0):
-        print("scc replay: --latency-s must be 0-600 and --car-kwh positive", file=sys.stderr)
+        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}")
+    latency_s, car_kwh = getattr(args, "latency_s", None), getattr(args, "car_kwh", None)
+    if not 0 <= (latency_s or 0) <= 600 or (car_kwh is not None and car_kwh <= 0):
+        raise ValueError("--latency-s must be 0-600 and --car-kwh positive")
+    plot = bool(getattr(args, "plot", None))
+    return config, ReplayOptions(cast(PolicyName, policy), latency_s, car_kwh, keep_series=plot)
+
+
+def run_cli(config: Config, args: argparse.Namespace) -> int:
+    try:
+        config, options = _options(config, args)
+    except ValueError as e:
+        print(f"scc replay: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     plot_path = getattr(args, "plot", None)
     if plot_path:
@@ -376,12 +345,6 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     except ProfileError as e:
         print(f"scc replay: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    options = ReplayOptions(
-        policy=cast(PolicyName, policy),
-        latency_s=latency_s,
-        car_kwh=car_kwh,
-        keep_series=bool(plot_path),
-    )
     result = replay(profile, config, options)
     if plot_path:
         from scc.plot import plot_day

@@ -94,11 +94,13 @@ class CentralSystem:
         settings: OcppSettings,
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
+        thread: LoopThread | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.timing = timing or Timing()
-        self._thread = LoopThread("ocpp-central-system")
+        #: The loop it runs on: its own, or one shared with a simulated charger (the replay).
+        self._thread = thread or LoopThread("ocpp-central-system")
         self._server: Server | None = None
         self._stations: dict[str, StationState] = {}
         self._station: StationState | None = None
@@ -142,6 +144,8 @@ class CentralSystem:
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]  # Subprotocol is a NewType of str
             process_request=self._check_request,
             logger=_ws_log,
+            # Messages are a few hundred bytes on a LAN: deflating each costs more than it saves.
+            compression=None,
         )
 
     def stop(self) -> None:

@@ -63,7 +63,9 @@ class PulsarClient(ChargePoint):
         self.journal.append(f">{msg.action}")
         if msg.action == "StatusNotification":
             log.info("%s: %s", self.id, msg.payload["status"])
-        result = await self.call(request)
+        # The central system checks what it receives; the sim's own messages are checked against
+        # the schema once, in its tests, not on every send (a replay sends 8 640 samples a day).
+        result = await self.call(request, skip_schema_validation=True)
         if result is None:
             return None
         if msg.action == "BootNotification" and result.status == "Accepted":

@@ -54,6 +54,7 @@ class SimChargePoint:
         step_s: float = 0.1,
         reconnect_s: float = 0.5,
         boots_on_reconnect: bool | None = None,
+        thread: LoopThread | None = None,
     ) -> None:
         self.url = url
         self.identity = url.rstrip("/").rsplit("/", 1)[-1]
@@ -71,7 +72,8 @@ class SimChargePoint:
         self.refusals: list[int] = []  # HTTP statuses of refused connections
         self.connections = 0
         self.backlog: list[Outgoing] = []
-        self._thread = LoopThread(f"sim-ocpp-{self.identity}")
+        #: Its own loop, or one shared with the central system (the replay: no thread switch).
+        self._thread = thread or LoopThread(f"sim-ocpp-{self.identity}")
         self._cp: PulsarClient | None = None
         self._offline = False
         self._tasks: list[asyncio.Future[None]] = []
@@ -89,7 +91,15 @@ class SimChargePoint:
             self._tasks.append(asyncio.ensure_future(self._step_loop()))
 
     def stop(self) -> None:
+        if self._thread.running:
+            self._thread.run(self._stop_tasks(), timeout_s=10)
         self._thread.stop()
+
+    async def _stop_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
 
     def __enter__(self) -> SimChargePoint:
         return self.start()
@@ -198,6 +208,7 @@ class SimChargePoint:
             additional_headers=self._headers(),
             open_timeout=5,
             logger=_ws_log,
+            compression=None,
         ) as ws:
             cp = PulsarClient(
                 self.identity, ws, self.pulsar, self.clock, self.reboot_soon, self.journal
