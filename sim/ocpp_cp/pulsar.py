@@ -299,9 +299,11 @@ class Pulsar:
             self.heartbeat_s = interval_s
 
     def transaction_started(self, transaction_id: int, now: datetime) -> None:
+        """A session starts at the limit its default profile sets, not at the last one drawn."""
         with self._lock:
             self.advance(now)
             self.transaction_id = transaction_id
+            self.offered_a = self.drawn_limit_a = self._limit_in_force()
 
     def start_transaction(self, now: datetime) -> Outgoing | None:
         """The StartTransaction an accepted RemoteStart calls for, once."""

@@ -246,3 +246,56 @@ def test_limit_is_whole_amps(capsys, csv_day, cfg_file):
 def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file, args):
     code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
+
+
+# -- local control (OCPP): the real central system and the simulated Pulsar -------------------
+
+
+def test_ocpp_steady_sun_numbers_worked_out_by_hand():
+    """Local control's defaults (10 s cycles, 20 s window) with a 120 s start delay, one hour of
+    PV 6 kW and a 300 W house: surplus 5700 W, 8 A."""
+    config = pinned(**{"charger.kind": "ocpp"}).with_overrides({"charging.window_s": 20})
+    r = replay(steady_day(3600), config)
+    m = r.metrics
+    assert r.charger == "ocpp" and r.charging["interval_s"] == 10.0
+    # Cycles every 10 s from 10:00:10; the surplus covers 6 A from the first one, so the start
+    # comes 120 s later (10:02:10): the 8 A profile, then the remote start; the Pulsar starts its
+    # session at its next second, at the profile's 8 A.
+    starts = [d for d in r.decisions if d.action.value == "start"]
+    assert [(d.ts.minute, d.ts.second, d.target_a) for d in starts] == [(2, 10, 8)]
+    on_s = 3600 - 131
+    assert m.ev_kwh == pytest.approx(8 * 3 * 400 / math.sqrt(3) * on_s / 3.6e6, rel=1e-3)
+    assert m.solar_share == 1.0 and m.ev_grid_kwh == 0.0
+    assert (m.starts, m.stops, m.rate_limited) == (1, 0, 0)
+    # One profile and one remote start; no cloud request, no sample asked for (10 s samples).
+    assert (m.charger_writes, m.current_changes, m.charger_reads) == (2, 1, 0)
+    assert r.captured == pytest.approx(on_s / 3600, rel=1e-3)
+
+
+def test_ocpp_follows_a_cloudy_day_closer_than_the_cloud(capsys):
+    """The same cloudy hour (6 min sun, 3 min shade) through both chargers, each with its
+    own cycle and window: locally the current follows the sun within seconds."""
+    config = Config().with_overrides({"charging.start_delay_s": 120, "charging.stop_delay_s": 120})
+    cloud = replay(cloudy_day(), config, ReplayOptions(keep_series=False))
+    local = replay(
+        cloudy_day(),
+        config.with_overrides({"charger.kind": "ocpp"}),
+        ReplayOptions(keep_series=False),
+    )
+    assert local.metrics.ev_solar_kwh > cloud.metrics.ev_solar_kwh
+    assert local.metrics.ev_grid_kwh < cloud.metrics.ev_grid_kwh
+    assert local.metrics.rate_limited == 0 and local.cloud_requests is not None
+
+
+def test_cli_replay_with_the_ocpp_charger(capsys, tmp_path):
+    day = tmp_path / "steady.csv"
+    write_csv(steady_day(1800), day)
+    code, out, _ = run(capsys, "replay", str(day), "--charger", "ocpp", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["charger"] == "ocpp" and data["charging"]["interval_s"] == 10.0
+    assert data["starts"] == 1 and data["rate_limited"] == 0
+    code, out, _ = run(capsys, "replay", str(day), "--charger", "ocpp", "--latency-s", "10")
+    assert code == 0
+    assert "charger commands (OCPP)" in out and "OCPP calls in all" in out
+    assert "429" not in out
