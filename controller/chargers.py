@@ -12,16 +12,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from common.config import Config
 from common.ports import Charger
-from controller.ocpp import CentralSystem, OcppCharger, OcppSettings
-from controller.ocpp.adapter import DEFAULT_SETTLE_S as OCPP_SETTLE_S
+
+if TYPE_CHECKING:
+    from controller.ocpp import OcppSettings
 from controller.policy import DEFAULT_SETTLE_S, PolicySettings
 from controller.session import SessionFile, session_path
 from controller.wallbox import WallboxCharger
 
 log = logging.getLogger("controller")
+#: The OCPP adapter's settle time (controller/ocpp/adapter.py), here so that the cloud's path
+#: does not load the OCPP stack (ocpp, jsonschema, websockets) just to read one number.
+OCPP_SETTLE_S = 6.0
 
 
 def policy_settings(config: Config) -> PolicySettings:
@@ -30,6 +35,8 @@ def policy_settings(config: Config) -> PolicySettings:
 
 
 def ocpp_settings(config: Config) -> OcppSettings:
+    from controller.ocpp import OcppSettings
+
     o = config.ocpp
     return OcppSettings(
         host=o.host, port=o.port, charge_point_id=o.charge_point_id, password=o.password
@@ -51,6 +58,8 @@ def open_charger(
             session_file=None if path is None else SessionFile(path),
         )
         return
+    from controller.ocpp import CentralSystem, OcppCharger
+
     with CentralSystem(ocpp_settings(config)) as central:
         if wait_s > 0:
             log.info("Waiting up to %.0f s for the charger to connect", wait_s)

@@ -39,6 +39,11 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
     demo.add_argument(
+        "--charger",
+        choices=("wallbox_cloud", "ocpp"),
+        help="simulate the Wallbox cloud or local OCPP control (default: charger.kind)",
+    )
+    demo.add_argument(
         "--start",
         metavar="HH:MM",
         help="simulated time of day to start at (default: just before "

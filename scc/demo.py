@@ -6,7 +6,8 @@ times faster than the wall clock:
   day by default), whose grid power includes what the simulated charger draws;
 - the real collector polling it every simulated second into a SQLite store in a temporary folder;
 - the real controller steering the simulated Wallbox cloud through the real ``wallbox`` package
-  (rate limits, latency and token expiry in simulated time);
+  (rate limits, latency and token expiry in simulated time), or, with ``--charger ocpp``, the
+  simulated Pulsar connected to the controller's own OCPP central system (local control);
 - the real toggle app on http://127.0.0.1:PORT, reading the same store: switching the mode there
   changes what the controller does at its next cycle.
 The day starts just before the profile's first sunny spell, so the controller starts the car
@@ -34,14 +35,14 @@ from collector.writer import FLUSH_INTERVAL_S, ReadingWriter
 from common.config import Config
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start
-from controller.policy import PolicySettings
+from controller.chargers import policy_settings
 from controller.service import Controller, run_loop
-from controller.wallbox import WallboxCharger
+from scc.replay import DEFAULT_LATENCY_S
+from scc.simcharger import SimulatedCharger, simulated_charger
 from sim.clock import ScaledClock, sim_day_start
 from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
-from sim.rig import SimHouse, profile_origin, wallbox_config
-from sim.wallbox_cloud import SimCharger, WallboxCloud
+from sim.rig import SimHouse, profile_origin
 
 log = logging.getLogger("demo")
 
@@ -102,14 +103,12 @@ def start_second(profile: Profile, config: Config, start: str | None) -> int:
     return max(sunny - LEAD_S, profile.start_s)
 
 
-def _demo_config(config: Config, tmp: Path, port: int, meter_url: str, cloud: WallboxCloud):
+def _demo_config(config: Config, tmp: Path, port: int, meter_url: str) -> Config:
     """The user's charging settings; everything else pointed at the simulated devices."""
     return replace(
         config,
         store=replace(config.store, backend="sqlite", sqlite_path=str(tmp / "scc.db")),
         meter=replace(config.meter, url=meter_url, api="v1", spool_path=str(tmp / "spool")),
-        # The id is known, as it would be in a config: no look-up eating the first minute's GETs.
-        wallbox=wallbox_config(cloud, charger_id=str(cloud.charger.charger_id)),
         toggle_app=replace(config.toggle_app, host="127.0.0.1", port=port, password=None),
         source="<demo>",
     )
@@ -144,6 +143,8 @@ class _Threads:
 
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
+    if getattr(args, "charger", None):
+        config = config.with_overrides({"charger.kind": args.charger})
     speed = float(getattr(args, "speed", 20.0) or 20.0)
     port = int(getattr(args, "port", 8080))
     duration = getattr(args, "duration", None)
@@ -188,21 +189,46 @@ def _run(
     tmp: Path,
     stop: threading.Event,
 ) -> int:
-    from waitress import create_server
-
-    from toggle_app.app import create_app
-
     origin = profile_origin(profile, sim_day_start(local=True))
     clock = ScaledClock(origin + timedelta(seconds=first_s), speed)
     for h in logging.getLogger().handlers:
         h.setFormatter(SimTimeFormatter(clock))
     c = config.charging
-    settings = PolicySettings.from_config(c)
-    charger = SimCharger(clock, watts_per_amp=settings.watts_per_amp, setpoint_a=c.max_current_a)
-    house = SimHouse(profile, charger, origin)
-    cloud = WallboxCloud(clock, charger=charger).start()
-    meter = MeterServer(SimulatedP1(house.grid_power_w, clock)).start()
-    cfg = _demo_config(config, tmp, port, meter.url, cloud)
+    settings = policy_settings(config)
+    with simulated_charger(
+        config.charger.kind,
+        clock,
+        settings.watts_per_amp,
+        latency_s=DEFAULT_LATENCY_S[config.charger.kind],
+        max_current_a=c.max_current_a,
+        realtime=True,
+    ) as charger:
+        house = SimHouse(profile, charger, origin)
+        meter = MeterServer(SimulatedP1(house.grid_power_w, clock)).start()
+        try:
+            cfg = _demo_config(config, tmp, port, meter.url)
+            return _serve(cfg, profile, charger, clock, speed, port, duration, tmp, stop)
+        finally:
+            meter.stop()
+
+
+def _serve(
+    cfg: Config,
+    profile: Profile,
+    charger: SimulatedCharger,
+    clock: ScaledClock,
+    speed: float,
+    port: int,
+    duration: float | None,
+    tmp: Path,
+    stop: threading.Event,
+) -> int:
+    from waitress import create_server
+
+    from toggle_app.app import create_app
+
+    c = cfg.charging
+    settings = policy_settings(cfg)
     db = cfg.store.sqlite_path
     stores: list[SqliteStore] = []
 
@@ -219,13 +245,11 @@ def _run(
             f"scc demo: cannot listen on 127.0.0.1:{port}: {e.strerror or e} (try --port)",
             file=sys.stderr,
         )
-        meter.stop()
-        cloud.stop()
         for s in stores:
             s.close()
         return EXIT_BAD_INPUT
 
-    client = HomeWizardClient(meter.url, "v1", timeout_s=2.0, clock=clock)
+    client = HomeWizardClient(cfg.meter.url, "v1", timeout_s=2.0, clock=clock)
     spool = Spool(tmp / "spool")
     writer = ReadingWriter(
         store, spool, flush_interval_s=FLUSH_INTERVAL_S / speed, max_backoff_s=30.0 / speed
@@ -238,8 +262,7 @@ def _run(
         clock=clock.seconds,
         sleep=clock.sleeper(stop),
     )
-    adapter = WallboxCharger(cfg.wallbox, settings.watts_per_amp, clock=clock)
-    controller = Controller(store(), adapter, settings)
+    controller = Controller(store(), charger.adapter, settings)
 
     start_local = clock().astimezone()
     print(
@@ -247,8 +270,8 @@ def _run(
         f"{speed:g}x real time (a controller cycle of {c.interval_s:.0f} s every "
         f"{c.interval_s / speed:.1f} s)\n"
         f"  phone page:          http://127.0.0.1:{port}/  (switch the mode there)\n"
-        f"  simulated P1 meter:  {meter.url}/api/v1/data\n"
-        f"  simulated Wallbox:   {cloud.api_url} (car plugged in, charger paused)\n"
+        f"  simulated P1 meter:  {cfg.meter.url}/api/v1/data\n"
+        f"  simulated charger:   {charger.where}\n"
         f"  store:               {db} (deleted at exit)\n"
         "  Ctrl-C stops.",
         flush=True,
@@ -275,17 +298,16 @@ def _run(
         now = clock()
         summary = controller.store.energy_summary(local_day_start(now), now)
         share = "-" if summary.solar_share is None else f"{summary.solar_share:.0%}"
+        link = "OCPP calls" if charger.kind == "ocpp" else "Wallbox cloud requests"
         print(
             f"Demo stopped at {now.astimezone():%H:%M} (simulated): the car took "
             f"{summary.ev_kwh:.2f} kWh, solar share {share}, {summary.starts} start(s); "
-            f"{writer.written} meter readings, {len(cloud.requests)} Wallbox cloud requests",
+            f"{writer.written} meter readings, {charger.counts().requests} {link}",
             flush=True,
         )
         writer.close()
         spool.close()
         client.close()
-        meter.stop()
-        cloud.stop()
         for s in stores:
             s.close()
     return 1 if threads.crashed else 0

@@ -19,14 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ocpp import messages as ocpp_messages
-
-from common.asyncloop import LoopThread
 from common.ports import Charger
-from controller.ocpp import CentralSystem, OcppCharger, OcppSettings, Timing
 from controller.wallbox import WallboxCharger
 from sim.charger import SimCharger
-from sim.ocpp_cp import Pulsar, SimChargePoint
 from sim.rig import wallbox_config
 from sim.wallbox_cloud import WallboxCloud
 
@@ -138,6 +133,11 @@ def _ocpp(
     car_kwh: float | None,
     realtime: bool,
 ) -> Iterator[SimulatedCharger]:
+    # Imported here: the cloud's replay and demo need none of the OCPP stack.
+    from common.asyncloop import LoopThread
+    from controller.ocpp import CentralSystem, OcppCharger, OcppSettings, Timing
+    from sim.ocpp_cp import Pulsar, SimChargePoint
+
     settings = OcppSettings(host="127.0.0.1", port=0, charge_point_id=SIM_CHARGE_POINT_ID)
     # One event loop for both ends: a message between them costs no thread switch (a replay sends
     # 8 640 samples a day); for the same reason the schema checks run in the loop, not in a pool.
@@ -189,6 +189,8 @@ def _ocpp(
 def _validation_in_loop() -> Iterator[None]:
     """The ``ocpp`` package checks each message's schema in a thread pool by default; a hop
     there and back is most of a message's cost when both ends run in one process."""
+    from ocpp import messages as ocpp_messages
+
     before = ocpp_messages.ASYNC_VALIDATION
     ocpp_messages.ASYNC_VALIDATION = False
     try:

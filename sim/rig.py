@@ -7,11 +7,11 @@ Used by the replay, the demo and the tests, so all three simulate the same house
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from common.config import Secret, WallboxConfig
 from sim.profiles import Profile
-from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
+from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, WallboxCloud
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: ``ts_s`` at or above this is a Unix time (a recorded day), below it seconds since midnight.
@@ -23,6 +23,12 @@ def profile_origin(profile: Profile, day_start: datetime) -> datetime:
     return EPOCH if profile.start_s >= EPOCH_THRESHOLD_S else day_start
 
 
+class DrawsPower(Protocol):
+    """A simulated charger as the meter sees it (the cloud's, or the OCPP Pulsar)."""
+
+    def power_w(self, now: datetime) -> float: ...
+
+
 class SimHouse:
     """PV and house load from a profile, and a charger: what a P1 meter at the connection sees.
 
@@ -30,7 +36,7 @@ class SimHouse:
     that moment, as a real meter's reading does.
     """
 
-    def __init__(self, profile: Profile, charger: SimCharger, origin: datetime) -> None:
+    def __init__(self, profile: Profile, charger: DrawsPower, origin: datetime) -> None:
         self.profile = profile
         self.charger = charger
         self.origin = origin

@@ -37,7 +37,8 @@ log = logging.getLogger("controller.ocpp")
 
 #: From a new limit to samples that show it: the Pulsar reports the status within a second; how
 #: fast the car's current follows is not measured by anyone we know of (our simulated Pulsar
-#: takes 4 s). The policy waits as long before it trusts the meter again.
+#: takes 4 s). The policy waits as long before it trusts the meter again
+#: (controller/chargers.py keeps the same number for it).
 DEFAULT_SETTLE_S = 6.0
 #: A limit is judged ignored only on samples this long after it changed: a slow ramp is not a
 #: firmware that ignores limits.

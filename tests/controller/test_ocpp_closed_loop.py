@@ -84,6 +84,10 @@ def target_a(pv_w: float) -> int:
 
 
 def test_the_local_defaults_are_what_this_test_runs():
+    from controller.chargers import OCPP_SETTLE_S
+    from controller.ocpp.adapter import DEFAULT_SETTLE_S
+
+    assert OCPP_SETTLE_S == DEFAULT_SETTLE_S  # the policy and the adapter wait alike
     assert (CHARGING.interval_s, CHARGING.window_s, policy_settings(CONFIG).settle_s) == (
         10.0,
         20.0,

@@ -158,3 +158,26 @@ def test_demo_duration_ends_it_and_a_busy_port_is_one_line(tmp_path):
         demo.wait_for(r"controller: Wallbox: paused - P1")  # cycles ran in those 3 s
     finally:
         demo.stop()
+
+
+def test_demo_with_local_control_starts_the_car_over_ocpp(tmp_path):
+    """``--charger ocpp``: the simulated Pulsar connects to the controller's central system,
+    the controller cycles every 10 s and starts the car with a remote start."""
+    port = free_port()
+    demo = Demo(tmp_path, "--charger", "ocpp", "--speed", "40", "--port", str(port))
+    try:
+        demo.wait_for(r"simulated charger:\s+Pulsar on OCPP at ws://127\.0\.0\.1:\d+/sim-pulsar")
+        demo.wait_for(r"a controller cycle of 10 s every 0\.2 s")
+        demo.wait_for(r"Charge point sim-pulsar booted: Wall Box Chargers")
+        demo.wait_for(r"Sufficient power: -\d+ W\. Start charging at \d+ A", timeout_s=40)
+        demo.wait_for(r"Wallbox: \d+ A - P1 \(20 s mean\)", timeout_s=20)
+        status = get_json(f"http://127.0.0.1:{port}/api/status")
+        assert status["charger"]["link"] == "ocpp" and status["charger"]["firmware"] == "6.7.38"
+        assert status["charger"]["status"] == "Charging"
+        assert status["charger"]["current_l1_a"] > 5
+        demo.proc.send_signal(signal.SIGTERM)
+        assert demo.proc.wait(20) == 0
+        demo.wait_for(r"Demo stopped at .* \d+ OCPP calls")
+        assert "Traceback" not in demo.output()
+    finally:
+        demo.stop()
