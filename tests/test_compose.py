@@ -34,8 +34,6 @@ SERVICES = {"influxdb", "grafana", "collector", "controller", "toggle_app"}
 OURS = {"collector", "controller", "toggle_app"}
 REQUIRED = {
     "METER_URL",
-    "WALLBOX_USERNAME",
-    "WALLBOX_PASSWORD",
     "ADMIN_PASSWORD",
     "INFLUXDB_TOKEN",
 }
@@ -49,7 +47,16 @@ FILLED = {
 }
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
 # Optional values left empty in .env.example: empty means unset.
-OPTIONAL_BLANKS = {"METER_TOKEN", "WALLBOX_CHARGER_ID"}
+# The Wallbox account is needed on the cloud only (CHARGER_KIND=wallbox_cloud); the controller
+# names it when it is missing there.
+OPTIONAL_BLANKS = {
+    "METER_TOKEN",
+    "WALLBOX_CHARGER_ID",
+    "WALLBOX_USERNAME",
+    "WALLBOX_PASSWORD",
+    "OCPP_CHARGE_POINT_ID",
+    "OCPP_PASSWORD",
+}
 
 RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 
@@ -173,9 +180,11 @@ def test_services_are_the_stack() -> None:
     assert set(RAW["services"]) == SERVICES
 
 
-def test_only_grafana_and_the_toggle_app_publish_ports(resolved: dict[str, Any]) -> None:
+def test_only_grafana_the_toggle_app_and_the_ocpp_port_are_published(
+    resolved: dict[str, Any],
+) -> None:
     published = {n for n, s in resolved["services"].items() if s.get("ports")}
-    assert published == {"grafana", "toggle_app"}
+    assert published == {"grafana", "toggle_app", "controller"}
     for service in resolved["services"].values():
         assert service.get("network_mode") != "host"
     ports = {
@@ -185,7 +194,11 @@ def test_only_grafana_and_the_toggle_app_publish_ports(resolved: dict[str, Any])
         for n, s in resolved["services"].items()
         if s.get("ports")
     }
-    assert ports == {"grafana": [("3000", 3000)], "toggle_app": [("8080", 8080)]}
+    assert ports == {
+        "grafana": [("3000", 3000)],
+        "toggle_app": [("8080", 8080)],
+        "controller": [("8887", 8887)],  # OCPP, where the charger connects (local control)
+    }
 
 
 def test_every_service_restarts_has_a_healthcheck_and_waits_for_influxdb(
@@ -255,7 +268,7 @@ def _references() -> list[tuple[str, str, str]]:
 def test_no_secret_has_a_default_value() -> None:
     refs = _references()
     secrets = {name for name, _, _ in refs if SECRET_NAME.search(name)}
-    assert secrets >= {"ADMIN_PASSWORD", "INFLUXDB_TOKEN", "WALLBOX_PASSWORD"}
+    assert secrets >= {"ADMIN_PASSWORD", "INFLUXDB_TOKEN", "WALLBOX_PASSWORD", "OCPP_PASSWORD"}
     for name, op, rest in refs:
         if name in OPTIONAL_BLANKS:
             assert (op, rest) == (":-", ""), f"${{{name}}} may only default to empty"
@@ -317,6 +330,7 @@ def test_each_service_config_loads_and_points_at_the_stack(
     w = configs["controller"].wallbox
     assert (w.username, w.charger_id) == (FILLED["WALLBOX_USERNAME"], None)  # first charger
     assert w.password is not None and w.password.get() == FILLED["WALLBOX_PASSWORD"]
+    assert configs["controller"].charger.kind == "wallbox_cloud"
     t = configs["toggle_app"].toggle_app
     assert (t.host, t.port) == ("0.0.0.0", 8080)
     assert t.password is not None and t.password.get() == FILLED["ADMIN_PASSWORD"]
@@ -454,3 +468,26 @@ def test_every_service_the_readme_names_exists() -> None:
     assert named, "the README names no services"
     assert named <= SERVICES, named - SERVICES
     assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M)) == SERVICES
+
+
+def test_local_control_is_one_line_in_env(tmp_path: Path) -> None:
+    """CHARGER_KIND=ocpp without a Wallbox account: compose accepts it, and the controller's
+    config listens for the charger on the published port, with the id and password from .env."""
+    values = {
+        **_env_example(),
+        **FILLED,
+        "WALLBOX_USERNAME": "",
+        "WALLBOX_PASSWORD": "",
+        "CHARGER_KIND": "ocpp",
+        "OCPP_CHARGE_POINT_ID": "PLP1-123456",
+        "OCPP_PASSWORD": "ocpp-pass",
+    }
+    result = _compose(tmp_path, values, "config")
+    assert result.returncode == 0, result.stderr
+    controller = yaml.safe_load(result.stdout)["services"]["controller"]
+    cfg = _service_config({"services": {"controller": controller}}, "controller", tmp_path)
+    assert cfg.charger.kind == "ocpp" and cfg.charging.interval_s == 10.0
+    o = cfg.ocpp
+    assert (o.host, o.port, o.charge_point_id) == ("0.0.0.0", 8887, "PLP1-123456")
+    assert cfg.ocpp.password is not None and cfg.ocpp.password.get() == "ocpp-pass"
+    assert cfg.wallbox.username is None
