@@ -668,3 +668,22 @@ def test_demo_simulators_serve_what_the_services_expect(
         meter.stop()
         cloud.stop()
     assert meter.healthcheck() != 0 and cloud.healthcheck() != 0
+
+
+DEMO_UP = (
+    "docker compose --env-file .env.demo -f docker-compose.yml -f docker-compose.demo.yml up -d"
+)
+
+
+def test_readme_gives_the_demo_stack_next_to_scripts_demo() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Try it in two commands")
+    section = text[start : text.index("\n## ", start + 3)]
+    assert "scripts/demo" in section and DEMO_UP in section
+    values = _env_values(ENV_DEMO)
+    assert f"password `{values['ADMIN_PASSWORD']}`" in section
+    assert f"`{values['COMPOSE_PROJECT_NAME']}`" in section
+    assert "http://127.0.0.1:3000" in section and "http://127.0.0.1:8080" in section
+    # The same command where a reader of the files finds it.
+    assert DEMO_UP in DEMO.read_text(encoding="utf-8")
+    assert DEMO_UP in ENV_DEMO.read_text(encoding="utf-8")
