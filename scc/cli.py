@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from collector.cli import COMMAND as COLLECTOR
 from common.config import Config
-from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
+from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
 from common.models import Status
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
@@ -119,10 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
     )
+    add_global_options(parser)  # before the command (scc --config FILE status) or after it
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        add_config_option(p)
+        add_global_options(p, after_command=True)
         cmd.add_arguments(p)
         p.set_defaults(run=cmd.run)
     return parser
