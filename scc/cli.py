@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from collector.cli import COMMAND as COLLECTOR
 from common.config import Config
@@ -139,20 +140,39 @@ def status(config: Config, as_json: bool) -> int:
     from common.store import StoreError, build_status, open_store
 
     now = datetime.now(UTC)
-    try:
-        store = open_store(config)
+    store_line, missing = describe_store(config)
+    if missing:  # nothing recorded yet: say so without creating an empty store file
+        st = Status(now, None, None, config.charging.window_s, None, None, None, None)
+    else:
         try:
-            st = build_status(store, now, config.charging.window_s, local_day_start(now))
-        finally:
-            store.close()
-    except StoreError as e:
-        print(f"scc status: store unavailable: {e}", file=sys.stderr)
-        return 1
+            store = open_store(config)
+            try:
+                st = build_status(store, now, config.charging.window_s, local_day_start(now))
+            finally:
+                store.close()
+        except StoreError as e:
+            print(f"scc status: store unavailable ({store_line}): {e}", file=sys.stderr)
+            return 1
     if as_json:
-        print(json.dumps(st.to_json(), indent=2))
+        print(json.dumps({"store": store_line, **st.to_json()}, indent=2))
         return 0
-    print(format_status(st))
+    print(f"Store:     {store_line}\n{format_status(st)}")
     return 0
+
+
+def describe_store(config: Config) -> tuple[str, bool]:
+    """The store ``scc status`` reads, in words, and whether it is a SQLite file not made yet."""
+    if config.store.backend == "influxdb":
+        i = config.influxdb
+        return f"InfluxDB {i.url}, org {i.org}, bucket {i.bucket}", False
+    path = config.store.sqlite_path
+    if path == ":memory:":
+        return "SQLite in memory", False
+    where = Path(path).resolve()
+    if where.exists():
+        return f"SQLite {where}", False
+    hint = "it does not exist yet: nothing recorded there; scc collector creates it"
+    return f"SQLite {where} ({hint}; set store.sqlite_path for another one)", True
 
 
 def _w(v: float | None) -> str:
