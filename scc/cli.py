@@ -35,6 +35,12 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--port", type=int, default=8080, help="phone page port")
     demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the phone page listens on (default 127.0.0.1: this machine only; "
+        "0.0.0.0: every network, e.g. a Pi over SSH; no password, the charger is simulated)",
+    )
+    demo.add_argument(
         "--profile", help="CSV day ts_s,pv_w,house_w (default: built-in broken-cloud day)"
     )
     demo.add_argument("--duration", type=float, help="stop after this many real seconds")
