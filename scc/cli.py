@@ -100,6 +100,22 @@ def _run_status(config: Config, args: argparse.Namespace) -> int:
     return status(config, as_json=args.json)
 
 
+def _check_env_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--env-file",
+        default=".env",
+        metavar="FILE",
+        help="the compose settings to check (default ./.env; - reads them from stdin)",
+    )
+    p.add_argument("--no-meter", action="store_true", help="do not try to reach the meter")
+
+
+def _run_check_env(config: Config, args: argparse.Namespace) -> int:
+    from scc.envcheck import run_cli
+
+    return run_cli(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     COLLECTOR,
     CONTROLLER,
@@ -118,6 +134,12 @@ COMMANDS: tuple[Command, ...] = (
         "score a recorded or synthetic day (CSV ts_s,pv_w,house_w)",
         _replay_arguments,
         _run_replay,
+    ),
+    Command(
+        "check-env",
+        "check the docker compose settings in .env, all at once, and that the meter answers",
+        _check_env_arguments,
+        _run_check_env,
     ),
 )
 
