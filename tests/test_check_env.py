@@ -248,3 +248,17 @@ def test_settings_are_the_names_of_env_example() -> None:
     values, problems = parse_env((REPO / ".env.example").read_text())
     assert problems == []
     assert list(values) == [s.name for s in SETTINGS]
+
+
+def test_the_readme_shows_what_check_env_says(tmp_path: Path) -> None:
+    """The README's sample answer is for .env.example with a too short INFLUXDB_TOKEN and
+    CHARGING_MAX_CURRENT_A=40 filled in; it must stay what the command prints."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"\n   ```\n(   Checking \.env:.*?)   ```\n", readme, re.S)
+    assert m is not None
+    shown = "".join(line[3:] + "\n" for line in m[1].splitlines())
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    example = example.replace("\nINFLUXDB_TOKEN=\n", "\nINFLUXDB_TOKEN=abc123\n")
+    example = example.replace("\nCHARGING_MAX_CURRENT_A=16\n", "\nCHARGING_MAX_CURRENT_A=40\n")
+    (tmp_path / ".env").write_text(example)
+    assert scc("check-env", cwd=tmp_path).stdout == shown
