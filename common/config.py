@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from common.secret import Secret as Secret  # where it always was imported from
 from common.sections import (
     KIND_DEFAULTS,
     ChargerConfig,
@@ -29,7 +30,6 @@ from common.sections import (
     LoggingConfig,
     MeterConfig,
     OcppConfig,
-    Secret,
     StoreConfig,
     ToggleAppConfig,
     WallboxConfig,
@@ -167,7 +167,7 @@ def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
         section, _, key = name[len(_ENV_PREFIX) :].lower().partition("__")
         if section not in _SECTIONS:
             raise ConfigError(f"${name}: unknown section {section!r}")
-        merged.setdefault(section, {})[key] = _EnvText(value)
+        merged.setdefault(section, {})[key] = _EnvText(value, name)
     influx = merged.setdefault("influxdb", {})
     for env_name, key in _INFLUX_ENV.items():
         if env.get(env_name) and key not in influx:
@@ -176,9 +176,19 @@ def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
 
 class _EnvText(str):
     """A value from the environment: text, typed only when its key wants a number or a bool (a
-    password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed)."""
+    password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed). It keeps the
+    variable's name, so that an error names the variable, not the config file."""
 
-    __slots__ = ()
+    var: str
+
+    def __new__(cls, text: str, var: str) -> _EnvText:
+        self = super().__new__(cls, text)
+        self.var = var
+        return self
+
+
+def _where(value: Any, key: str, source: str) -> str:  # who set key: "$VAR:" or "FILE: key"
+    return f"${value.var}:" if isinstance(value, _EnvText) else f"{source}: {key}"
 
 
 def _env_scalar(text: str) -> Any:
@@ -192,6 +202,7 @@ def _env_scalar(text: str) -> Any:
 
 def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
     new_sections: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # dotted key -> who set it, for range errors
     set_keys = set(base.set_keys)
     for section, values in raw.items():
         cls = _SECTIONS.get(section)
@@ -202,15 +213,15 @@ def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in hints:
-                raise ConfigError(
-                    f"{source}: unknown key {section}.{key} (known: {', '.join(known)})"
-                )
+                who = f"${value.var}:" if isinstance(value, _EnvText) else f"{source}:"
+                raise ConfigError(f"{who} unknown key {section}.{key} (known: {', '.join(known)})")
             changes[key] = _coerce(value, hints[key], f"{section}.{key}", source)
+            origins[f"{section}.{key}"] = _where(value, f"{section}.{key}", source)
             set_keys.add(f"{section}.{key}")
         if changes:
             new_sections[section] = replace(getattr(base, section), **changes)
     cfg = _kind_defaults(replace(base, **new_sections, set_keys=frozenset(set_keys)))
-    _check_ranges(cfg)
+    _check_ranges(cfg, origins)
     return cfg
 
 
@@ -244,6 +255,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in _UNIONS:
         return _coerce_optional(value, tp, key, source)
+    raw = value
     if isinstance(value, _EnvText):
         # Text keys take the text as typed; the others read it as a YAML scalar ("60", "true").
         value = str(value) if tp in (str, Secret) else _env_scalar(value)
@@ -252,7 +264,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     else:
         result = _TYPES[tp][1](value) if tp in _TYPES else _INVALID
     if result is _INVALID:
-        raise _type_error(value, tp, key, source)
+        raise _type_error(raw, tp, key, source)
     return result
 
 
@@ -299,7 +311,7 @@ _TYPES: dict[Any, tuple[str, Callable[[Any], Any]]] = {
     int: ("an integer", lambda v: v if _is_number(v) and isinstance(v, int) else _INVALID),
     float: ("a number", lambda v: float(v) if _is_number(v) and math.isfinite(v) else _INVALID),
     str: ("a string", _to_str),
-    Secret: ("a secret string", _to_secret),
+    Secret: ("a string", _to_secret),
 }
 
 
@@ -307,10 +319,20 @@ def _involves_secret(tp: Any) -> bool:
     return tp is Secret or any(_involves_secret(a) for a in typing.get_args(tp))
 
 
+#: What a secret's value is, in an error that must not show the value.
+_KINDS: dict[type, str] = {
+    **{bool: "true or false", int: "a number", float: "a number"},
+    **{list: "a list", dict: "a mapping"},
+}
+
+
 def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
-    secret = _involves_secret(tp) or any(w in key for w in ("password", "token", "secret"))
-    shown = "a secret" if secret else repr(str(value) if isinstance(value, _EnvText) else value)
-    return ConfigError(f"{source}: {key} must be {_type_name(tp)}, got {shown}")
+    if _involves_secret(tp) or any(w in key for w in ("password", "token", "secret")):
+        kind = _KINDS.get(type(value), type(value).__name__)
+        shown = f"{kind} (put it in quotes; it is a secret, so its value is not shown)"
+    else:
+        shown = repr(str(value) if isinstance(value, _EnvText) else value)
+    return ConfigError(f"{_where(value, key, source)} must be {_type_name(tp)}, got {shown}")
 
 
 def _below(limit: float) -> Callable[[Any, Any], bool]:
@@ -341,9 +363,11 @@ _RANGES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
 )
 
 
-def _check_ranges(cfg: Config) -> None:
+def _check_ranges(cfg: Config, origins: dict[str, str]) -> None:
+    """``origins``: who set a key (``$SCC_...:`` for a variable); else the config file."""
     for key, bad, why in _RANGES:
         section_name, name = key.split(".")
         section = getattr(cfg, section_name)
         if bad(getattr(section, name), section):
-            raise ConfigError(f"{cfg.source}: {key} {why.format(s=section)}")
+            where = origins.get(key, f"{cfg.source}: {key}")
+            raise ConfigError(f"{where} {why.format(s=section)}")

@@ -1,8 +1,5 @@
 """The configuration's sections: every key once, with its type and default (common/config.py
-loads them from the file and the environment, and checks them).
-
-``Secret`` lives here too, as the type of the keys that must never be shown.
-"""
+loads them from the file and the environment, and checks them)."""
 
 from __future__ import annotations
 
@@ -10,31 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or a page."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+from common.secret import Secret
 
 
 @dataclass(frozen=True)
