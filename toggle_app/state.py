@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import current_app, request
 
@@ -18,7 +18,10 @@ from common.config import Config
 from common.models import Mode
 from common.store import Store, StoreError, build_status, open_store
 from common.timeutil import local_day_start
-from toggle_app.security import LoginThrottle, session_fingerprint
+from toggle_app.hosts import HostPolicy
+from toggle_app.security import data_dir, session_fingerprint
+from toggle_app.sessions import SESSIONS_FILE, SessionList
+from toggle_app.throttle import LoginThrottle
 from toggle_app.view import ViewSettings, derive
 
 Clock = Callable[[], datetime]
@@ -54,23 +57,38 @@ class AppState:
     stores: LazyStore
     clock: Clock
     throttle: LoginThrottle
+    #: The logged-in phones (sessions.py); unused without a password.
+    sessions: SessionList
+    hosts: HostPolicy
     settings: ViewSettings
     #: None when no password is set: then everyone on the network may switch.
     password: str | None
     #: What a logged-in session carries (security.session_fingerprint); None without a password.
     fingerprint: str | None
+    #: Host names refused so far, so a stream of rebinding attempts logs each name once.
+    refused_hosts: set[str] = field(default_factory=set)
 
     @classmethod
     def build(
-        cls, config: Config, secret_key: bytes, store: Store | None, clock: Clock
+        cls,
+        config: Config,
+        secret_key: bytes,
+        store: Store | None,
+        clock: Clock,
+        session_lifetime: timedelta,
     ) -> AppState:
-        charging = config.charging
-        password = config.toggle_app.password.get() if config.toggle_app.password else None
+        charging, app = config.charging, config.toggle_app
+        password = app.password.get() if app.password else None
+        folder = data_dir(config) if password is not None else None
         return cls(
             config=config,
             stores=LazyStore(config, store),
             clock=clock,
             throttle=LoginThrottle(),
+            sessions=SessionList(
+                path=None if folder is None else folder / SESSIONS_FILE, lifetime=session_lifetime
+            ),
+            hosts=HostPolicy.build(app.host, app.allowed_hosts),
             settings=ViewSettings(
                 poll_interval_s=config.meter.poll_interval_s,
                 interval_s=charging.interval_s,
@@ -104,7 +122,8 @@ def state() -> AppState:
 
 
 def client() -> str:
-    """Who is asking, for the throttle, the logs and the mode's source."""
+    """Who is asking, for the throttle, the logs and the mode's source: the peer, or the client a
+    trusted proxy names (proxy.py)."""
     return request.remote_addr or "unknown"
 
 

@@ -66,6 +66,7 @@ def test_every_route_and_method(tmp_path, store, clock):
         ("/login", "GET"),
         ("/login", "POST"),
         ("/logout", "POST"),
+        ("/logout-all", "POST"),
         ("/api/status", "GET"),
         ("/api/mode", "POST"),
         ("/healthz", "GET"),
