@@ -29,6 +29,14 @@ def status() -> Response:
     return jsonify(st.payload(st.clock()))
 
 
+@bp.get("/api/history")
+@api_auth_required
+def history() -> Response:
+    """The last hour for the page's chart: SVG path data and labels, and the points."""
+    st = state()
+    return jsonify(st.history(st.clock()))
+
+
 @bp.post("/api/mode")
 @api_auth_required
 @api_csrf_required

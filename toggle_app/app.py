@@ -30,6 +30,8 @@ CSP = (
 )
 #: How often the page script refreshes the numbers (app.config["SCC_REFRESH_S"]; tests shorten it).
 REFRESH_S = 5
+#: ... and the chart, whose points are minute means (app.config["SCC_CHART_REFRESH_S"]).
+CHART_REFRESH_S = 30
 
 
 def create_app(config: Config, store: Store | None = None, clock: Clock | None = None) -> Flask:
@@ -51,6 +53,7 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         PERMANENT_SESSION_LIFETIME=timedelta(days=365),
         MAX_CONTENT_LENGTH=16 * 1024,
         SCC_REFRESH_S=REFRESH_S,
+        SCC_CHART_REFRESH_S=CHART_REFRESH_S,
     )
     app.session_interface = SessionCookies()
     app.extensions[EXTENSION] = AppState.build(

@@ -36,15 +36,18 @@ bp = Blueprint("pages", __name__)
 @login_required
 def index() -> ResponseReturnValue:
     st = state()
-    v = st.payload(st.clock())
+    now = st.clock()
+    v = st.payload(now)
     min_a = st.settings.min_current_a
     return render_template(
         "index.html",
         v=v,
         d=v["display"],
+        chart=st.history(now)["chart"],
         labels={m.value: mode_label(m, min_a) for m in Mode},
         password_set=st.password is not None,
         refresh_s=current_app.config["SCC_REFRESH_S"],
+        chart_refresh_s=current_app.config["SCC_CHART_REFRESH_S"],
         window=format_duration(st.config.charging.window_s),
     )
 

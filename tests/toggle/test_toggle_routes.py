@@ -68,6 +68,7 @@ def test_every_route_and_method(tmp_path, store, clock):
         ("/logout", "POST"),
         ("/logout-all", "POST"),
         ("/api/status", "GET"),
+        ("/api/history", "GET"),
         ("/api/mode", "POST"),
         ("/healthz", "GET"),
         ("/static/<path:filename>", "GET"),
