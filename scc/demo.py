@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from collector.homewizard import HomeWizardClient
-from collector.service import FLUSH_INTERVAL_S, Collector, ReadingWriter
+from collector.service import Collector
 from collector.spool import Spool
+from collector.writer import FLUSH_INTERVAL_S, ReadingWriter
 from common.config import Config
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start

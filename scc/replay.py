@@ -37,8 +37,8 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from collector.service import ReadingWriter
 from collector.spool import Spool
+from collector.writer import ReadingWriter
 from common.config import Config, ConfigError
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
