@@ -116,12 +116,8 @@ class ToggleAppConfig:
     port: int = 8080
     password: Secret | None = None
     secret_key: Secret | None = None
-    # Comma-separated host names the page answers to besides its own (toggle_app/hosts.py), e.g.
-    # a reverse proxy's "solar.example.com"; names a website cannot rebind are always accepted.
-    allowed_hosts: str | None = None
-    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For/-Proto/-Host
-    # the app believes (toggle_app/proxy.py); every other peer's forwarded headers are ignored.
-    trusted_proxies: str | None = None
+    allowed_hosts: str | None = None  # more host names, comma-separated (toggle_app/hosts.py)
+    trusted_proxies: str | None = None  # proxies' networks, comma-separated (toggle_app/proxy.py)
 
 
 @dataclass(frozen=True)
