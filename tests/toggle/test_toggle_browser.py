@@ -282,6 +282,14 @@ def test_a_cloud_says_when_it_pauses_and_a_paused_charger_shows_it_big(
                 path=str(out_dir / "toggle-phone-cloud.png"), full_page=True, animations="disabled"
             )
             # The cloud stayed: the controller paused the car, which still has 6 A set.
+            store.write_readings(
+                [
+                    Reading(ts=clock.now + timedelta(seconds=i), active_power_w=1000.0)
+                    for i in range(int((pause - clock.now).total_seconds()))
+                ]
+            )
+            store.write_readings([Reading(ts=pause + timedelta(seconds=i), active_power_w=-3157.0)
+                                  for i in range(1)])  # fmt: skip
             clock.now = pause + timedelta(seconds=1)
             store.write_decision(
                 Decision(ts=pause, mode=Mode.SOLAR, action=Action.STOP,
