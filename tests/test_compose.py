@@ -60,6 +60,8 @@ OPTIONAL_BLANKS = {
     "WALLBOX_PASSWORD",
     "OCPP_CHARGE_POINT_ID",
     "OCPP_PASSWORD",
+    "TOGGLE_ALLOWED_HOSTS",
+    "TOGGLE_TRUSTED_PROXIES",
 }
 
 RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
