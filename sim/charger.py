@@ -3,6 +3,11 @@
 It follows commands only after a latency, as the real charger does behind the cloud
 (docs/design.md, "The Wallbox cloud"), draws setpoint x watts per ampere while the car takes
 power, and counts the session's energy. Everything runs on an injected clock.
+
+The car is the car, not the config: ``watts_per_amp`` is what it really draws per ampere and
+``phases`` which meter phases that lands on (a plug-in hybrid on one phase of a 3-phase charger
+draws on L1 only), and with ``taper_kwh`` it takes less and less current over its last kWh, as a
+battery near full does (docs/design.md, "Surplus arithmetic").
 """
 
 from __future__ import annotations
@@ -38,13 +43,19 @@ class SimCharger:
         kwh_to_full: float | None = None,
         car_max_current_a: int = 32,
         max_available_a: int = 32,
+        phases: int = 3,
+        taper_kwh: float = 0.0,
     ) -> None:
+        if phases not in (1, 3):
+            raise ValueError("phases must be 1 or 3")
         self._lock = threading.RLock()
         self.charger_id = charger_id
         self.watts_per_amp = watts_per_amp
         self.latency_s = latency_s
         self.max_available_a = max_available_a
         self.car_max_current_a = car_max_current_a
+        self.phases = phases
+        self.taper_kwh = taper_kwh
         self.setpoint_a = setpoint_a
         self.paused = paused
         self.locked = 0
@@ -59,10 +70,17 @@ class SimCharger:
 
     # -- physics -------------------------------------------------------------------------------
 
+    def _accepted_a(self) -> float:
+        """What the car takes: its own maximum, less and less over its last ``taper_kwh``."""
+        left = self.kwh_to_full
+        if left is None or self.taper_kwh <= 0 or left >= self.taper_kwh:
+            return float(self.car_max_current_a)
+        return self.car_max_current_a * max(left, 0.0) / self.taper_kwh
+
     def _draw_w(self) -> float:
         if not self.car_connected or self.paused or self.car_full:
             return 0.0
-        return min(self.setpoint_a, self.car_max_current_a) * self.watts_per_amp
+        return min(self.setpoint_a, self._accepted_a()) * self.watts_per_amp
 
     def advance(self, now: datetime) -> None:
         """Integrate energy up to ``now``, applying commands whose latency has passed."""
@@ -86,7 +104,7 @@ class SimCharger:
             self.charging_time_s += dt
             if self.kwh_to_full is not None:
                 self.kwh_to_full -= kwh
-                if self.kwh_to_full <= 0:
+                if self.kwh_to_full <= 0 or self._accepted_a() < 0.5:
                     self.car_full = True
         self._t = until
 
@@ -126,6 +144,11 @@ class SimCharger:
         with self._lock:
             self.advance(now)
             return self._draw_w()
+
+    def phase_powers_w(self, now: datetime) -> tuple[float, float, float]:
+        """The draw on L1, L2, L3: all on L1 for a 1-phase car, a third each for a 3-phase one."""
+        p = self.power_w(now)
+        return (p, 0.0, 0.0) if self.phases == 1 else (p / 3, p / 3, p / 3)
 
     def added_energy(self, now: datetime) -> float:
         """kWh of the current session up to ``now``."""
