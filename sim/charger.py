@@ -28,6 +28,11 @@ class SimCharger:
     Status ids: 161 no car, 182 paused, 181 connected but the car takes nothing (full), 194
     charging. Draw = setpoint x watts_per_amp while charging (capped by what the car accepts).
     Time only moves forward; every query first advances the model to the asked time.
+
+    A schedule set in the Wallbox app can hold the car (``hold_on_schedule``): the charger then
+    shows ``schedule_status_id`` (179 Scheduled, or 161 Ready as some chargers do) and draws
+    nothing until the schedule starts it (``schedule_start``) or, when ``resume_overrides`` says
+    so, a remote resume does.
     """
 
     def __init__(
@@ -45,6 +50,8 @@ class SimCharger:
         max_available_a: int = 32,
         phases: int = 3,
         taper_kwh: float = 0.0,
+        schedule_status_id: int | None = None,
+        resume_overrides: bool = True,
     ) -> None:
         if phases not in (1, 3):
             raise ValueError("phases must be 1 or 3")
@@ -56,6 +63,9 @@ class SimCharger:
         self.car_max_current_a = car_max_current_a
         self.phases = phases
         self.taper_kwh = taper_kwh
+        #: While set, a schedule holds the car and the charger shows this status id.
+        self.schedule_status_id = schedule_status_id
+        self.resume_overrides = resume_overrides
         self.setpoint_a = setpoint_a
         self.paused = paused
         self.locked = 0
@@ -78,7 +88,7 @@ class SimCharger:
         return self.car_max_current_a * max(left, 0.0) / self.taper_kwh
 
     def _draw_w(self) -> float:
-        if not self.car_connected or self.paused or self.car_full:
+        if not self.car_connected or self.paused or self.car_full or self._held():
             return 0.0
         return min(self.setpoint_a, self._accepted_a()) * self.watts_per_amp
 
@@ -108,11 +118,16 @@ class SimCharger:
                     self.car_full = True
         self._t = until
 
+    def _held(self) -> bool:
+        return self.schedule_status_id is not None and self.car_connected
+
     def _apply(self, kind: str, value: Any) -> None:
         if kind == "current":
             self.setpoint_a = int(value)
         elif kind == "paused":
-            if self.car_connected:
+            if self._held() and not value and self.resume_overrides:
+                self.schedule_status_id = None  # a resume overrides the schedule
+            if self.car_connected and not self._held():
                 self.paused = bool(value)
         elif kind == "locked":
             self.locked = int(value)
@@ -134,6 +149,12 @@ class SimCharger:
         with self._lock:
             self.advance(now)
             self.car_connected, self.paused = False, False
+
+    def schedule_start(self, now: datetime) -> None:
+        """The schedule's time has come: the car charges at the setpoint."""
+        with self._lock:
+            self.advance(now)
+            self.schedule_status_id, self.paused = None, False
 
     def set_car_full(self, now: datetime, full: bool = True) -> None:
         with self._lock:
@@ -161,6 +182,8 @@ class SimCharger:
             self.advance(now)
             if not self.car_connected:
                 return 161
+            if self.schedule_status_id is not None:
+                return self.schedule_status_id
             if self.paused:
                 return 182
             if self.car_full:

@@ -277,6 +277,24 @@ ROWS = [
                 "Wallbox: ready - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
                 " -> none 0 A (no-car)",
             ),
+            # Ready may be a car held by a schedule in the Wallbox app (issue 11, item 4).
+            (
+                INFO,
+                "Ready: no car connected, or a car waiting for a schedule set in the Wallbox app",
+            ),
+        ],
+        id="ready",
+    ),
+    pytest.param(
+        dec(A.NONE, R.NO_CAR, 0, -3000.0),
+        snap(163),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: disconnected - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
+                " -> none 0 A (no-car)",
+            ),
             (INFO, "No car connected"),
         ],
         id="no-car",
