@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ __all__ = [
     "minutes",
     "pv_steps",
     "sim_cloud",
+    "trickling_server",
     "wallbox_config",
 ]
 
@@ -156,3 +159,34 @@ def make_loop(
     if car_known:
         controller.car.last_w_per_a = settings.watts_per_amp
     return Loop(clock, cloud, store, house, controller)
+
+
+def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]:
+    """A loopback server that answers every request one byte every 2 s, for ever: the reply
+    that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
+    Returns the socket, the event that stops it and one set when a request came in."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    done, asked = threading.Event(), threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            asked.set()
+            try:
+                conn.sendall(head)
+                while not done.wait(2.0):
+                    conn.sendall(b" ")
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, done, asked

@@ -440,3 +440,25 @@ def test_restarts_keep_the_wallbox_session_beside_the_store(tmp_path):
         assert s.last_charger_state().status == "Paused"
     finally:
         s.close()
+
+
+def test_run_loop_keeps_its_cadence_when_the_wall_clock_steps_back_an_hour():
+    """The cadence runs on the monotonic clock; cycles are still stamped with the wall clock."""
+    wall = ManualClock()
+    mono = [0.0]
+    stamps, sleeps = [], []
+
+    class Controller:
+        def run_cycle(self, now):
+            stamps.append(now)
+            if len(stamps) == 2:
+                wall.advance(-3600)  # NTP during the second cycle
+
+    def sleep(s):
+        sleeps.append(s)
+        mono[0] += s
+        wall.advance(s)
+
+    run_loop(Controller(), 60, clock=wall, sleep=sleep, max_cycles=4, monotonic=lambda: mono[0])
+    assert sleeps == [60, 60, 60, 60]  # not 3660 s of silence after the step
+    assert (stamps[2] - stamps[1]).total_seconds() == 60 - 3600
