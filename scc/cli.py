@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from collector.cli import COMMAND as COLLECTOR
+from common.charger_words import charger_note, control_lines
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
 from common.models import Status
@@ -212,11 +213,17 @@ def format_status(st: Status) -> str:
         else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({ago(d.ts)})"
     )
     c = st.charger
+    car = "" if c is None or c.watts_per_amp is None else f", car {c.watts_per_amp:.1f} W/A"
     lines.append(
         "Charger:   unknown"
         if c is None
         else f"Charger:   {c.status} ({c.status_id}), {c.current_a or 0:.0f} A, {_w(c.power_w)}"
+        + car
     )
+    note = charger_note(c, d)
+    if note:
+        lines.append(f"           {note}")
+    lines += [f"Problem:   {text}" for text in control_lines(c)]
     if st.today is not None:
         t = st.today
         share = "-" if t.solar_share is None else f"{t.solar_share:.0%}"

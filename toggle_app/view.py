@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from common.charger_words import charger_note, control_lines
 from common.models import Decision, Mode, Status, to_jsonable
 from common.timeutil import format_age, format_duration
 
@@ -186,18 +187,21 @@ def _direction(w: float | None) -> str:
     return "importing" if w > 0 else "exporting"
 
 
-def _surplus_sub(surplus_w: float | None, settings: ViewSettings) -> str:
+def _surplus_sub(
+    surplus_w: float | None, settings: ViewSettings, car_w_per_a: float | None = None
+) -> str:
+    """How many amperes the surplus pays for, at what the car draws per ampere when measured."""
     if surplus_w is None:
         return "no meter data"
-    amps = math.floor(surplus_w / settings.watts_per_amp)
+    amps = math.floor(surplus_w / (car_w_per_a or settings.watts_per_amp))
     if amps >= settings.min_current_a:
         return f"enough for {amps} A"
     return f"below the {settings.min_current_a} A minimum"
 
 
-def banner_text(settings: ViewSettings, f: Facts) -> str:
+def banner_text(settings: ViewSettings, f: Facts, status: Status | None = None) -> str:
     """One line per problem (the page shows line breaks); empty when all is well."""
-    lines = []
+    lines = [] if status is None else control_lines(status.charger)
     if f.meter_stale:
         if f.meter_age_s is None:
             lines.append("No meter data yet: solar charging waits for the first readings.")
@@ -240,12 +244,15 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
     mean_w = status.grid_power_mean_w
 
     charger = status.charger
+    car_w_per_a = None if charger is None else charger.watts_per_amp
     if charger is None:
         charger_main, charger_sub = "–", "no charger data yet"
     else:
         charger_main = "–" if charger.current_a is None else f"{charger.current_a:.0f} A"
         power = "" if charger.power_w is None else f" · {charger.power_w / 1000:.1f} kW"
-        charger_sub = f"{charger.status}{power} · {format_age(_seconds(status.now - charger.ts))}"
+        wpa = "" if car_w_per_a is None else f" · {car_w_per_a:.0f} W/A"
+        age = format_age(_seconds(status.now - charger.ts))
+        charger_sub = f"{charger.status}{power}{wpa} · {age}"
 
     decision = status.last_decision
     if decision is None:
@@ -283,12 +290,13 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
         "grid_mean": format_w(mean_w),
         "grid_mean_sub": _direction(mean_w),
         "surplus": format_w(f.surplus_w),
-        "surplus_sub": _surplus_sub(f.surplus_w, settings),
+        "surplus_sub": _surplus_sub(f.surplus_w, settings, car_w_per_a),
         "charger": charger_main,
         "charger_sub": charger_sub,
         "decision": decision_main,
         "decision_sub": decision_sub,
         "today": today_main,
         "today_sub": today_sub,
-        "banner": banner_text(settings, f),
+        "charger_note": charger_note(status.charger, status.last_decision),
+        "banner": banner_text(settings, f, status),
     }

@@ -17,6 +17,7 @@
       if (k in s.tones) el.setAttribute("data-tone", s.tones[k]);
     });
     $("banner").hidden = !d.banner;
+    $("charger-note").hidden = !d.charger_note;
     var sw = $("switch");
     sw.setAttribute("aria-checked", String(s.solar_on));
     sw.value = s.solar_on ? "manual" : "solar";
