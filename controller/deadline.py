@@ -62,10 +62,11 @@ class RequestRunner:
         while not done.wait(min(POLL_S, max(end - time.monotonic(), 0.0))):
             if self.stop.is_set() or time.monotonic() >= end:
                 self._hanging = worker
-                why = (
-                    "stopping" if self.stop.is_set() else f"no answer within {self.deadline_s:g} s"
+                if self.stop.is_set():
+                    raise ChargerUnavailable("Wallbox cloud request abandoned: stopping")
+                raise ChargerUnavailable(
+                    f"Wallbox cloud timed out: no whole answer within {self.deadline_s:g} s"
                 )
-                raise ChargerUnavailable(f"Wallbox cloud request abandoned: {why}")
         if "error" in outcome:
             error = outcome["error"]
             assert isinstance(error, BaseException)

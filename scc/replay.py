@@ -32,8 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from collector.service import ReadingWriter
 from collector.spool import Spool
+from collector.writer import ReadingWriter
 from common.config import Config
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore

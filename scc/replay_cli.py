@@ -153,7 +153,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         from scc.plot import plot_day
 
         try:
-            plot_day(result, plot_path)
+            plot_day(result, plot_path, config.charging, options.latency_s)
         except OSError as e:
             print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
             return 1

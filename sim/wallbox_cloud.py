@@ -114,9 +114,9 @@ class WallboxCloud(Recorder):
 
     # -- server --------------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> WallboxCloud:
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> WallboxCloud:
         handler = type("Handler", (_Handler,), {"cloud": self})
-        self._server = serve(handler, port)
+        self._server = serve(handler, port, host=host)
         return self
 
     def stop(self) -> None:
@@ -294,6 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="A simulated Wallbox cloud on 127.0.0.1 (real time).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--username", default=DEFAULT_USERNAME)
     p.add_argument("--password", default=DEFAULT_PASSWORD)
@@ -319,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         ocpp_mode=args.ocpp_mode,
         zero_kw_every=args.zero_kw_every,
     )
-    cloud.start(args.port)
+    cloud.start(args.port, host=args.host)
     print(
-        f"Simulated Wallbox cloud on 127.0.0.1:{cloud.port}\n"
+        f"Simulated Wallbox cloud on {args.host}:{cloud.port}\n"
         f"  wallbox.api_url:  {cloud.api_url}\n  wallbox.auth_url: {cloud.auth_url}\n"
         f"  wallbox.username: {args.username}\n  wallbox.password: {args.password}\n"
         f"  charger id: {charger.charger_id}; Ctrl-C stops",
