@@ -234,3 +234,18 @@ def test_solar_mode_from_the_local_state_file_pauses_a_grid_session_when_the_sto
     first = ctl.run_cycle(T0)
     assert (first.mode, first.action, first.reason) == (Mode.SOLAR, Action.STOP, "stale")
     assert charger.commands == ["pause"]
+
+
+def test_a_car_that_tapers_near_full_does_not_lower_what_it_is_measured_to_draw(store):
+    """Near full the car takes less than its setpoint; power / setpoint falls, but a car takes
+    at most its setpoint, so the session keeps its highest measurement, and the full car ends
+    in car-full, not in a stop for want of surplus."""
+    clock = ManualClock()
+    with sim_cloud(
+        clock, paused=True, watts_per_amp=ONE_PHASE, phases=1, kwh_to_full=3.0, taper_kwh=2.0
+    ) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000)))
+        decisions = loop.run(180)
+    assert loop.controller.car.session.measured.value == pytest.approx(ONE_PHASE, abs=1.0)
+    assert decisions[-1].reason == "car-full"
+    assert [d.reason for d in decisions if d.action is Action.STOP] == []
