@@ -31,7 +31,15 @@ from common.models import (
     decode_reason,
 )
 from common.store import flux
-from common.store.base import StoreError, integrate_energy, mode_stamp, stored_row
+from common.store.base import (
+    PowerPoint,
+    StoreError,
+    integrate_energy,
+    merge_series,
+    mode_stamp,
+    series_start,
+    stored_row,
+)
 
 _ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
 #: A query answer can also fail while the client parses it: an error table InfluxDB streams after
@@ -45,6 +53,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How far ahead of the clock a mode row is still found (a clock that was years ahead once).
 MODE_LOOKAHEAD = timedelta(days=3660)
 _PHASE_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
+#: (measurement, field) -> PowerPoint field of the power_series query.
+_SERIES = {
+    ("p1", "active_power_w"): "grid_power_w",
+    ("charger", "power_w"): "ev_power_w",
+    ("decision", "surplus_w"): "surplus_w",
+}
 
 
 def _describe(e: BaseException) -> str:
@@ -76,8 +90,10 @@ class InfluxStore:
         except _ERRORS as e:
             raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
 
-    def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-        params = flux.bind_params(self.bucket, start, stop)
+    def _query(
+        self, name: str, start: datetime, stop: datetime, every: timedelta | None = None
+    ) -> list[dict[str, Any]]:
+        params = flux.bind_params(self.bucket, start, stop, every)
         try:
             tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
         except _QUERY_ERRORS as e:
@@ -274,6 +290,17 @@ class InfluxStore:
             export_kwh=delta("total_power_export_kwh"),
             starts=starts,
         )
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        first = series_start(start, step_s)
+        if first >= stop:
+            return []
+        buckets: dict[datetime, dict[str, float]] = {}
+        for r in self._query("power_series", first, stop, timedelta(seconds=step_s)):
+            name = _SERIES.get((str(r.get("_measurement")), str(r.get("_field"))))
+            if name is not None and r.get("_value") is not None:
+                buckets.setdefault(r["_time"], {})[name] = float(r["_value"])
+        return merge_series(buckets)
 
     def close(self) -> None:
         self._client.close()
