@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -45,10 +47,14 @@ def ocpp_settings(config: Config) -> OcppSettings:
 
 @contextmanager
 def open_charger(
-    config: Config, settings: PolicySettings, wait_s: float = 0.0
+    config: Config,
+    settings: PolicySettings,
+    wait_s: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> Iterator[Charger]:
     """The charger adapter for ``charger.kind``; for OCPP the central system runs meanwhile, and
-    ``wait_s`` is how long to wait for the charger to connect before the first cycle."""
+    ``wait_s`` is how long to wait for the charger to connect before the first cycle. ``stop``
+    abandons a hanging cloud request (controller.deadline)."""
     if config.charger.kind != "ocpp":
         path = session_path(config)
         yield WallboxCharger(
@@ -56,6 +62,8 @@ def open_charger(
             settings.watts_per_amp,
             settle_s=settings.settle_s,
             session_file=None if path is None else SessionFile(path),
+            monotonic=time.monotonic,
+            stop=stop,
         )
         return
     from controller.ocpp import CentralSystem, OcppCharger

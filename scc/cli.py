@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.cli import COMMAND as COLLECTOR
+from common.charger_words import charger_note, control_lines
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
 from common.models import Status
@@ -33,6 +34,7 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
+    _car_arguments(demo)
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--port", type=int, default=8080, help="phone page port")
     demo.add_argument(
@@ -58,7 +60,38 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     )
 
 
+def _car_arguments(p: argparse.ArgumentParser) -> None:
+    """The simulated car and cloud as they are, whatever the config assumes."""
+    p.add_argument(
+        "--car-phases",
+        type=int,
+        choices=(1, 3),
+        help="the car charges on 1 or 3 phases (default: as charging.phases says)",
+    )
+    p.add_argument(
+        "--zero-kw-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N-th status read of a charging car says 0 kW, as the real cloud sometimes "
+        "does (the Wallbox cloud only)",
+    )
+    p.add_argument(
+        "--ocpp-mode",
+        action="store_true",
+        help="the charger is in OCPP mode: the cloud refuses pause and resume (403; the Wallbox "
+        "cloud only)",
+    )
+
+
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
+    _car_arguments(replay)
+    replay.add_argument(
+        "--taper-kwh",
+        type=float,
+        metavar="KWH",
+        help="with --car-kwh: the car takes less and less current over its last KWH",
+    )
     replay.add_argument("profile", metavar="PROFILE.csv")
     replay.add_argument("--json", action="store_true", help="one JSON object of metrics")
     replay.add_argument("--plot", metavar="PNG", help="draw the day to this PNG file")
@@ -102,7 +135,7 @@ def _run_demo(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run_replay(config: Config, args: argparse.Namespace) -> int:
-    from scc.replay import run_cli
+    from scc.replay_cli import run_cli
 
     return run_cli(config, args)
 
@@ -244,22 +277,31 @@ def format_status(st: Status, stale_after_s: float = 180.0) -> str:
         if d is None
         else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({ago(d.ts)})"
     )
-    c = st.charger
-    if c is None:
-        lines.append("Charger:   unknown")
-    else:
-        sid = "" if c.status_id is None else f" ({c.status_id})"
-        lines.append(f"Charger:   {c.status}{sid}, {c.current_a or 0:.0f} A, {_w(c.power_w)}")
-        link = link_text(c, (st.now - c.ts).total_seconds(), stale_after_s)
-        lines.append(f"Link:      {link}")
-        phases = phases_text(c)
-        if phases is not None:
-            lines.append(f"Currents:  {phases}")
+    lines += _charger_lines(st, stale_after_s)
     if st.today is not None:
         t = st.today
         share = "-" if t.solar_share is None else f"{t.solar_share:.0%}"
         lines.append(f"Today:     EV {t.ev_kwh:.2f} kWh, solar share {share}, starts {t.starts}")
     return "\n".join(lines)
+
+
+def _charger_lines(st: Status, stale_after_s: float) -> list[str]:
+    """The charger, how it is reached, what it measured, and what its state means."""
+    c = st.charger
+    if c is None:
+        lines = ["Charger:   unknown"]
+    else:
+        sid = "" if c.status_id is None else f" ({c.status_id})"
+        car = "" if c.watts_per_amp is None else f", car {c.watts_per_amp:.1f} W/A"
+        lines = [f"Charger:   {c.status}{sid}, {c.current_a or 0:.0f} A, {_w(c.power_w)}{car}"]
+        lines.append(f"Link:      {link_text(c, (st.now - c.ts).total_seconds(), stale_after_s)}")
+        phases = phases_text(c)
+        if phases is not None:
+            lines.append(f"Currents:  {phases}")
+    note = charger_note(c, st.last_decision)
+    if note:
+        lines.append(f"           {note}")
+    return lines + [f"Problem:   {text}" for text in control_lines(c)]
 
 
 if __name__ == "__main__":

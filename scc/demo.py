@@ -41,7 +41,8 @@ from common.timeutil import local_day_start
 from controller.chargers import policy_settings
 from controller.service import Controller, run_loop
 from scc.replay import DEFAULT_LATENCY_S
-from scc.simcharger import SimulatedCharger, simulated_charger
+from scc.replay_cli import car_options, with_charger
+from scc.simcharger import CarOptions, SimulatedCharger, simulated_charger
 from sim.clock import ScaledClock, sim_day_start
 from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
@@ -192,8 +193,7 @@ class _Threads:
 
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
-    if getattr(args, "charger", None):
-        config = config.with_overrides({"charger.kind": args.charger})
+    config = with_charger(config, args)
     speed = float(getattr(args, "speed", 20.0) or 20.0)
     page = PageAddress(
         str(getattr(args, "host", None) or "127.0.0.1"), int(getattr(args, "port", 8080))
@@ -210,6 +210,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         if profile is None:
             profile = synthetic_day("broken")  # the same day as bench/days/broken.csv
         first_s = start_second(profile, config, getattr(args, "start", None))
+        car = car_options(args, config.charger.kind)
     except (ProfileError, ValueError) as e:
         print(f"scc demo: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -224,7 +225,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="scc-demo-") as tmp:
-            return _run(config, profile, first_s, speed, page, duration, Path(tmp), stop)
+            return _run(config, profile, car, first_s, speed, page, duration, Path(tmp), stop)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -233,6 +234,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
 def _run(
     config: Config,
     profile: Profile,
+    car: CarOptions,
     first_s: int,
     speed: float,
     page: PageAddress,
@@ -246,15 +248,11 @@ def _run(
         h.setFormatter(SimTimeFormatter(clock))
     kind = config.charger.kind
     with simulated_charger(
-        kind,
-        clock,
-        policy_settings(config).watts_per_amp,
-        latency_s=DEFAULT_LATENCY_S[kind],
-        max_current_a=config.charging.max_current_a,
-        realtime=True,
+        kind, clock, config.charging, latency_s=DEFAULT_LATENCY_S[kind], car=car, realtime=True
     ) as charger:
         house = SimHouse(profile, charger, origin)
-        meter = MeterServer(SimulatedP1(house.grid_power_w, clock)).start()
+        p1 = SimulatedP1(house.grid_power_w, clock, phase_provider=house.phase_powers_w)
+        meter = MeterServer(p1).start()
         try:
             cfg = _demo_config(config, tmp, page, meter.url)
             return _serve(cfg, profile, charger, clock, speed, page, duration, tmp, stop)

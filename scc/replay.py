@@ -7,6 +7,8 @@ What runs is what runs at home, on a simulated clock:
   decides with the real policy, and drives the real ``WallboxCharger`` adapter (its rate limiter,
   token handling, the ``wallbox`` package) over real HTTP to the simulated Wallbox cloud, which
   enforces the cloud's limits and applies commands to the simulated charger after a latency;
+  with ``charger.kind: ocpp`` (``--charger ocpp``) the real ``OcppCharger`` and central system
+  steer the simulated Pulsar over a websocket instead (scc.simcharger);
 - the meter's grid power includes what the simulated charger draws, so the controller sees its
   own charging as it does at home.
 
@@ -21,37 +23,31 @@ controller sees only the readings in the store, which are the same either way.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
-
-import yaml
+from typing import Any, Literal
 
 from collector.spool import Spool
 from collector.writer import ReadingWriter
-from common.config import Config, ConfigError
+from common.config import Config
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
 from controller.chargers import policy_settings
 from controller.policy import decide
 from controller.service import Controller
 from scc.naive import NAIVE_WINDOW_S, decide_naive
-from scc.replay_table import format_table
-from scc.simcharger import simulated_charger
+from scc.simcharger import CarOptions, simulated_charger
 from sim.clock import ManualClock, sim_day_start
 from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
-from sim.profiles import Profile, ProfileError, load_csv
-from sim.rig import profile_origin
+from sim.profiles import Profile
+from sim.rig import car_watts_per_amp, profile_origin
 
 PolicyName = Literal["default", "naive", "perfect"]
 POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
@@ -70,6 +66,7 @@ class ReplayOptions:
     car_kwh: float | None = None
     #: Keep the per-second series (for the plot); a benchmark can skip them.
     keep_series: bool = True
+    car: CarOptions = field(default_factory=lambda: CarOptions())
 
 
 @dataclass
@@ -119,10 +116,11 @@ class ReplayResult:
         return out
 
 
-def _charging_summary(config: Config, policy: str) -> dict[str, float]:
+def _charging_summary(config: Config, policy: str, car: CarOptions) -> dict[str, float]:
     c = config.charging
     out: dict[str, float] = {
         "watts_per_amp": round(c.effective_watts_per_amp, 1),
+        "car_watts_per_amp": round(car_watts_per_amp(c, car.phases), 1),
         "min_current_a": c.min_current_a,
         "max_current_a": c.max_current_a,
     }
@@ -135,10 +133,12 @@ def _charging_summary(config: Config, policy: str) -> dict[str, float]:
     return out
 
 
-def limit_ev_w(profile: Profile, config: Config) -> list[float]:
+def limit_ev_w(profile: Profile, config: Config, car: CarOptions | None = None) -> list[float]:
+    """The perfect-tracking limit for the car as it is (its own watts per ampere)."""
     c = config.charging
+    wpa = car_watts_per_amp(c, None if car is None else car.phases)
     return perfect_tracking_ev_w(
-        profile.pv_w, profile.house_w, c.effective_watts_per_amp, c.min_current_a, c.max_current_a
+        profile.pv_w, profile.house_w, wpa, c.min_current_a, c.max_current_a
     )
 
 
@@ -148,7 +148,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
     if options.policy not in POLICIES:
         raise ValueError(f"unknown policy {options.policy!r} ({', '.join(POLICIES)})")
     started = time.perf_counter()
-    limit = limit_ev_w(profile, config)
+    limit = limit_ev_w(profile, config, options.car)
     limit_m = energy_balance(profile.pv_w, profile.house_w, limit)
     if options.policy == "perfect":
         starts, stops = count_sessions(limit)
@@ -156,7 +156,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
         metrics = replace(limit_m, starts=starts, stops=stops, current_changes=changes)
         series = None
         if options.keep_series:
-            wpa = config.charging.effective_watts_per_amp
+            wpa = car_watts_per_amp(config.charging, options.car.phases)
             series = DaySeries(
                 profile.start_s,
                 profile.pv_w,
@@ -167,7 +167,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
         return ReplayResult(
             profile=profile.name,
             policy="perfect",
-            charging=_charging_summary(config, "perfect"),
+            charging=_charging_summary(config, "perfect", options.car),
             metrics=metrics,
             limit_solar_kwh=limit_m.ev_solar_kwh,
             duration_s=len(profile),
@@ -178,6 +178,19 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
     result.limit_solar_kwh = limit_m.ev_solar_kwh
     result.runtime_s = time.perf_counter() - started
     return result
+
+
+def _reading(now: datetime, base_w: float, car_w: tuple[float, float, float]) -> Reading:
+    """What the P1 meter reads: the house and a 3-phase inverter spread evenly over the phases,
+    the car on its own (so a 1-phase car shows on L1 only)."""
+    phases = [round(base_w / 3 + w, 1) for w in car_w]
+    return Reading(
+        ts=now,
+        active_power_w=float(round(base_w + sum(car_w))),
+        active_power_l1_w=phases[0],
+        active_power_l2_w=phases[1],
+        active_power_l3_w=phases[2],
+    )
 
 
 @contextlib.contextmanager
@@ -214,9 +227,9 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         simulated_charger(
             kind,
             clock,
-            settings.watts_per_amp,
+            c,
             latency_s=latency_s,
-            max_current_a=c.max_current_a,
+            car=options.car,
             car_kwh=options.car_kwh,
             timeout_s=config.wallbox.timeout_s,
         ) as charger,
@@ -238,7 +251,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
                 charger.step(now)
                 e = charger.power_w(now)
                 ev_w[i] = e
-                writer.add(Reading(ts=now, active_power_w=float(round(house[i] - pv[i] + e))))
+                writer.add(_reading(now, house[i] - pv[i], charger.phase_powers_w(now)))
                 if writer.due():
                     writer.flush()
                 if now >= next_cycle:
@@ -264,7 +277,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
     return ReplayResult(
         profile=profile.name,
         policy=options.policy,
-        charging=_charging_summary(config, options.policy),
+        charging=_charging_summary(config, options.policy, options.car),
         metrics=metrics,
         limit_solar_kwh=0.0,
         duration_s=n,
@@ -276,91 +289,3 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         if options.keep_series
         else None,
     )
-
-
-# -- the command line ---------------------------------------------------------------------------
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    """``["charging.start_delay_s=60"]`` -> ``{"charging.start_delay_s": 60}`` (YAML scalars)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, eq, text = item.partition("=")
-        key = key.strip()
-        if not eq or "." not in key:
-            raise ConfigError(f"--set {item}: expected SECTION.KEY=VALUE")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        out[key] = text if isinstance(value, dict | list) else value
-    return out
-
-
-def apply_sets(config: Config, items: Sequence[str]) -> Config:
-    """The config with ``--set`` overrides, validated like the file; errors name the --set."""
-    for key, value in parse_sets(items).items():
-        try:
-            config = config.with_overrides({key: value})
-        except ConfigError as e:
-            msg = str(e)
-            prefix = f"{config.source}: "
-            msg = msg[len(prefix) :] if msg.startswith(prefix) else msg
-            raise ConfigError(f"--set {key}={value}: {msg}") from None
-    return config
-
-
-def _options(config: Config, args: argparse.Namespace) -> tuple[Config, ReplayOptions]:
-    """The config and options the command line asks for; ValueError says what is wrong."""
-    if getattr(args, "charger", None):
-        config = config.with_overrides({"charger.kind": args.charger})
-    config = apply_sets(config, getattr(args, "set", None) or [])
-    policy = getattr(args, "policy", "default") or "default"
-    if policy not in POLICIES:
-        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}")
-    latency_s, car_kwh = getattr(args, "latency_s", None), getattr(args, "car_kwh", None)
-    if not 0 <= (latency_s or 0) <= 600 or (car_kwh is not None and car_kwh <= 0):
-        raise ValueError("--latency-s must be 0-600 and --car-kwh positive")
-    plot = bool(getattr(args, "plot", None))
-    return config, ReplayOptions(cast(PolicyName, policy), latency_s, car_kwh, keep_series=plot)
-
-
-def run_cli(config: Config, args: argparse.Namespace) -> int:
-    try:
-        config, options = _options(config, args)
-    except ValueError as e:
-        print(f"scc replay: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    plot_path = getattr(args, "plot", None)
-    if plot_path:
-        from scc.plot import PlotUnavailable, check_available
-
-        try:
-            check_available()
-        except PlotUnavailable as e:
-            print(f"scc replay: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    try:
-        profile = load_csv(args.profile)
-    except ProfileError as e:
-        print(f"scc replay: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    result = replay(profile, config, options)
-    if plot_path:
-        from scc.plot import plot_day
-
-        try:
-            latency_s = options.latency_s
-            if latency_s is None:
-                latency_s = DEFAULT_LATENCY_S[config.charger.kind]
-            plot_day(result, plot_path, config.charging, latency_s)
-        except OSError as e:
-            print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
-            return 1
-    if getattr(args, "json", False):
-        print(json.dumps(result.to_json()))
-    else:
-        print(format_table(result))
-        if plot_path:
-            print(f"Plot: {plot_path}")
-    return 0

@@ -9,6 +9,10 @@ The replay and the demo drive a day through either with the same loop: ``power_w
 meter sees the car draw, ``step`` lets the device act up to a time (the simulated Pulsar sends its
 samples and status only when stepped, so a replay on a simulated clock stays in order), and
 ``counts`` says how much talking it took.
+
+The car is the car, not the config (``CarOptions``): its phases set what it draws per ampere and
+on which meter phases, whichever way the charger is reached. The cloud's own quirks (0 kW
+reports, OCPP mode's refusals) exist only behind the cloud.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from common.config import ChargingConfig
 from common.ports import Charger
 from controller.wallbox import WallboxCharger
 from sim.charger import SimCharger
-from sim.rig import wallbox_config
+from sim.rig import car_watts_per_amp, wallbox_config
 from sim.wallbox_cloud import WallboxCloud
 
 ChargerKind = Literal["wallbox_cloud", "ocpp"]
@@ -31,6 +36,34 @@ CHARGER_KINDS: tuple[str, ...] = ("wallbox_cloud", "ocpp")
 SIM_CHARGE_POINT_ID = "sim-pulsar"
 #: The OCPP calls that command the charger (the rest set it up or ask for a sample).
 _COMMANDS = ("SetChargingProfile", "RemoteStartTransaction")
+
+
+@dataclass(frozen=True, slots=True)
+class CarOptions:
+    """The car and cloud as they are, whatever the config assumes (docs/design.md, "Replay and
+    benchmarks"): its phases, a cloud that reports 0 kW now and then, OCPP mode, a taper."""
+
+    #: 1 or 3; None: as ``charging.phases`` says.
+    phases: int | None = None
+    #: Every n-th status read of a charging car says 0 kW (0: never). The cloud's only.
+    zero_kw_every: int = 0
+    #: The charger is in OCPP mode: the cloud refuses remote actions (pause, resume) with 403.
+    #: The cloud's only: under local control OCPP mode is how the charger is reached.
+    ocpp_mode: bool = False
+    #: The car takes less and less over its last this many kWh (with ``car_kwh``).
+    taper_kwh: float = 0.0
+
+    def check(self, kind: str) -> None:
+        """ValueError with the line to print for options that do not fit ``kind``."""
+        if self.phases not in (None, 1, 3):
+            raise ValueError("--car-phases must be 1 or 3")
+        if self.zero_kw_every < 0 or self.taper_kwh < 0:
+            raise ValueError("--zero-kw-every and --taper-kwh must not be negative")
+        if kind == "ocpp" and (self.zero_kw_every or self.ocpp_mode):
+            raise ValueError(
+                "--zero-kw-every and --ocpp-mode simulate the Wallbox cloud, "
+                "not local control (--charger ocpp)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +82,8 @@ class SimulatedCharger:
     kind: ChargerKind
     adapter: Charger
     power_w: Callable[[datetime], float]
+    #: What the car draws on L1, L2, L3 (the meter's phases).
+    phase_powers_w: Callable[[datetime], tuple[float, float, float]]
     step: Callable[[datetime], None]
     #: The limit the charger applies while it lets the car charge, else None (the plot's line).
     setpoint_on: Callable[[], int | None]
@@ -61,45 +96,66 @@ class SimulatedCharger:
 def simulated_charger(
     kind: ChargerKind,
     clock: Callable[[], datetime],
-    watts_per_amp: float,
+    charging: ChargingConfig,
     *,
     latency_s: float,
-    max_current_a: int = 32,
+    car: CarOptions | None = None,
     car_kwh: float | None = None,
     realtime: bool = False,
     timeout_s: float = 2.0,
 ) -> Iterator[SimulatedCharger]:
-    """A car plugged in and not charging, behind the adapter of ``kind``."""
+    """A car plugged in and not charging, behind the adapter of ``kind``; the adapter assumes
+    what ``charging`` says, the car is as ``car`` says."""
+    car = car or CarOptions()
+    car.check(kind)
+    sim = _SimCar(
+        watts_per_amp=car_watts_per_amp(charging, car.phases),
+        phases=car.phases or charging.phases,
+        kwh_to_full=car_kwh,
+        taper_kwh=car.taper_kwh,
+    )
     if kind == "ocpp":
-        with _ocpp(clock, watts_per_amp, latency_s, max_current_a, car_kwh, realtime) as c:
+        with _ocpp(clock, charging, sim, latency_s, realtime) as c:
             yield c
     else:
-        with _cloud(clock, watts_per_amp, latency_s, max_current_a, car_kwh, timeout_s) as c:
+        with _cloud(clock, charging, sim, car, latency_s, timeout_s) as c:
             yield c
+
+
+@dataclass(frozen=True, slots=True)
+class _SimCar:
+    watts_per_amp: float
+    phases: int
+    kwh_to_full: float | None
+    taper_kwh: float
 
 
 @contextmanager
 def _cloud(
     clock: Callable[[], datetime],
-    watts_per_amp: float,
+    charging: ChargingConfig,
+    car: _SimCar,
+    quirks: CarOptions,
     latency_s: float,
-    max_current_a: int,
-    car_kwh: float | None,
     timeout_s: float,
 ) -> Iterator[SimulatedCharger]:
     device = SimCharger(
         clock,
-        watts_per_amp=watts_per_amp,
+        watts_per_amp=car.watts_per_amp,
         latency_s=latency_s,
-        setpoint_a=max_current_a,
+        setpoint_a=charging.max_current_a,
         paused=True,
         car_connected=True,
-        kwh_to_full=car_kwh,
+        kwh_to_full=car.kwh_to_full,
+        phases=car.phases,
+        taper_kwh=car.taper_kwh,
     )
-    with WallboxCloud(clock, charger=device) as cloud:
+    with WallboxCloud(
+        clock, charger=device, ocpp_mode=quirks.ocpp_mode, zero_kw_every=quirks.zero_kw_every
+    ) as cloud:
         adapter = WallboxCharger(
             wallbox_config(cloud, timeout_s=timeout_s, charger_id=str(device.charger_id)),
-            watts_per_amp,
+            charging.effective_watts_per_amp,
             clock=clock,
         )
 
@@ -117,6 +173,7 @@ def _cloud(
             kind="wallbox_cloud",
             adapter=adapter,
             power_w=device.power_w,
+            phase_powers_w=device.phase_powers_w,
             step=lambda now: None,  # the simulated cloud's charger catches up when asked
             setpoint_on=lambda: None if device.paused else device.setpoint_a,
             counts=counts,
@@ -127,10 +184,9 @@ def _cloud(
 @contextmanager
 def _ocpp(
     clock: Callable[[], datetime],
-    watts_per_amp: float,
+    charging: ChargingConfig,
+    car: _SimCar,
     latency_s: float,
-    max_current_a: int,
-    car_kwh: float | None,
     realtime: bool,
 ) -> Iterator[SimulatedCharger]:
     # Imported here: the cloud's replay and demo need none of the OCPP stack.
@@ -148,12 +204,18 @@ def _ocpp(
         CentralSystem(settings, clock=clock, timing=timing, thread=thread) as central,
     ):
         pulsar = Pulsar(
-            clock, latency_s=latency_s, max_current_a=max_current_a, kwh_to_full=car_kwh
+            clock,
+            latency_s=latency_s,
+            max_current_a=charging.max_current_a,
+            kwh_to_full=car.kwh_to_full,
+            car_phases=car.phases,
+            voltage_v=car.watts_per_amp / car.phases,
+            taper_kwh=car.taper_kwh,
         )
         url = f"ws://127.0.0.1:{central.port}/{SIM_CHARGE_POINT_ID}"
         with SimChargePoint(url, pulsar, clock, realtime=realtime, thread=thread) as sim:
             central.wait_ready(10.0)
-            adapter = OcppCharger(central, watts_per_amp)
+            adapter = OcppCharger(central, charging.effective_watts_per_amp)
 
             def step(now: datetime) -> None:
                 if not realtime and pulsar.has_due(now):
@@ -178,6 +240,7 @@ def _ocpp(
                 kind="ocpp",
                 adapter=adapter,
                 power_w=pulsar.power_w,
+                phase_powers_w=pulsar.phase_powers_w,
                 step=step,
                 setpoint_on=setpoint_on,
                 counts=counts,

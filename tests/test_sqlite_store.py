@@ -80,29 +80,41 @@ def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
         store.last_decision()
 
 
-def test_a_store_from_before_local_control_gains_the_charger_columns(tmp_path):
-    """A SQLite file written by a version without the OCPP fields opens, keeps its rows and takes
-    the new fields."""
+def test_a_file_from_before_gets_the_new_charger_columns(tmp_path):
+    """A store made by an earlier version has none of the columns added since (local control's
+    link, firmware and per-phase currents; the measured car's watts_per_amp, operation_mode and
+    refused): they are added at open, the old points read back with None there, and new points
+    keep them."""
     from datetime import UTC, datetime
 
     from common.models import LINK_OCPP, ChargerState
 
-    path = tmp_path / "scc.db"
+    path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
         db.execute(
             "CREATE TABLE charger (ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, "
             "status_id INTEGER, status TEXT, current_a REAL, power_w REAL, added_energy_kwh REAL, "
             "PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID"
         )
-        db.execute("INSERT INTO charger VALUES (1000, '12345', 194, 'Charging', 10, 6928, 1.5)")
+        db.execute("INSERT INTO charger VALUES (1000, 'c', 194, 'Charging', 10.0, 6928.0, 1.5)")
     store = SqliteStore(path)
     old = store.last_charger_state()
+    assert old is not None
     assert (old.status_id, old.power_w, old.link, old.current_l1_a) == (194, 6928.0, None, None)
+    assert (old.watts_per_amp, old.refused) == (None, None)
     new = ChargerState(
         ts=datetime(2030, 1, 1, tzinfo=UTC), charger_id="g001", status_id=None, status="Charging",
-        current_a=6.0, power_w=1385.6, link=LINK_OCPP, firmware="5.17.87",
-        current_l1_a=6.0, current_l2_a=0.0, current_l3_a=0.0,
+        current_a=16.0, power_w=3694.0, link=LINK_OCPP, firmware="5.17.87",
+        current_l1_a=16.0, current_l2_a=0.0, current_l3_a=0.0, watts_per_amp=230.9,
     )  # fmt: skip
     store.write_charger_state(new)
     assert store.last_charger_state() == new
+    cloud = ChargerState(
+        ts=datetime(2030, 1, 1, 0, 1, tzinfo=UTC), charger_id="c", status_id=194,
+        status="Charging", current_a=16.0, power_w=3694.0, watts_per_amp=230.9,
+        operation_mode="wallbox", refused="pause,resume",
+    )  # fmt: skip
+    store.write_charger_state(cloud)
+    assert store.last_charger_state() == cloud
     store.close()
+    SqliteStore(path).close()  # opening again adds nothing twice

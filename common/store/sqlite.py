@@ -23,6 +23,7 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     decode_reason,
 )
@@ -31,6 +32,7 @@ from common.store.base import (
     StoreError,
     integrate_energy,
     merge_series,
+    mode_stamp,
     series_start,
     stored_row,
 )
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS charger (
     ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, status_id INTEGER, status TEXT,
     current_a REAL, power_w REAL, added_energy_kwh REAL,
     link TEXT, firmware TEXT, current_l1_a REAL, current_l2_a REAL, current_l3_a REAL,
+    watts_per_amp REAL, operation_mode TEXT, refused TEXT,
     PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decision (
     ts_ms INTEGER NOT NULL, mode TEXT NOT NULL, grid_power_mean_w REAL, surplus_w REAL,
@@ -84,16 +87,24 @@ _CHARGER_FIELDS = (
     "current_l1_a",
     "current_l2_a",
     "current_l3_a",
+    "watts_per_amp",
+    "operation_mode",
+    "refused",
 )
-#: Columns a store made before local control lacks; added when it is opened.
-_CHARGER_ADDED = {
-    "link": "TEXT",
-    "firmware": "TEXT",
-    "current_l1_a": "REAL",
-    "current_l2_a": "REAL",
-    "current_l3_a": "REAL",
-}
 _CHARGER_UPSERT = _upsert("charger", ("ts_ms", "charger_id"), _CHARGER_FIELDS)
+#: Columns added after the first release, with their types: a file made before gets them at open.
+_ADDED_COLUMNS = {
+    "charger": (
+        ("link", "TEXT"),
+        ("firmware", "TEXT"),
+        ("current_l1_a", "REAL"),
+        ("current_l2_a", "REAL"),
+        ("current_l3_a", "REAL"),
+        ("watts_per_amp", "REAL"),
+        ("operation_mode", "TEXT"),
+        ("refused", "TEXT"),
+    ),
+}
 _DECISION_UPSERT = _upsert(
     "decision",
     ("ts_ms", "mode"),
@@ -124,16 +135,18 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._add_missing_columns()
+            self._add_columns()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"SQLite store {self.path}: {e}") from e
         self._lock = threading.Lock()
 
-    def _add_missing_columns(self) -> None:
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(charger)")}
-        for name, kind in _CHARGER_ADDED.items():
-            if name not in have:
-                self._db.execute(f"ALTER TABLE charger ADD COLUMN {name} {kind}")
+    def _add_columns(self) -> None:
+        """Bring a file from an earlier version up to the schema (new columns are NULL)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -170,6 +183,20 @@ class SqliteStore:
         )
         return rows[0][0]
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        start_ms = to_ms(now) - round(window_s * 1000)
+        if since is not None:
+            start_ms = max(start_ms, to_ms(since))
+        rows = self._run(
+            "SELECT AVG(active_power_w), AVG(active_power_l1_w), AVG(active_power_l2_w), "
+            "AVG(active_power_l3_w) FROM p1 WHERE ts_ms >= ? AND ts_ms < ?",
+            (start_ms, to_ms(now)),
+        )
+        total, l1, l2, l3 = rows[0]
+        return None if total is None else PhaseMeans(total, l1, l2, l3)
+
     def latest_reading(self, now: datetime) -> Reading | None:
         rows = self._run(
             f"SELECT ts_ms, meter, {', '.join(P1_FIELDS)} FROM p1 WHERE ts_ms <= ? "
@@ -200,7 +227,9 @@ class SqliteStore:
         )
 
     def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
-        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        newest = self._run("SELECT MAX(ts_ms) FROM mode")[0][0]
+        ts = mode_stamp(now, None if newest is None else from_ms(newest))
+        change = ModeChange(ts=ts, mode=Mode(mode), source=source)
         self._run(
             "INSERT OR REPLACE INTO mode VALUES (?, ?, ?)",
             (to_ms(change.ts), change.mode.value, source),
@@ -248,8 +277,11 @@ class SqliteStore:
         if not rows:
             return None
         ts_ms, charger_id, *values = rows[0]
-        fields = dict(zip(_CHARGER_FIELDS, values, strict=True))
-        return ChargerState(ts=from_ms(ts_ms), charger_id=charger_id, **fields)
+        return ChargerState(
+            ts=from_ms(ts_ms),
+            charger_id=charger_id,
+            **dict(zip(_CHARGER_FIELDS, values, strict=True)),
+        )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
         a, b = to_ms(start), to_ms(stop)

@@ -38,6 +38,17 @@ class Outgoing:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+def boot_payload(serial: str, firmware: str) -> dict[str, Any]:
+    """A Pulsar Plus's BootNotification."""
+    return {
+        "charge_point_vendor": "Wall Box Chargers",
+        "charge_point_model": "PLP1-0-2-4-9-002",
+        "charge_point_serial_number": serial,
+        "firmware_version": firmware,
+        "meter_type": "Internal NON compliant",
+    }
+
+
 def ocpp_time(ts: datetime) -> str:
     """UTC, whole seconds, ``Z``: the Pulsar's timestamps."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -11,8 +11,8 @@ What it does, as owners report the real one doing it:
   at stack level 0. With ``ignores_limit`` it accepts every profile and keeps charging at its
   maximum (reported on some 6.4 units).
 - It samples what ``MeterValuesSampledData`` names every ``MeterValueSampleInterval`` seconds,
-  values as strings: power, energy register, current offered, current and voltage per phase. A
-  car on one phase draws on L1 only.
+  values as strings: power, energy register, current offered, current and voltage per phase. The
+  car is ``sim.charger``'s: on ``car_phases`` (one: L1 only), tapering over its last ``taper_kwh``.
 - Offline it keeps its samples and sends them after it reconnects, late. A 6.x unit reconnecting
   without a reboot sends no BootNotification until asked (TriggerMessage). A reboot forgets the
   running transaction; the installed profile survives it.
@@ -29,10 +29,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sim.charger import accepted_a
 from sim.ocpp_cp.messages import (
     DEFAULT_CONFIG,
     MEASURAND_UNITS,
     Outgoing,
+    boot_payload,
     ocpp_time,
     sampled_values,
 )
@@ -64,6 +66,7 @@ class Pulsar:
         voltage_v: float = DEFAULT_VOLTAGE_V,
         car_connected: bool = True,
         kwh_to_full: float | None = None,
+        taper_kwh: float = 0.0,
         serial: str = "PLP1-0-2-4-9-002-E",
     ) -> None:
         if car_phases not in (1, 2, 3):
@@ -78,7 +81,7 @@ class Pulsar:
         self.status_latency_s = status_latency_s
         self.voltage_v = voltage_v
         self.car_connected = car_connected
-        self.kwh_to_full = kwh_to_full
+        self.kwh_to_full, self.taper_kwh = kwh_to_full, taper_kwh
         self.serial = serial
         self.config = dict(DEFAULT_CONFIG)
         if self.firmware_major >= 6:
@@ -129,7 +132,7 @@ class Pulsar:
         self.energy_wh += wh
         if self.kwh_to_full is not None and wh > 0:
             self.kwh_to_full -= wh / 1000
-            if self.kwh_to_full <= 0:
+            if self.kwh_to_full <= 0 or self._accepted_a() < 0.5:
                 self.car_full = True
         self._t = until
 
@@ -138,9 +141,12 @@ class Pulsar:
         with self._lock:
             if self.transaction_id is None or not self.car_connected or self.car_full:
                 return (0.0, 0.0, 0.0)
-            a = min(self.drawn_limit_a, self.car_max_current_a)
+            a = min(self.drawn_limit_a, self._accepted_a())
             l1, l2, l3 = (a if i < self.car_phases else 0.0 for i in range(3))
             return (l1, l2, l3)
+
+    def _accepted_a(self) -> float:
+        return accepted_a(self.car_max_current_a, self.kwh_to_full, self.taper_kwh)
 
     def _power_w(self) -> float:
         return sum(self.current_a()) * self.voltage_v
@@ -149,6 +155,13 @@ class Pulsar:
         with self._lock:
             self.advance(now)
             return self._power_w()
+
+    def phase_powers_w(self, now: datetime) -> tuple[float, float, float]:
+        """The draw on L1, L2, L3, as the meter sees it."""
+        with self._lock:
+            self.advance(now)
+            l1, l2, l3 = (a * self.voltage_v for a in self.current_a())
+            return (l1, l2, l3)
 
     @property
     def status(self) -> str:
@@ -205,8 +218,7 @@ class Pulsar:
             if not self.car_connected or self.transaction_id is not None or self.requested_start:
                 return "Rejected"
             self.commands.append("start")
-            self.requested_start = id_tag
-            self.finished = False
+            self.requested_start, self.finished = id_tag, False
             return "Accepted"
 
     def remote_stop(self, transaction_id: int, now: datetime) -> str:
@@ -254,11 +266,9 @@ class Pulsar:
         """Power cycle: the transaction is forgotten (no StopTransaction), the profile kept."""
         with self._lock:
             self.advance(now)
-            self.transaction_id = None
-            self.requested_start = None
+            self.transaction_id = self.requested_start = self._told_status = None
             self.booted = False
             self._pending.clear()
-            self._told_status = None
             self._next_sample = self._next_heartbeat = None
             a = float(self.max_current_a) if self.profile_a is None else self.profile_a
             self.offered_a = self.drawn_limit_a = (
@@ -282,16 +292,7 @@ class Pulsar:
     # -- what it sends -------------------------------------------------------------------------
 
     def boot_notification(self) -> Outgoing:
-        return Outgoing(
-            "BootNotification",
-            {
-                "charge_point_vendor": "Wall Box Chargers",
-                "charge_point_model": "PLP1-0-2-4-9-002",
-                "charge_point_serial_number": self.serial,
-                "firmware_version": self.firmware,
-                "meter_type": "Internal NON compliant",
-            },
-        )
+        return Outgoing("BootNotification", boot_payload(self.serial, self.firmware))
 
     def boot_accepted(self, interval_s: float) -> None:
         with self._lock:
@@ -395,5 +396,4 @@ class Pulsar:
 
     def told_status_lost(self) -> None:
         """The last StatusNotification may not have arrived: send the status again."""
-        with self._lock:
-            self._told_status = None
+        self._told_status = None  # one assignment: atomic without the lock

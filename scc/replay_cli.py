@@ -1,0 +1,135 @@
+"""``scc replay``'s command line: options, ``--set`` overrides and the printed table.
+
+The replay itself is scc.replay; this module only turns arguments into ``ReplayOptions`` and a
+``ReplayResult`` into text (scc.replay_table) or JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, cast
+
+import yaml
+
+from common.config import Config, ConfigError
+from scc.replay import (
+    DEFAULT_LATENCY_S,
+    EXIT_BAD_INPUT,
+    POLICIES,
+    PolicyName,
+    ReplayOptions,
+    replay,
+)
+from scc.replay_table import format_table
+from scc.simcharger import CarOptions
+from sim.profiles import ProfileError, load_csv
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``["charging.start_delay_s=60"]`` -> ``{"charging.start_delay_s": 60}`` (YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or "." not in key:
+            raise ConfigError(f"--set {item}: expected SECTION.KEY=VALUE")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out[key] = text if isinstance(value, dict | list) else value
+    return out
+
+
+def apply_sets(config: Config, items: Sequence[str]) -> Config:
+    """The config with ``--set`` overrides, validated like the file; errors name the --set."""
+    for key, value in parse_sets(items).items():
+        try:
+            config = config.with_overrides({key: value})
+        except ConfigError as e:
+            msg = str(e)
+            prefix = f"{config.source}: "
+            msg = msg[len(prefix) :] if msg.startswith(prefix) else msg
+            raise ConfigError(f"--set {key}={value}: {msg}") from None
+    return config
+
+
+def car_options(args: argparse.Namespace, kind: str) -> CarOptions:
+    """The simulated car and cloud from ``--car-phases`` and friends (scc replay and scc demo),
+    for a charger reached as ``kind``; ValueError with the line to print."""
+    car = CarOptions(
+        phases=getattr(args, "car_phases", None),
+        zero_kw_every=getattr(args, "zero_kw_every", None) or 0,
+        ocpp_mode=bool(getattr(args, "ocpp_mode", False)),
+        taper_kwh=getattr(args, "taper_kwh", None) or 0.0,
+    )
+    car.check(kind)
+    return car
+
+
+def with_charger(config: Config, args: argparse.Namespace) -> Config:
+    """The config with ``--charger`` (scc replay and scc demo) as ``charger.kind``."""
+    if getattr(args, "charger", None):
+        return config.with_overrides({"charger.kind": args.charger})
+    return config
+
+
+def _options(config: Config, args: argparse.Namespace) -> ReplayOptions:
+    """The replay's options from the arguments; ValueError with the line to print."""
+    policy = getattr(args, "policy", "default") or "default"
+    if policy not in POLICIES:
+        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}")
+    latency_s = getattr(args, "latency_s", None)
+    latency_s = DEFAULT_LATENCY_S[config.charger.kind] if latency_s is None else latency_s
+    car_kwh = getattr(args, "car_kwh", None)
+    if not 0 <= latency_s <= 600 or (car_kwh is not None and car_kwh <= 0):
+        raise ValueError("--latency-s must be 0-600 and --car-kwh positive")
+    return ReplayOptions(
+        policy=cast(PolicyName, policy),
+        latency_s=latency_s,
+        car_kwh=car_kwh,
+        keep_series=bool(getattr(args, "plot", None)),
+        car=car_options(args, config.charger.kind),
+    )
+
+
+def run_cli(config: Config, args: argparse.Namespace) -> int:
+    config = apply_sets(with_charger(config, args), getattr(args, "set", None) or [])
+    try:
+        options = _options(config, args)
+    except ValueError as e:
+        print(f"scc replay: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    plot_path = getattr(args, "plot", None)
+    if plot_path:
+        from scc.plot import PlotUnavailable, check_available
+
+        try:
+            check_available()
+        except PlotUnavailable as e:
+            print(f"scc replay: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    try:
+        profile = load_csv(args.profile)
+    except ProfileError as e:
+        print(f"scc replay: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = replay(profile, config, options)
+    if plot_path:
+        from scc.plot import plot_day
+
+        try:
+            plot_day(result, plot_path, config.charging, options.latency_s or 0.0)
+        except OSError as e:
+            print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
+            return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_json()))
+    else:
+        print(format_table(result))
+        if plot_path:
+            print(f"Plot: {plot_path}")
+    return 0
