@@ -186,6 +186,12 @@ class ChargerSnapshot:
         return self.power_w / top_a
 
     @property
+    def measures_power(self) -> bool:
+        """The charger measures its own power (OCPP MeterValues), so a 0 W it reports is true;
+        the cloud's 0 kW while charging sometimes is not (controller.measure)."""
+        return self.connector_status is not None
+
+    @property
     def data_age_s(self) -> float:
         if self.read_at is None:
             return math.inf

@@ -201,7 +201,7 @@ def notice_lines(
         lines.append(_info("The Wallbox left OCPP mode: the cloud takes commands again"))
     if news is not None:
         phases = f" on {news.phases}" if news.phases else ""
-        how = "the charger status" if news.source == "status" else "the meter's step"
+        how = _MEASURED_FROM[news.source]
         lines.append(
             _info(
                 f"The car draws {news.value:.1f} W per A{phases} (measured from {how}; the "
@@ -210,6 +210,12 @@ def notice_lines(
         )
     return lines
 
+
+_MEASURED_FROM = {
+    "status": "the charger status",
+    "meter": "the meter's step",
+    "charger": "the charger's own meter over OCPP",
+}
 
 #: One clear line for the log, the page and ``scc status``: what OCPP mode means, two ways out.
 OCPP_MODE_TEXT = (

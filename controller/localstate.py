@@ -15,10 +15,11 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast, get_args
 
 from common.config import Config
 from common.models import Mode
-from controller.measure import CarSession, WattsPerAmp, plausible
+from controller.measure import CarSession, Source, WattsPerAmp, plausible
 from controller.session import session_path, write_private
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,10 @@ def _parse(data: dict) -> LocalState:
     session = data.get("session")
     measured = None
     if isinstance(session, dict) and plausible(float(session["value"])):
+        source = session.get("source")
         measured = WattsPerAmp(
             float(session["value"]),
-            session.get("source") or "status",
+            cast(Source, source) if source in get_args(Source) else "status",
             str(session.get("phases") or ""),
         )
     best = data.get("session_best_status_w_per_a")

@@ -3,7 +3,7 @@
 Many cars charge on one phase behind a 3-phase charger (plug-in hybrids, older EVs): they draw
 230 W per ampere of setpoint, not the 692.8 a 3N~400 V config assumes, and the surplus arithmetic
 then cuts a car that could take 15 A to 6 A and pauses it (docs/design.md, "Surplus arithmetic").
-Two measurements, both pure functions of what the controller already has:
+Three measurements, all pure functions of what the controller already has:
 
 - the charger status: ``charging_power / setpoint`` of a settled read. A car takes at most its
   setpoint (less when it limits itself or tapers near full), so a read is a lower bound on the
@@ -11,12 +11,17 @@ Two measurements, both pure functions of what the controller already has:
 - the P1 meter's step when a command takes effect: the change of the settled grid mean divided by
   the change of the setpoint. The per-phase powers show which phases moved (a 1-phase car moves
   one), and only those count, so house loads on the other phases stay out of it. The status wins
-  when both exist; the meter stands in when the status reports no power.
+  when both exist; the meter stands in when the status reports no power;
+- on local control (OCPP) the charger's own meter: every 10 s its power and the current on each
+  phase, so power over the most loaded phase's current is what the car draws per ampere of limit,
+  and the phases carrying current are the car's. Exact, not a bound, with no command needed: it
+  replaces the other two, and it is taken as it comes (a car that switches phases shows at once).
 
 The cloud sometimes reports ``charging_power: 0`` during a running session while ``added_energy``
 rises (Home Assistant issues #83744, #69320, #124185). ``corrected`` does not believe a 0 kW
 while the status says Charging unless the session's energy stopped rising: it takes setpoint x
-watts per ampere instead, marked as an estimate.
+watts per ampere instead, marked as an estimate. A charger that measures its own power (OCPP) is
+believed: its 0 W is a car that takes nothing.
 
 A session is one car plugged in: it ends when a status read says no car. Its measurement is kept
 across a restart (controller.localstate); the configured value is the assumption until then.
@@ -29,7 +34,7 @@ from datetime import datetime
 from typing import Literal
 
 from common.models import PhaseMeans
-from common.snapshot import ChargerSnapshot, Phase
+from common.snapshot import PHASE_ACTIVE_A, ChargerSnapshot, Phase
 
 #: Watts per ampere a car can plausibly draw: from one phase at 150 V to three at 260 V.
 PLAUSIBLE_W_PER_A = (150.0, 800.0)
@@ -44,7 +49,9 @@ STEP_CONFIRMS = 0.15
 #: A phase "moved" with the command when its step is this share of the total step or more.
 MOVED_SHARE = 0.25
 
-Source = Literal["status", "meter"]
+#: Where a measurement comes from: the cloud's status, the P1 meter's step at a command, or the
+#: charger's own meter (OCPP).
+Source = Literal["status", "meter", "charger"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,9 @@ def observe_read(session: CarSession, snap: ChargerSnapshot, configured: float) 
     if snap.phase is Phase.NO_CAR and "status" not in snap.estimated:
         return CarSession()
     session = _energy(session, snap)
+    own = charger_watts_per_amp(snap, configured)
+    if own is not None:
+        return replace(session, measured=own)
     if (
         snap.phase is not Phase.CHARGING
         or snap.estimated & {"status", "setpoint_a", "power_w"}
@@ -109,6 +119,19 @@ def observe_read(session: CarSession, snap: ChargerSnapshot, configured: float) 
     )
 
 
+def charger_watts_per_amp(snap: ChargerSnapshot, configured: float) -> WattsPerAmp | None:
+    """The charger's own measurement (OCPP): its power over the most loaded phase's current, on
+    the phases that carry current; None when it measured no draw just now."""
+    w_per_a = snap.measured_watts_per_amp
+    if w_per_a is None or not plausible(w_per_a):
+        return None
+    if abs(w_per_a - configured) <= CONFIRMS * configured:
+        w_per_a = configured
+    currents = snap.current_per_phase_a or ()
+    phases = " ".join(f"L{k + 1}" for k, a in enumerate(currents) if a > PHASE_ACTIVE_A)
+    return WattsPerAmp(round(w_per_a, 1), "charger", phases)
+
+
 def _energy(session: CarSession, snap: ChargerSnapshot) -> CarSession:
     kwh, at = snap.added_energy_kwh, snap.read_at
     if kwh is None or at is None:
@@ -124,10 +147,11 @@ def observe_step(
     session: CarSession, step: PendingStep, after: PhaseMeans, configured: float
 ) -> CarSession:
     """Learn from the meter's step at a command; the status's measurement wins when there is one
-    (the step still names the phases). A step within ``STEP_CONFIRMS`` of the configured value
-    confirms it: the house and the sun move too while a command settles."""
+    (the step still names the phases), the charger's own (OCPP) always. A step within
+    ``STEP_CONFIRMS`` of the configured value confirms it: the house and the sun move too while a
+    command settles."""
     got = step_watts_per_amp(step, after)
-    if got is None:
+    if got is None or (session.measured is not None and session.measured.source == "charger"):
         return session
     if abs(got.value - configured) <= STEP_CONFIRMS * configured:
         got = replace(got, value=configured)
@@ -165,7 +189,7 @@ def corrected(snap: ChargerSnapshot, session: CarSession, configured: float) -> 
     power_w = snap.power_w
     estimated = snap.estimated
     if snap.phase is Phase.CHARGING and snap.setpoint_a:
-        reported_zero = "power_w" not in estimated and power_w <= 0
+        reported_zero = "power_w" not in estimated and power_w <= 0 and not snap.measures_power
         if "power_w" in estimated or (reported_zero and session.energy_rising is not False):
             power_w = snap.setpoint_a * wpa
             estimated = estimated | {"power_w"}

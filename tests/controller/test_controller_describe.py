@@ -430,3 +430,14 @@ def test_ocpp_mode_and_a_new_measurement_get_one_line_each():
     assert notice_lines(ocpp, plain, None, 692.8) == [
         LogLine(INFO, "The Wallbox left OCPP mode: the cloud takes commands again")
     ]
+
+
+def test_a_measurement_by_the_chargers_own_meter_says_so():
+    from controller.describe import notice_lines
+    from controller.measure import WattsPerAmp
+
+    lines = notice_lines(None, None, WattsPerAmp(230.9, "charger", "L1"), 692.8)
+    assert lines == [
+        LogLine(INFO, "The car draws 230.9 W per A on L1 (measured from the charger's own meter "
+                "over OCPP; the config says 692.8 W/A)"),
+    ]  # fmt: skip

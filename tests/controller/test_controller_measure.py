@@ -138,3 +138,76 @@ def test_energy_that_stops_rising_is_seen_across_reads():
     assert session.energy_rising is False
     session = observe_read(session, snap(power=0.0, kwh=2.02, at_s=120), CONFIG)
     assert session.energy_rising is True
+
+
+# -- local control (OCPP): the charger's own meter -------------------------------------------
+
+
+def ocpp(power=3463.5, currents=(15.0, 0.0, 0.0), setpoint=16, status="Charging", at_s=0.0, **kw):
+    """A snapshot of the OCPP adapter: the charger's power and currents from its MeterValues."""
+    return ChargerSnapshot(
+        ts=T0 + timedelta(seconds=at_s), charger_id="cp", status_id=None, setpoint_a=setpoint,
+        power_w=power, added_energy_kwh=1.0, read_at=T0 + timedelta(seconds=at_s),
+        connector_status=status, current_per_phase_a=currents, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected"),
+    [
+        # A 1-phase car that takes 15 A of a 16 A limit: power over its current, not over the
+        # limit (the status would say 3458.5 / 16 = 216.2), and its phase.
+        ([ocpp()], (230.9, "L1")),
+        # A 3-phase car: the config confirmed, on all three phases.
+        ([ocpp(power=11085.0, currents=(16.0, 16.0, 16.0))], (CONFIG, "L1 L2 L3")),
+        # As it comes, not the session's highest: a car that switched to one phase shows at once.
+        ([ocpp(power=11085.0, currents=(16.0, 16.0, 16.0)), ocpp(at_s=10)], (230.9, "L1")),
+        # Nothing measured: no draw, or the sample is older than the last command (no currents).
+        ([ocpp(power=0.0, currents=(0.0, 0.0, 0.0))], None),
+        ([ocpp(currents=None, estimated=frozenset({"power_w"}))], None),
+    ],
+)
+def test_the_chargers_own_meter_measures_the_car_on_local_control(reads, expected):
+    session = CarSession()
+    for s in reads:
+        session = observe_read(session, s, CONFIG)
+    if expected is None:
+        assert session.measured is None
+    else:
+        got = session.measured
+        assert (got.value, got.phases, got.source) == (
+            pytest.approx(expected[0], abs=0.05),
+            expected[1],
+            "charger",
+        )
+
+
+def test_the_chargers_own_meter_wins_over_the_meter_step():
+    session = observe_read(CarSession(), ocpp(), CONFIG)
+    step = PendingStep(T0, means(-6000, -2000, -2000, -2000), 0, 6)
+    after = observe_step(session, step, means(-1700, -566, -567, -567), CONFIG)
+    assert after.measured == session.measured
+
+
+def test_a_chargers_own_0_w_while_charging_is_believed():
+    """The cloud's 0 kW while Charging is not believed (above); a charger that measures its own
+    power reports what the car draws, and an estimate is still the measured W/A x setpoint."""
+    got = corrected(ocpp(power=0.0, currents=(0.0, 0.0, 0.0)), measured(230.9), CONFIG)
+    assert (got.power_w, got.estimated) == (0.0, frozenset())
+    late = ocpp(currents=None, estimated=frozenset({"power_w"}), power=16 * CONFIG)
+    got = corrected(late, measured(230.9), CONFIG)
+    assert got.power_w == pytest.approx(16 * 230.9) and "power_w" in got.estimated
+
+
+def test_the_state_file_keeps_where_a_measurement_came_from(tmp_path):
+    import json
+
+    from controller.localstate import LocalState, LocalStateFile
+
+    kept = LocalStateFile(tmp_path / "state.json")
+    kept.save(LocalState(session=WattsPerAmp(230.9, "charger", "L1")))
+    assert LocalStateFile(kept.path).load().session == WattsPerAmp(230.9, "charger", "L1")
+    data = json.loads(kept.path.read_text())
+    data["session"]["source"] = "guesswork"  # a file from a version that knew other sources
+    kept.path.write_text(json.dumps(data))
+    assert LocalStateFile(kept.path).load().session.source == "status"
