@@ -196,7 +196,15 @@ def _reading(now: datetime, base_w: float, car_w: tuple[float, float, float]) ->
 @contextlib.contextmanager
 def _quiet_controller(config: Config) -> Iterator[None]:
     """1 440 cycle lines a day are for ``logging.level: DEBUG``; warnings still show."""
-    names = ("controller", "controller.wallbox", "controller.ocpp", "sim.ocpp_cp", "writer", "poll")
+    names = (
+        "controller",
+        "controller.wallbox",
+        "controller.ocpp",
+        "controller.ocpp.websocket",  # held at INFO by its module
+        "sim.ocpp_cp",
+        "writer",
+        "poll",
+    )
     loggers = [logging.getLogger(n) for n in names]
     before = [lg.level for lg in loggers]
     if config.logging.level != "DEBUG":
@@ -224,6 +232,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
     latency_s = DEFAULT_LATENCY_S[kind] if options.latency_s is None else options.latency_s
     with (
         tempfile.TemporaryDirectory(prefix="scc-replay-") as tmp,
+        _quiet_controller(config),  # first: the central system's start is no news either
         simulated_charger(
             kind,
             clock,
@@ -233,7 +242,6 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
             car_kwh=options.car_kwh,
             timeout_s=config.wallbox.timeout_s,
         ) as charger,
-        _quiet_controller(config),
     ):
         store = SqliteStore(":memory:")
         spool = Spool(Path(tmp) / "spool.sqlite")
