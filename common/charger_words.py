@@ -1,14 +1,18 @@
 """The charger's state in words for people: the phone page and ``scc status`` say the same.
 
 A status that looks idle may not be (a car held by a schedule set in the Wallbox app shows as
-Ready; auto-lock locks a charger with a car in it), and a charger in OCPP mode refuses the
-cloud's pause and resume: docs/design.md, "Decision rules" and "The Wallbox cloud" say what the
-controller does in each case; these are the words that tell the user.
+Ready; auto-lock locks a charger with a car in it), a charger in OCPP mode refuses the cloud's
+pause and resume, and on local control some firmware accepts a limit and ignores it:
+docs/design.md, "Decision rules", "The Wallbox cloud" and "Local control (OCPP)" say what the
+controller does in each case; these are the words that tell the user. So are how the charger is
+reached and the currents it measured.
 """
 
 from __future__ import annotations
 
-from common.models import ChargerState, Decision, Reason
+from common.models import LINK_OCPP, ChargerState, Decision, Reason
+from common.snapshot import PHASE_ACTIVE_A
+from common.timeutil import format_age
 
 #: What OCPP mode means for solar charging, and the two ways out (as the controller logs it).
 OCPP_MODE_TEXT = (
@@ -58,9 +62,12 @@ def charger_note(charger: ChargerState | None, decision: Decision | None) -> str
 
 
 def control_lines(charger: ChargerState | None) -> list[str]:
-    """OCPP mode, or commands the cloud refuses this account: solar charging cannot work."""
+    """OCPP mode, commands the cloud refuses this account, or a firmware that ignores our limit:
+    solar charging cannot work."""
     if charger is None:
         return []
+    if charger.limit_ignored:
+        return [limit_ignored_text(charger)]
     if charger.operation_mode == "ocpp":
         return [OCPP_MODE_TEXT]
     if charger.refused:
@@ -70,3 +77,37 @@ def control_lines(charger: ChargerState | None) -> list[str]:
             "the rights to control the charger (ask its owner), or the charger is in OCPP mode."
         ]
     return []
+
+
+def limit_ignored_text(charger: ChargerState) -> str:
+    """The charger on local control accepted a limit and charges above it (some firmware)."""
+    currents = charger.phase_currents
+    drawn = "" if currents is None else f" and the car draws {max(currents):.0f} A"
+    limit = "" if charger.current_a is None else f" of {charger.current_a:.0f} A"
+    return (
+        f"The charger's firmware ignores the limit: it accepted a limit{limit}{drawn}. Solar "
+        "charging cannot steer it: update the charger's firmware in the Wallbox app, or steer it "
+        "through the Wallbox cloud (charger.kind: wallbox_cloud, OCPP off in the app)."
+    )
+
+
+def link_text(state: ChargerState, age_s: float, stale_after_s: float) -> str:
+    """How the charger is reached: "Wallbox cloud", or "local (OCPP), connected, firmware
+    6.7.38" (not connected once the controller has not written a point for ``stale_after_s``:
+    it writes one every cycle while the charge point answers)."""
+    if state.link != LINK_OCPP:
+        return state.link_label
+    if age_s > stale_after_s:
+        return f"{state.link_label}, not connected (last heard {format_age(age_s)})"
+    firmware = f", firmware {state.firmware}" if state.firmware else ""
+    return f"{state.link_label}, connected{firmware}"
+
+
+def phases_text(state: ChargerState) -> str | None:
+    """ "L1-L3: 16.0 / 0.0 / 0.0 A (1 phase)": what the charger measured, when it measures."""
+    currents = state.phase_currents
+    if currents is None:
+        return None
+    active = sum(1 for a in currents if a > PHASE_ACTIVE_A)
+    amps = " / ".join(f"{a:.1f}" for a in currents)
+    return f"L1-L3: {amps} A ({active} phase{'' if active == 1 else 's'})"

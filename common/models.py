@@ -194,9 +194,14 @@ class ChargerState:
     operation_mode: str | None = None
     #: The commands the cloud refuses this account (403), e.g. "pause,resume"; None: none.
     refused: str | None = None
+    #: The charger accepted our limit and does not apply it (some OCPP firmware); None: not
+    #: checked (the cloud).
+    limit_ignored: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
+        if self.limit_ignored is not None:  # SQLite keeps it as 0 or 1
+            object.__setattr__(self, "limit_ignored", bool(self.limit_ignored))
 
     @property
     def link_label(self) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from common.models import LINK_CLOUD, LINK_OCPP, ChargerState, utc
-from common.timeutil import format_age
 
 
 class Phase(enum.StrEnum):
@@ -239,6 +238,7 @@ class ChargerSnapshot:
             watts_per_amp=self.watts_per_amp,
             operation_mode=self.operation_mode,
             refused=",".join(sorted(self.refused)) or None,
+            limit_ignored=None if self.connector_status is None else self.limit_ignored,
         )
 
 
@@ -246,25 +246,3 @@ _CONNECTED = frozenset(
     {Phase.CHARGING, Phase.PAUSED, Phase.SCHEDULED, Phase.CAR_DEMAND, Phase.WAITING}
 )
 _ENABLED = frozenset({Phase.CHARGING, Phase.CAR_DEMAND, Phase.WAITING})
-
-
-def link_text(state: ChargerState, age_s: float, stale_after_s: float) -> str:
-    """How the charger is reached, for ``scc status`` and the page: "Wallbox cloud", or "local
-    (OCPP), connected, firmware 6.7.38" (not connected once the controller has not written a
-    point for ``stale_after_s``: it writes one every cycle while the charge point answers)."""
-    if state.link != LINK_OCPP:
-        return state.link_label
-    if age_s > stale_after_s:
-        return f"{state.link_label}, not connected (last heard {format_age(age_s)})"
-    firmware = f", firmware {state.firmware}" if state.firmware else ""
-    return f"{state.link_label}, connected{firmware}"
-
-
-def phases_text(state: ChargerState) -> str | None:
-    """ "L1-L3: 16.0 / 0.0 / 0.0 A (1 phase)": what the charger measured, when it measures."""
-    currents = state.phase_currents
-    if currents is None:
-        return None
-    active = sum(1 for a in currents if a > PHASE_ACTIVE_A)
-    amps = " / ".join(f"{a:.1f}" for a in currents)
-    return f"L1-L3: {amps} A ({active} phase{'' if active == 1 else 's'})"

@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.cli import COMMAND as COLLECTOR
-from common.charger_words import charger_note, control_lines
+from common.charger_words import charger_note, control_lines, link_text, phases_text
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
 from common.models import Status
-from common.snapshot import link_text, phases_text
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
 from toggle_app.cli import COMMAND as TOGGLE

@@ -134,3 +134,32 @@ def test_status_text_shows_the_cars_watts_per_amp_the_state_in_words_and_ocpp_mo
     assert "Charger:   Scheduled (179), 16 A, 0 W, car 230.9 W/A" in text
     assert "Scheduled: a schedule set in the Wallbox app holds the car" in text
     assert "Problem:   The charger is in OCPP mode" in text
+
+
+def test_status_text_says_when_the_firmware_ignores_the_limit_with_the_measured_car(tmp_path):
+    """Local control: the link, the currents on each phase, the car as the charger measured it,
+    and a firmware that accepts the limit and does not apply it, through a real store."""
+    from common.models import LINK_OCPP
+
+    db = tmp_path / "scc.db"
+    s = SqliteStore(db)
+    s.write_charger_state(
+        ChargerState(
+            ts=datetime.now(UTC) - timedelta(seconds=5), charger_id="PLP1-123456",
+            status_id=None, status="Charging", current_a=6, power_w=7388.8, link=LINK_OCPP,
+            firmware="6.4.11", current_l1_a=32.0, current_l2_a=0.0, current_l3_a=0.0,
+            watts_per_amp=230.9, limit_ignored=True,
+        )
+    )  # fmt: skip
+    s.close()
+    out = run_scc("status", db=db)
+    assert out.returncode == 0, out.stderr
+    assert "Charger:   Charging, 6 A, 7389 W, car 230.9 W/A\n" in out.stdout
+    assert "Link:      local (OCPP), connected, firmware 6.4.11" in out.stdout
+    assert "Currents:  L1-L3: 32.0 / 0.0 / 0.0 A (1 phase)" in out.stdout
+    assert (
+        "Problem:   The charger's firmware ignores the limit: it accepted a limit of 6 A and the "
+        "car draws 32 A." in out.stdout
+    )
+    st = json.loads(run_scc("status", "--json", db=db).stdout)
+    assert st["charger"]["limit_ignored"] is True

@@ -82,9 +82,9 @@ def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
 
 def test_a_file_from_before_gets_the_new_charger_columns(tmp_path):
     """A store made by an earlier version has none of the columns added since (local control's
-    link, firmware and per-phase currents; the measured car's watts_per_amp, operation_mode and
-    refused): they are added at open, the old points read back with None there, and new points
-    keep them."""
+    link, firmware, per-phase currents and limit_ignored; the measured car's watts_per_amp,
+    operation_mode and refused): they are added at open, the old points read back with None
+    there, and new points keep them."""
     from datetime import UTC, datetime
 
     from common.models import LINK_OCPP, ChargerState
@@ -101,14 +101,16 @@ def test_a_file_from_before_gets_the_new_charger_columns(tmp_path):
     old = store.last_charger_state()
     assert old is not None
     assert (old.status_id, old.power_w, old.link, old.current_l1_a) == (194, 6928.0, None, None)
-    assert (old.watts_per_amp, old.refused) == (None, None)
+    assert (old.watts_per_amp, old.refused, old.limit_ignored) == (None, None, None)
     new = ChargerState(
         ts=datetime(2030, 1, 1, tzinfo=UTC), charger_id="g001", status_id=None, status="Charging",
         current_a=16.0, power_w=3694.0, link=LINK_OCPP, firmware="5.17.87",
         current_l1_a=16.0, current_l2_a=0.0, current_l3_a=0.0, watts_per_amp=230.9,
+        limit_ignored=False,
     )  # fmt: skip
     store.write_charger_state(new)
     assert store.last_charger_state() == new
+    assert store.last_charger_state().limit_ignored is False  # a bool again, not SQLite's 0
     cloud = ChargerState(
         ts=datetime(2030, 1, 1, 0, 1, tzinfo=UTC), charger_id="c", status_id=194,
         status="Charging", current_a=16.0, power_w=3694.0, watts_per_amp=230.9,

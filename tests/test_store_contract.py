@@ -224,11 +224,11 @@ def test_a_local_charger_state_round_trips_with_its_link_and_phases(store, t0) -
     state = ChargerState(
         ts=s(t0, -5), charger_id="PLP1-123456", status_id=None, status="Charging",
         current_a=16.0, power_w=3693.1, added_energy_kwh=1.5, link=LINK_OCPP, firmware="6.7.38",
-        current_l1_a=16.0, current_l2_a=0.0, current_l3_a=0.0,
+        current_l1_a=16.0, current_l2_a=0.0, current_l3_a=0.0, limit_ignored=True,
     )  # fmt: skip
     store.write_charger_state(state)
     got = store.last_charger_state()
-    assert got == state and got.link_label == "local (OCPP)"
+    assert got == state and got.link_label == "local (OCPP)" and got.limit_ignored is True
     assert got.phase_currents == (16.0, 0.0, 0.0)
     cloud = ChargerState(
         ts=s(t0, -2), charger_id="12345", status_id=194, status="Charging",
@@ -237,6 +237,7 @@ def test_a_local_charger_state_round_trips_with_its_link_and_phases(store, t0) -
     store.write_charger_state(cloud)
     got = store.last_charger_state()
     assert got == cloud and got.link_label == "Wallbox cloud" and got.phase_currents is None
+    assert got.limit_ignored is None  # not checked on the cloud
 
 
 def test_a_later_charger_write_at_the_same_time_keeps_the_fields_it_lacks(store, t0) -> None:

@@ -13,10 +13,9 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from common.charger_words import charger_note, control_lines
+from common.charger_words import charger_note, control_lines, link_text, phases_text
 from common.config import ChargingConfig
 from common.models import Action, Decision, Mode, Reason, Status, to_jsonable
-from common.snapshot import link_text, phases_text
 from common.timeutil import format_age, format_duration
 from toggle_app import words
 from toggle_app.text import clock_time, format_w

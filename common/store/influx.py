@@ -186,6 +186,8 @@ class InfluxStore:
             text = getattr(state, name)
             if text is not None:
                 p = p.field(name, str(text))
+        if state.limit_ignored is not None:
+            p = p.field("limit_ignored", bool(state.limit_ignored))
         self._write_points([p])
 
     def write_decision(self, d: Decision) -> None:
@@ -267,6 +269,7 @@ class InfluxStore:
             status=row.get("status") or "",
             **{name: row.get(name) for name in _CHARGER_NUMBERS},
             **{name: row.get(name) for name in _CHARGER_TEXTS},
+            limit_ignored=row.get("limit_ignored"),
         )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS charger (
     ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, status_id INTEGER, status TEXT,
     current_a REAL, power_w REAL, added_energy_kwh REAL,
     link TEXT, firmware TEXT, current_l1_a REAL, current_l2_a REAL, current_l3_a REAL,
-    watts_per_amp REAL, operation_mode TEXT, refused TEXT,
+    watts_per_amp REAL, operation_mode TEXT, refused TEXT, limit_ignored INTEGER,
     PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decision (
     ts_ms INTEGER NOT NULL, mode TEXT NOT NULL, grid_power_mean_w REAL, surplus_w REAL,
@@ -90,6 +90,7 @@ _CHARGER_FIELDS = (
     "watts_per_amp",
     "operation_mode",
     "refused",
+    "limit_ignored",
 )
 _CHARGER_UPSERT = _upsert("charger", ("ts_ms", "charger_id"), _CHARGER_FIELDS)
 #: Columns added after the first release, with their types: a file made before gets them at open.
@@ -103,6 +104,7 @@ _ADDED_COLUMNS = {
         ("watts_per_amp", "REAL"),
         ("operation_mode", "TEXT"),
         ("refused", "TEXT"),
+        ("limit_ignored", "INTEGER"),
     ),
 }
 _DECISION_UPSERT = _upsert(

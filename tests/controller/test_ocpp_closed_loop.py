@@ -203,3 +203,29 @@ def test_a_1_phase_car_in_strong_sun_goes_to_16_a_then_15_a_with_3500_w():
         assert {(d.action, d.target_a) for d in late} == {(Action.HOLD, 15)}
         assert [d for d in loop.decisions if d.action is Action.STOP] == []
         assert loop.rig.pulsar.current_a() == (15.0, 0.0, 0.0)
+
+
+def test_a_firmware_that_ignores_the_limit_is_said_by_scc_status_and_the_phone_page():
+    """Some firmware accepts a limit and charges at its maximum. The controller records it on the
+    charger point; ``scc status`` and the phone page say it in the same words."""
+    from common.store import build_status
+    from common.timeutil import local_day_start
+    from scc.cli import format_status
+    from toggle_app.view import ViewSettings, derive
+
+    with closed_loop(8000.0, ignores_limit=True) as loop:
+        loop.run(60 + 60)
+        state = loop.store.last_charger_state()
+        assert state.limit_ignored is True and state.current_a == 10
+        now = loop.clock()
+        status = build_status(loop.store, now, CHARGING.window_s, local_day_start(now))
+    words = (
+        "The charger's firmware ignores the limit: it accepted a limit of 10 A and the car draws "
+        "32 A. Solar charging cannot steer it: update the charger's firmware in the Wallbox app, "
+        "or steer it through the Wallbox cloud (charger.kind: wallbox_cloud, OCPP off in the app)."
+    )
+    assert f"Problem:   {words}" in format_status(status, 3 * CHARGING.interval_s)
+    settings = ViewSettings(
+        poll_interval_s=1.0, interval_s=10.0, min_current_a=6, watts_per_amp=WPA
+    )
+    assert words in derive(status, settings, now)["display"]["banner"].split("\n")

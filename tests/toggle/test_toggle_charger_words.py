@@ -4,6 +4,7 @@ tests/toggle/test_toggle_browser.py shows the page itself."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -83,3 +84,25 @@ def test_a_refused_command_without_ocpp_is_a_rights_banner():
     d = derive(status(charger(operation_mode="wallbox", refused="set_current")), SETTINGS, T0)
     assert "refuses setting the current for this account (HTTP 403)" in d["display"]["banner"]
     assert derive(status(charger()), SETTINGS, T0)["display"]["banner"] == ""
+
+
+@pytest.mark.parametrize(
+    ("phases", "words"),
+    [
+        ((32.0, 32.0, 32.0), "it accepted a limit of 16 A and the car draws 32 A."),
+        (None, "it accepted a limit of 16 A. Solar charging cannot steer it"),
+    ],
+)
+def test_a_firmware_that_ignores_the_limit_is_a_banner(phases, words):
+    """Local control (OCPP): the charger accepted our limit and charges above it."""
+    from common.models import LINK_OCPP
+
+    l1, l2, l3 = phases or (None, None, None)
+    ignored = charger(None, "Charging", power_w=22_170.0, link=LINK_OCPP, limit_ignored=True,
+                      current_l1_a=l1, current_l2_a=l2, current_l3_a=l3)  # fmt: skip
+    banner = derive(status(ignored), SETTINGS, T0)["display"]["banner"]
+    assert banner.startswith("The charger's firmware ignores the limit: ")
+    assert words in banner
+    assert "update the charger's firmware in the Wallbox app" in banner
+    applied = replace(ignored, limit_ignored=False)
+    assert derive(status(applied), SETTINGS, T0)["display"]["banner"] == ""
