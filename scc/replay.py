@@ -200,7 +200,6 @@ def _quiet_controller(config: Config) -> Iterator[None]:
         "controller",
         "controller.wallbox",
         "controller.ocpp",
-        "controller.ocpp.websocket",  # held at INFO by its module
         "sim.ocpp_cp",
         "writer",
         "poll",

@@ -47,10 +47,11 @@ from controller.ocpp.chargepoint import CentralChargePoint, CommandRefused, Timi
 from controller.ocpp.state import StationState, StationView
 
 log = logging.getLogger("controller.ocpp")
-#: The websockets library's own log, held at INFO: at DEBUG it prints request headers, and with a
-#: password those carry it.
+#: The websockets library's own log, never at DEBUG: there it prints request headers, and with a
+#: password those carry it. A filter, not a level, so that whoever quiets the log (the replay)
+#: still can, before or after this module is imported.
 _ws_log = logging.getLogger("controller.ocpp.websocket")
-_ws_log.setLevel(logging.INFO)
+_ws_log.addFilter(lambda record: record.levelno >= logging.INFO)
 
 SUBPROTOCOL = "ocpp1.6"
 T = TypeVar("T")
