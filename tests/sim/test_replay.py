@@ -13,6 +13,7 @@ from common.config import Config
 from controller.policy import PolicySettings
 from scc.cli import main as scc_main
 from scc.replay import ReplayOptions, replay
+from scc.simcharger import CarOptions
 from sim.profiles import Profile, write_csv
 
 WPA = Config().charging.effective_watts_per_amp  # 692.8 W/A
@@ -242,7 +243,16 @@ def test_limit_is_whole_amps(capsys, csv_day, cfg_file):
     assert math.isclose(data["solar_share"], 1.0)
 
 
-@pytest.mark.parametrize("args", [("--latency-s", "-1"), ("--car-kwh", "0")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--latency-s", "-1"),
+        ("--car-kwh", "0"),
+        # The cloud's quirks have no meaning on local control.
+        ("--charger", "ocpp", "--ocpp-mode"),
+        ("--charger", "ocpp", "--zero-kw-every", "2"),
+    ],
+)
 def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file, args):
     code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
@@ -285,6 +295,24 @@ def test_ocpp_follows_a_cloudy_day_closer_than_the_cloud(capsys):
     assert local.metrics.ev_solar_kwh > cloud.metrics.ev_solar_kwh
     assert local.metrics.ev_grid_kwh < cloud.metrics.ev_grid_kwh
     assert local.metrics.rate_limited == 0 and local.cloud_requests is not None
+
+
+def test_ocpp_a_1_phase_car_behind_a_3_phase_config_takes_what_the_right_config_gives():
+    """Surplus 5700 W: the config's 692.8 W/A says 8 A; the car is on one phase (230.9 W/A), so
+    it can take the 16 A maximum. The start goes at the config's guess, the Pulsar's first sample
+    after it measures the car, and the next cycle goes to 16 A: a 1-phase car on a 3-phase
+    config charges within a few Wh of one the config describes."""
+    config = pinned(**{"charger.kind": "ocpp"}).with_overrides({"charging.window_s": 20})
+    options = ReplayOptions(keep_series=False, car=CarOptions(phases=1))
+    r = replay(steady_day(3600), config, options)
+    steering = [d for d in r.decisions if d.action.value in ("start", "adjust", "stop")]
+    assert [(d.action.value, d.target_a) for d in steering] == [("start", 8), ("adjust", 16)]
+    assert (steering[1].ts - steering[0].ts).total_seconds() <= 20
+    assert r.charging["car_watts_per_amp"] == 230.9
+    right = replay(steady_day(3600), config.with_overrides({"charging.watts_per_amp": 230.9}),
+                   options)  # fmt: skip
+    assert right.metrics.ev_solar_kwh - r.metrics.ev_solar_kwh == pytest.approx(0, abs=0.015)
+    assert r.metrics.ev_grid_kwh == 0.0 and r.metrics.starts == 1
 
 
 def test_cli_replay_with_the_ocpp_charger(capsys, tmp_path):
