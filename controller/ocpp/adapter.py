@@ -5,8 +5,10 @@ charger's own measurements every 10 s: the connector status within a second of a
 real power and the current on each phase. So the snapshot is mostly measured; it falls back to
 "setpoint x watts per amp" (named in ``estimated``) only while a sample cannot reflect what the
 charger does now: taken before our last limit had ``settle_s`` to apply, before the last status
-change, or too old. When samples are late (``MeterValueSampleInterval`` ignored, a lost message)
-and a read is allowed, it asks for one with TriggerMessage and waits briefly.
+change, or too old. When samples are late (``MeterValueSampleInterval`` ignored, a lost message),
+or none came since our last limit had its ``settle_s`` (the controller's 10 s cycle would
+otherwise often fall between a new limit and the first sample that shows it, and steer on an
+estimate), and a read is allowed, it asks for one with TriggerMessage and waits briefly.
 
 Commands map onto charging profiles (controller/ocpp/chargepoint.py): ``set_current`` sends the
 limit, or only remembers it while we hold the car paused (sending it would resume); ``pause`` is a
@@ -43,6 +45,10 @@ DEFAULT_SETTLE_S = 6.0
 #: A limit is judged ignored only on samples this long after it changed: a slow ramp is not a
 #: firmware that ignores limits.
 VERIFY_AFTER_S = 30.0
+
+#: Samples are asked for at most once in this share of the sample interval (a cycle of the
+#: same length may wake a little early).
+ASK_AGAIN = 0.8
 
 #: A connected car that is off and has no transaction: resuming it needs a RemoteStart.
 _NEEDS_START = frozenset({"Preparing", "Finishing"})
@@ -129,9 +135,12 @@ class OcppCharger:
 
     def _late(self, v: StationView, now: datetime) -> bool:
         interval = timedelta(seconds=self.central.timing.meter_interval_s)
-        if self._last_trigger is not None and now - self._last_trigger < interval:
-            return False  # asked already: once per interval, however deaf the charger
-        return v.sample is None or now - v.sample.received_at > 1.5 * interval
+        if self._last_trigger is not None and now - self._last_trigger < ASK_AGAIN * interval:
+            return False  # asked already: about once per interval, however deaf the charger
+        if v.sample is None or now - v.sample.received_at > 1.5 * interval:
+            return True
+        # Our last limit has had its settle time and no sample since shows it.
+        return v.limit is not None and v.sample.received_at < v.limit.at + self._settle <= now
 
     def _ask_for_sample(self, v: StationView, now: datetime) -> StationView:
         self._last_trigger = now

@@ -232,6 +232,24 @@ def test_a_late_sample_is_asked_for_once_per_interval(clock):
         assert rig.charger.triggers == 2
 
 
+def test_a_sample_is_asked_for_once_a_new_limit_has_settled_and_none_shows_it(clock):
+    """The 10 s cycle may come 7 s after a new limit and 2 s before the next sample: the
+    snapshot would then be an estimate at the configured watts per ampere. It asks instead."""
+    with ocpp_rig(clock, car_phases=1) as rig:
+        start(rig, 10)
+        rig.run(10 - (clock() - rig.central.view().sample.received_at).total_seconds())
+        rig.charger.set_current(16, clock())  # just after a sample: the next is 10 s away
+        rig.run(7)
+        assert rig.charger.snapshot(clock(), allow_read=False).estimated == {"power_w"}
+        triggers = rig.charger.triggers
+        snap = rig.charger.snapshot(clock())
+        assert rig.charger.triggers == triggers + 1 and snap.read_at == clock()
+        assert snap.estimated == frozenset() and snap.current_per_phase_a == (16.0, 0.0, 0.0)
+        assert snap.measured_watts_per_amp == pytest.approx(THREE_PHASE_W_PER_A / 3, rel=0.001)
+        rig.charger.snapshot(clock())
+        assert rig.charger.triggers == triggers + 1  # that sample shows it: not asked again
+
+
 def test_a_firmware_that_ignores_the_limit_is_found_out(clock, caplog):
     with ocpp_rig(clock, ignores_limit=True) as rig:
         start(rig, 6)
