@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from collector.cli import COMMAND as COLLECTOR
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
-from common.models import Status
+from common.models import Status, to_jsonable
+from common.store.base import StoreInfo
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
 from toggle_app.cli import COMMAND as TOGGLE
@@ -142,16 +143,36 @@ def status(config: Config, as_json: bool) -> int:
         store = open_store(config)
         try:
             st = build_status(store, now, config.charging.window_s, local_day_start(now))
+            info = store.info(now)
         finally:
             store.close()
     except StoreError as e:
         print(f"scc status: store unavailable: {e}", file=sys.stderr)
         return 1
     if as_json:
-        print(json.dumps(st.to_json(), indent=2))
+        print(json.dumps({**st.to_json(), "store": to_jsonable(info)}, indent=2))
         return 0
     print(format_status(st))
+    print(format_store(info))
     return 0
+
+
+def format_store(info: StoreInfo) -> str:
+    """``Store:`` and ``Readings:`` lines: where, how big, which span at which resolution."""
+    size = "" if info.size_bytes is None else f", {info.size_bytes / 1e6:.1f} MB"
+    lines = [f"Store:     {info.where}{size}; {info.retention}"]
+    if info.oldest_reading is None or info.newest_reading is None:
+        lines.append("Readings:  none")
+        return "\n".join(lines)
+
+    def day(ts: datetime) -> str:
+        return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    span = f"Readings:  {day(info.oldest_reading)} to {day(info.newest_reading)}"
+    if info.raw_since is not None:
+        span += f" (1-minute means before {day(info.raw_since)}, 1 s after)"
+    lines.append(span)
+    return "\n".join(lines)
 
 
 def _w(v: float | None) -> str:

@@ -2,12 +2,19 @@
 
 Two backends implement it with the same semantics: SQLite (embedded default) and InfluxDB 2. Points
 are keyed by series and timestamp, so writing the same point twice stores it once, as InfluxDB does.
+
+Store errors::
+
+    StoreError          the store could not be reached or failed: retry later (the data waits)
+    +-- StoreRefused    the store answered and refuses these points for good (older than its
+                        retention, say): retrying the same points would fail the same way
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -28,6 +35,28 @@ MAX_STEP_S = 150.0
 
 class StoreError(Exception):
     """The store could not be reached or refused the request; callers retry or spool."""
+
+
+class StoreRefused(StoreError):
+    """The store refuses (some of) these points for good; ``all_refused`` when it said it kept
+    none of them, so that a caller need not split the batch to find the ones it refuses."""
+
+    def __init__(self, message: str, all_refused: bool = False) -> None:
+        super().__init__(message)
+        self.all_refused = all_refused
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What ``scc status`` says about the store itself."""
+
+    where: str  # "SQLite scc.db", "InfluxDB http://influxdb:8086, bucket solar"
+    size_bytes: int | None  # None: the store does not tell
+    oldest_reading: datetime | None  # 1 s or rolled up
+    newest_reading: datetime | None
+    #: From here on readings are kept at 1 s; before, as 1-minute means. None: all at 1 s.
+    raw_since: datetime | None
+    retention: str  # one line: what is kept for how long
 
 
 @contextmanager
@@ -71,6 +100,18 @@ class Store(Protocol):
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
         """EV energy, its solar part, grid import/export and starts between start and stop."""
+
+    def prune(self, now: datetime, budget_s: float) -> bool:
+        """Apply the retention for ``now``, for about ``budget_s`` at most; True when work is left.
+
+        The collector's writer calls it between writes. SQLite rolls 1 s readings older than
+        ``store.raw_days`` up into 1-minute means and drops what is older than
+        ``store.rollup_days``; InfluxDB applies its bucket's own retention, so there it does
+        nothing. Readings and the mode stay readable as the contract says, across the boundary.
+        """
+
+    def info(self, now: datetime) -> StoreInfo:
+        """Where the store is, its size and the span of readings it holds."""
 
     def close(self) -> None: ...
 
