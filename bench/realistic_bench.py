@@ -53,7 +53,7 @@ def run_one(day: str, grid: str, policy: str, sets: tuple[str, ...]) -> dict[str
             replay_mod.decide = PEERS[policy]  # type: ignore[assignment]  # same Policy shape
         r = replay(profile, config, options)
     finally:
-        replay_mod.decide = saved  # type: ignore[assignment]  # restore ours
+        replay_mod.decide = saved
     out = r.to_json()
     out.update(day=day, grid=grid, policy=policy, sets=list(sets))
     return out
