@@ -33,6 +33,7 @@ PARTIAL_MIN_SHARE = 0.75
 #: A dip that has cost this much grid energy ends in a pause (while starts are left).
 DIP_S = 1e9  # in seconds of a full shortfall at min current: the energy scales with the grid
 USE_BUDGET = True
+CALM_FACTOR = 3.0
 #: Raising the current waits for this much surplus above the next amp (clouds come back).
 UP_MARGIN_W = 0.0
 
@@ -146,7 +147,9 @@ def _solar(
     p_min = s.min_current_a * s.watts_per_amp
     if not ch.enabled:
         affordable = budget_wh(state) * 3600.0 / PARTIAL_HORIZON_S
-        partial = surplus_w >= max(p_min - affordable, PARTIAL_MIN_SHARE * p_min)
+        partial = state.starts < MAX_STARTS and surplus_w >= max(
+            p_min - affordable, PARTIAL_MIN_SHARE * p_min
+        )
         if not (covered or partial):
             return out(
                 Action.NONE, Reason.NO_SURPLUS, 0, replace(state, surplus_since=None), surplus_w
@@ -206,14 +209,21 @@ def _fast_down(
 def _short(
     out, ch: ChargerSnapshot, on: CState, s: PolicySettings, now: datetime, surplus_w: float
 ):
+    """Short of min current while on: hold min current, or pause.
+
+    A shallow shortfall the share budget pays for is held as long as it lasts (the sunny
+    shoulders, a kettle). A deep one, or one the budget cannot pay, pauses once it has cost
+    ``DIP_S`` seconds' worth of min current from the grid, or after ``stop_delay_s``; once the
+    day has had ``MAX_STARTS`` starts both grow ``CALM_FACTOR`` times (fewer, longer sessions).
+    """
     p_min = s.min_current_a * s.watts_per_amp
     since = on.short_since or now
     on = replace(on, short_since=since)
-    state = on
-    spent = USE_BUDGET and budget_wh(state) <= 0.0
-    waited = (now - since).total_seconds() >= s.stop_delay_s - TIMER_SLACK_S
-    costly = state.dip_wh * 3600.0 > DIP_S * p_min
-    if waited or ((spent or costly) and state.starts < MAX_STARTS):
+    affordable = budget_wh(on) > 0.0 and surplus_w >= PARTIAL_MIN_SHARE * p_min
+    calm = CALM_FACTOR if on.starts >= MAX_STARTS else 1.0
+    waited = (now - since).total_seconds() >= calm * s.stop_delay_s - TIMER_SLACK_S
+    costly = on.dip_wh * 3600.0 > calm * DIP_S * p_min
+    if not affordable and (waited or costly):
         return out(Action.STOP, Reason.SURPLUS_STOP, 0, replace(on, short_since=None), surplus_w)
     action = Action.ADJUST if ch.setpoint_a != s.min_current_a else Action.HOLD
     return out(action, Reason.DIP_HOLD_MIN, s.min_current_a, on, surplus_w)
