@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from collector.homewizard import HomeWizardClient  # noqa: E402
-from collector.service import Collector, ReadingWriter  # noqa: E402
+from collector.service import Collector  # noqa: E402
 from collector.spool import Spool  # noqa: E402
+from collector.writer import ReadingWriter  # noqa: E402
 from common.store.sqlite import SqliteStore  # noqa: E402
 
 

@@ -76,7 +76,7 @@ HEADER = (
 )
 
 
-def session_bound(  # noqa: C901 (split in progress)
+def session_bound(
     day: str, max_sessions: int, config: Config, min_captured: float = 0.9
 ) -> tuple[float, float]:
     """(solar share, captured) of the best any controller could do in ``max_sessions`` sessions.
@@ -88,10 +88,26 @@ def session_bound(  # noqa: C901 (split in progress)
     best solar share that still captures ``min_captured`` of the limit's solar kWh.
     """
     c = config.charging
-    wpa, lo, hi = c.effective_watts_per_amp, c.min_current_a, c.max_current_a
     p = load_csv(DAYS / f"{day}.csv")
     surplus = [max(0.0, a - b) for a, b in zip(p.pv_w, p.house_w, strict=True)]
-    solar, grid = [0.0], [0.0]  # prefix sums, in session
+    solar, grid, limit = _session_sums(
+        surplus, c.effective_watts_per_amp, c.min_current_a, c.max_current_a
+    )
+    runs = _sunny_runs(surplus, c.min_current_a * c.effective_watts_per_amp)
+    best = (0.0, 0.0)
+    for lam in (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 40):
+        so, gr = _best_sessions(runs, solar, grid, max_sessions, lam)
+        if so + gr > 0 and so / limit >= min_captured and so / (so + gr) > best[0]:
+            best = (so / (so + gr), so / limit)
+    return best
+
+
+def _session_sums(
+    surplus: list[float], wpa: float, lo: int, hi: int
+) -> tuple[list[float], list[float], float]:
+    """Prefix sums of the solar and grid W*s the instant controller draws in a session, and the
+    perfect limit's solar W*s (floor(surplus) amps when that reaches the minimum)."""
+    solar, grid = [0.0], [0.0]
     limit = 0.0
     for s in surplus:
         amps = math.floor(s / wpa + 1e-9)
@@ -99,40 +115,79 @@ def session_bound(  # noqa: C901 (split in progress)
         solar.append(solar[-1] + min(ev, s))
         grid.append(grid[-1] + ev - min(ev, s))
         limit += min(amps, hi) * wpa if amps >= lo else 0.0
+    return solar, grid, limit
+
+
+def _sunny_runs(surplus: list[float], min_w: float, min_s: int = 30) -> list[tuple[int, int]]:
+    """[start, end) of the spells with surplus >= ``min_w`` for at least ``min_s`` seconds."""
     runs, start = [], None
     for i, s in enumerate([*surplus, 0.0]):
-        if s >= lo * wpa and start is None:
+        if s >= min_w and start is None:
             start = i
-        elif s < lo * wpa and start is not None:
-            if i - start >= 30:
+        elif s < min_w and start is not None:
+            if i - start >= min_s:
                 runs.append((start, i))
             start = None
-    best = (0.0, 0.0)
-    for lam in (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 40):
-        # dp[j][b]: best (value, solar, grid) with j sessions among the first b runs
-        dp = [[(0.0, 0.0, 0.0)] * (len(runs) + 1)] + [
-            [(-math.inf, 0.0, 0.0)] * (len(runs) + 1) for _ in range(max_sessions)
-        ]
-        for j in range(1, max_sessions + 1):
-            dp[j][0] = (0.0, 0.0, 0.0)
-            for b in range(1, len(runs) + 1):
-                cand = dp[j][b - 1]
-                y = runs[b - 1][1]
-                for a in range(1, b + 1):
-                    x = runs[a - 1][0]
-                    so, gr = solar[y] - solar[x], grid[y] - grid[x]
-                    prev = dp[j - 1][a - 1]
-                    v = prev[0] + so - lam * gr
-                    if v > cand[0]:
-                        cand = (v, prev[1] + so, prev[2] + gr)
-                dp[j][b] = cand
-        _, so, gr = dp[max_sessions][len(runs)]
-        if so + gr > 0 and so / limit >= min_captured and so / (so + gr) > best[0]:
-            best = (so / (so + gr), so / limit)
-    return best
+    return runs
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901 (split in progress)
+def _best_sessions(
+    runs: list[tuple[int, int]],
+    solar: list[float],
+    grid: list[float],
+    max_sessions: int,
+    lam: float,
+) -> tuple[float, float]:
+    """(solar, grid) of the ``max_sessions`` sessions, each from the start of one run to the end
+    of a later one, that maximise solar - lam x grid."""
+    # dp[j][b]: best (value, solar, grid) with j sessions among the first b runs
+    dp = [[(0.0, 0.0, 0.0)] * (len(runs) + 1)] + [
+        [(-math.inf, 0.0, 0.0)] * (len(runs) + 1) for _ in range(max_sessions)
+    ]
+    for j in range(1, max_sessions + 1):
+        dp[j][0] = (0.0, 0.0, 0.0)
+        for b in range(1, len(runs) + 1):
+            cand = dp[j][b - 1]
+            y = runs[b - 1][1]
+            for a in range(1, b + 1):
+                x = runs[a - 1][0]
+                so, gr = solar[y] - solar[x], grid[y] - grid[x]
+                prev = dp[j - 1][a - 1]
+                v = prev[0] + so - lam * gr
+                if v > cand[0]:
+                    cand = (v, prev[1] + so, prev[2] + gr)
+            dp[j][b] = cand
+    _, so, gr = dp[max_sessions][len(runs)]
+    return so, gr
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = apply_sets(Config(), args.set)
+    except ConfigError as e:
+        print(f"policy_bench: {e}", file=sys.stderr)
+        return 2
+    if args.bound is not None:
+        return _print_bound(args.bound, args.days, config)
+    base = tuple(args.set)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        results = list(pool.map(run_one, *zip(*_jobs(args.days, base, args.sweep), strict=True)))
+    if args.json:
+        for r in results:
+            print(json.dumps(r))
+        return 0
+    _print_table(results, args.sweep)
+    slowest = max(float(cast(float, r["runtime_s"])) for r in results)
+    print(
+        f"\n{len(results)} replays in {time.perf_counter() - t0:.0f} s "
+        f"(slowest {slowest:.1f} s); defaults: {', '.join(base) or 'config defaults'}"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", nargs="+", default=list(ORDER), choices=ORDER)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -145,55 +200,46 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (split in progress
         metavar="N",
         help="only print the best solar share any controller could reach in N sessions",
     )
-    args = ap.parse_args(argv)
-    try:
-        config = apply_sets(Config(), args.set)
-    except ConfigError as e:
-        print(f"policy_bench: {e}", file=sys.stderr)
+    return ap
+
+
+def _print_bound(sessions: int, days: list[str], config: Config) -> int:
+    if sessions < 1:
+        print("policy_bench: --bound needs at least 1 session", file=sys.stderr)
         return 2
-    if args.bound is not None:
-        if args.bound < 1:
-            print("policy_bench: --bound needs at least 1 session", file=sys.stderr)
-            return 2
-        for day in args.days:
-            share, captured = session_bound(day, args.bound, config)
-            print(
-                f"{day}: with at most {args.bound} sessions and >= 90 % captured, a clairvoyant "
-                f"instant controller reaches a solar share of {share:.1%} (captured {captured:.0%})"
-            )
-        return 0
-    base = tuple(args.set)
+    for day in days:
+        share, captured = session_bound(day, sessions, config)
+        print(
+            f"{day}: with at most {sessions} sessions and >= 90 % captured, a clairvoyant "
+            f"instant controller reaches a solar share of {share:.1%} (captured {captured:.0%})"
+        )
+    return 0
+
+
+def _jobs(
+    days: list[str], base: tuple[str, ...], sweep: bool
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(day, policy, sets) for each replay: the three policies, or the sweep and the references."""
+    if not sweep:
+        return [(day, p, base) for day in days for p in ("default", "naive", "perfect")]
+    keys = list(SWEEP)
     jobs: list[tuple[str, str, tuple[str, ...]]] = []
-    if args.sweep:
-        keys = list(SWEEP)
-        for values in itertools.product(*(SWEEP[k] for k in keys)):
-            sets = base + tuple(f"{k}={v}" for k, v in zip(keys, values, strict=True))
-            jobs += [(day, "default", sets) for day in args.days]
-        jobs += [(day, p, base) for day in args.days for p in ("naive", "perfect")]
-    else:
-        jobs = [(day, p, base) for day in args.days for p in ("default", "naive", "perfect")]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        results = list(pool.map(run_one, *zip(*jobs, strict=True)))
-    if args.json:
-        for r in results:
-            print(json.dumps(r))
-        return 0
+    for values in itertools.product(*(SWEEP[k] for k in keys)):
+        sets = base + tuple(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+        jobs += [(day, "default", sets) for day in days]
+    return jobs + [(day, p, base) for day in days for p in ("naive", "perfect")]
+
+
+def _print_table(results: list[dict[str, object]], sweep: bool) -> None:
     print(HEADER)
     for r in results:
-        if args.sweep and r["policy"] == "default":
+        if sweep and r["policy"] == "default":
             label = f"{r['day']} " + " ".join(
                 f"{s.split('.', 1)[1].replace('_s=', '=')}" for s in cast(list[str], r["sets"])
             )
         else:
             label = f"{r['day']} {r['policy']}"
         print(fmt_row(label, r))
-    slowest = max(float(cast(float, r["runtime_s"])) for r in results)
-    print(
-        f"\n{len(results)} replays in {time.perf_counter() - t0:.0f} s "
-        f"(slowest {slowest:.1f} s); defaults: {', '.join(base) or 'config defaults'}"
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,14 +1,9 @@
-"""Client for the HomeWizard Wi-Fi P1 meter's local API, v1 (HTTP) and v2 (HTTPS + token).
+"""HTTP client for the HomeWizard Wi-Fi P1 meter's local API, v1 (HTTP) and v2 (HTTPS + token).
 
-Both give a ``Reading`` in the v1 vocabulary (docs/design.md, "Store schema"), whatever the API: v2
-names are mapped, a missing key and ``null`` mean the same (the docs say keys are omitted, the
-fixtures send nulls), currents are stored unsigned (real Belgian meters never sign them; the
-direction is in the power), and the misspelled ``montly_power_peak_w`` is kept because it is the
-real key.
-
-Every failure is one of this module's exceptions, with a message a person can act on: the
-collector logs it once per episode and keeps polling, so it must never see a raw ``requests``
-error or a traceback.
+It only moves bytes: what a reply means is collector/parse.py, and every failure is one of the
+errors drawn in collector/errors.py, with a message a person can act on (the collector logs it
+once per episode and keeps polling, so it must never see a raw ``requests`` error). Every request
+has a deadline, ``meter.timeout_s``, for connecting and again for reading.
 
 API v2 TLS: a device's certificate is signed by HomeWizard's own CA and names the device
 ``appliance/p1dongle/<serial>``, not its IP address, so standard verification cannot work. The
@@ -21,12 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import ssl
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -35,147 +28,24 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from collector.errors import (
+    MeterDisabledError,
+    MeterHTTPError,
+    MeterInvalidResponse,
+    MeterServerError,
+    MeterTimeout,
+    MeterTLSError,
+    MeterUnauthorizedError,
+    MeterUnreachable,
+)
 from collector.homewizard_ca import HOMEWIZARD_CA_PEM
+from collector.parse import DEFAULT_METER_TAG, DeviceInfo, parse_device, parse_reading, status_error
 from common.config import MeterConfig
-from common.models import P1_FIELDS, Reading, utcnow
+from common.models import Reading, utcnow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
-DEFAULT_METER_TAG = "p1"
-
-
-# -- errors -----------------------------------------------------------------------------------
-class MeterError(Exception):
-    """The meter gave no usable reading; the message is one line that says what to do."""
-
-
-class MeterHTTPError(MeterError):
-    """The meter answered with an HTTP error status."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class MeterDisabledError(MeterHTTPError):
-    """403 on API v1: the local API is switched off in the HomeWizard app."""
-
-
-class MeterUnauthorizedError(MeterHTTPError):
-    """401: the v2 token is missing, wrong, or was revoked."""
-
-
-class MeterServerError(MeterHTTPError):
-    """5xx: the meter itself failed (often right after a reboot or firmware update)."""
-
-
-class MeterInvalidResponse(MeterError):
-    """The reply was not the JSON object expected (garbage, truncated, wrong shape)."""
-
-
-class MeterTimeout(MeterError):
-    """No answer within the timeout."""
-
-
-class MeterUnreachable(MeterError):
-    """No connection: refused, no route, name not found, connection dropped."""
-
-
-class MeterTLSError(MeterError):
-    """API v2: the meter's certificate did not verify against the HomeWizard CA and its name."""
-
-
-# -- pure mapping -----------------------------------------------------------------------------
-#: API v2 measurement names -> the v1 vocabulary (HomeWizard's documented v1 -> v2 renames).
-V2_TO_V1: dict[str, str] = {
-    "power_w": "active_power_w",
-    "power_l1_w": "active_power_l1_w",
-    "power_l2_w": "active_power_l2_w",
-    "power_l3_w": "active_power_l3_w",
-    "voltage_l1_v": "active_voltage_l1_v",
-    "voltage_l2_v": "active_voltage_l2_v",
-    "voltage_l3_v": "active_voltage_l3_v",
-    "current_l1_a": "active_current_l1_a",
-    "current_l2_a": "active_current_l2_a",
-    "current_l3_a": "active_current_l3_a",
-    "energy_import_kwh": "total_power_import_kwh",
-    "energy_export_kwh": "total_power_export_kwh",
-    "average_power_15m_w": "active_power_average_w",
-    "monthly_power_peak_w": "montly_power_peak_w",
-}
-_V1_TO_V2 = {v1: v2 for v2, v1 in V2_TO_V1.items()}
-_CURRENTS = ("active_current_l1_a", "active_current_l2_a", "active_current_l3_a")
-_TARIFF_PARTS = ("t1", "t2", "t3", "t4")
-_bad_fields_warned: set[str] = set()
-
-
-def _number(body: Mapping[str, Any], key: str) -> float | None:
-    """A finite number, or None for missing/null; a wrong type is dropped with one warning."""
-    v = body.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        if key not in _bad_fields_warned:
-            _bad_fields_warned.add(key)
-            log.warning("P1 meter sent %s=%r, not a number: field ignored", key, v)
-        return None
-    return float(v) if math.isfinite(v) else None
-
-
-def _energy_total(body: Mapping[str, Any], key: str) -> float | None:
-    """The total counter, else the sum of the tariff counters (some meters omit the total)."""
-    total = _number(body, key)
-    if total is not None:
-        return total
-    stem = key.removesuffix("_kwh")
-    parts = [_number(body, f"{stem}_{t}_kwh") for t in _TARIFF_PARTS]
-    present = [p for p in parts if p is not None]
-    return sum(present) if present else None
-
-
-def parse_reading(
-    body: object, ts: datetime, api: Literal["v1", "v2"] = "v1", meter: str = DEFAULT_METER_TAG
-) -> Reading:
-    """Map a ``/api/v1/data`` (v1) or ``/api/measurement`` (v2) body onto a Reading."""
-    if not isinstance(body, dict):
-        raise MeterInvalidResponse(f"expected a JSON object, got {type(body).__name__}")
-    values: dict[str, float | None] = {}
-    for name in P1_FIELDS:
-        key = name if api == "v1" else _V1_TO_V2[name]
-        if name in ("total_power_import_kwh", "total_power_export_kwh"):
-            values[name] = _energy_total(body, key)
-        else:
-            values[name] = _number(body, key)
-    for name in _CURRENTS:
-        v = values[name]
-        if v is not None:
-            values[name] = abs(v)
-    return Reading(ts=ts, meter=meter, **values)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    product_type: str | None
-    serial: str | None
-    firmware_version: str | None
-    api_version: str | None
-
-
-def parse_device(body: object) -> DeviceInfo:
-    if not isinstance(body, dict):
-        raise MeterInvalidResponse(f"/api: expected a JSON object, got {type(body).__name__}")
-
-    def text(key: str) -> str | None:
-        v = body.get(key)
-        return str(v) if isinstance(v, str | int) and str(v) else None
-
-    return DeviceInfo(
-        product_type=text("product_type"),
-        serial=text("serial"),
-        firmware_version=text("firmware_version"),
-        api_version=text("api_version"),
-    )
 
 
 def normalize_url(url: str, api: str) -> str:
@@ -361,7 +231,7 @@ class HomeWizardClient:
         except requests.exceptions.RequestException as e:
             raise MeterUnreachable(f"{url}: {_reason(e)}") from None
         if resp.status_code != 200:
-            raise self._status_error(url, resp.status_code, content)
+            raise status_error(url, resp.status_code, content, self.api)
         try:
             return json.loads(content)
         except (ValueError, UnicodeDecodeError) as e:
@@ -369,47 +239,6 @@ class HomeWizardClient:
             raise MeterInvalidResponse(
                 f"{url}: invalid JSON ({len(content)} bytes: {detail})"
             ) from None
-
-    def _status_error(self, url: str, status: int, content: bytes) -> MeterHTTPError:
-        code = _error_code(content)
-        what = f"HTTP {status}" + (f" {code}" if code else "")
-        if status == 403 and self.api == "v1":
-            return MeterDisabledError(
-                f'{url}: {what}: the meter\'s local API is switched off; enable "Local API" '
-                "in the HomeWizard Energy app (Settings > Meters > your P1 meter)",
-                status,
-            )
-        if status == 401:
-            hint = (
-                "check meter.token (create one: press the meter's button, then POST /api/user)"
-                if self.api == "v2"
-                else "this meter wants API v2: set meter.api: v2 and meter.token"
-            )
-            return MeterUnauthorizedError(f"{url}: {what}: {hint}", status)
-        if status >= 500:
-            return MeterServerError(
-                f"{url}: {what} (the meter failed; it may be rebooting)", status
-            )
-        if status == 404:
-            return MeterHTTPError(
-                f"{url}: {what}: is meter.url the P1 meter, and meter.api ({self.api}) right?",
-                status,
-            )
-        return MeterHTTPError(f"{url}: {what}", status)
-
-
-def _error_code(content: bytes) -> str | None:
-    """v1 ``{"error":{"id":202,"description":...}}`` or v2 ``{"error":"user:unauthorized"}``."""
-    try:
-        err = json.loads(content).get("error")
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None
-    if isinstance(err, str):
-        return err
-    if isinstance(err, dict):
-        desc, ident = err.get("description"), err.get("id")
-        return f"{desc} (id {ident})" if desc else None
-    return None
 
 
 def _reason(e: BaseException) -> str:

@@ -1,13 +1,11 @@
 """The collector: poll the P1 meter on a fixed cadence and get every reading into the store.
 
-Two threads, so that a slow store never delays a poll: the poll loop (the main thread) reads the
-meter every ``meter.poll_interval_s`` on a fixed grid (a slow reply never shifts later polls) and
-hands readings to the ``ReadingWriter``; the writer thread writes them in batches every couple of
-seconds. When the store fails, the batch goes to the on-disk spool (collector/spool.py) and so
-does every later reading until the spool has been written out, oldest first, so order holds and
-nothing is lost. Meter failures are logged once per episode (and again only if the error
-changes), polls back off up to 30 s while they last, and the recovery line says how long the gap
-was. SIGTERM and SIGINT stop the loop, flush, and exit 0.
+Two threads, so that a slow store never delays a poll: the poll loop (the main thread, here)
+reads the meter every ``meter.poll_interval_s`` on a fixed grid (a slow reply never shifts later
+polls) and hands readings to the ``ReadingWriter`` (collector/writer.py), whose thread writes them
+in batches and spools them on disk while the store is down. Meter failures are logged once per
+episode (and again only if the error changes), polls back off up to 30 s while they last, and the
+recovery line says how long the gap was. SIGTERM and SIGINT stop the loop, flush, and exit 0.
 """
 
 from __future__ import annotations
@@ -19,41 +17,21 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
-from collector.homewizard import HomeWizardClient, MeterError
+from collector.errors import MeterError
+from collector.homewizard import HomeWizardClient
 from collector.spool import Spool, SpoolError
-from common.config import Config, ConfigError
+from collector.writer import DRAIN_BUDGET_S, MAX_BACKOFF_S, ReadingWriter, format_gap
+from common.config import Config, ConfigError, MeterConfig
 from common.heartbeat import write_heartbeat
 from common.models import Reading, utcnow
 from common.ports import MeterSource
-from common.store import Store, StoreError, open_store
+from common.store import open_store
 
 log = logging.getLogger("poll")
-wlog = logging.getLogger("writer")
-
-#: Longest wait between polls while the meter fails, and between store retries while it is down.
-MAX_BACKOFF_S = 30.0
-#: The writer flushes this often, or sooner when this many readings wait.
-FLUSH_INTERVAL_S = 2.0
-MAX_BATCH = 100
-#: Spooled readings go back to the store in chunks of this many, for at most this long per flush,
-#: so a long backlog neither makes one huge request nor holds up shutdown.
-DRAIN_CHUNK = 1000
-DRAIN_BUDGET_S = 5.0
-
-
-def format_gap(seconds: float) -> str:
-    """42 s, 3 min 5 s, 1 h 2 min: for log lines a person reads."""
-    s = max(round(seconds), 0)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def format_reading(r: Reading) -> str:
@@ -65,204 +43,6 @@ def format_reading(r: Reading) -> str:
         if v is not None
     ]
     return f"P1: {total}" + (f" ({', '.join(phases)})" if phases else "")
-
-
-class ReadingWriter:
-    """Batches readings into the store, spooling them on disk while the store is down.
-
-    ``add`` may be called from the poll thread while ``flush`` runs in the writer thread. The
-    store is opened lazily through ``open_store`` and reopened after a failure, so a store that
-    is down at start, or a SQLite file that vanished, heals by itself.
-    """
-
-    def __init__(
-        self,
-        open_store: Callable[[], Store],
-        spool: Spool,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        flush_interval_s: float = FLUSH_INTERVAL_S,
-        max_batch: int = MAX_BATCH,
-        max_backoff_s: float = MAX_BACKOFF_S,
-        drain_chunk: int = DRAIN_CHUNK,
-        drain_budget_s: float = DRAIN_BUDGET_S,
-        on_written: Callable[[Sequence[Reading]], None] | None = None,
-    ) -> None:
-        self._open_store = open_store
-        self.spool = spool
-        self._clock = clock
-        self.flush_interval_s = flush_interval_s
-        self.max_batch = max_batch
-        self.max_backoff_s = max_backoff_s
-        self.drain_chunk = drain_chunk
-        self.drain_budget_s = drain_budget_s
-        self.on_written = on_written
-        self.batch_ready = threading.Event()
-        self._pending: deque[Reading] = deque()
-        self._flush_lock = threading.Lock()
-        self._store: Store | None = None
-        self._last_flush = clock()
-        # store outage episode
-        self._down_since: float | None = None
-        self._failures = 0
-        self._retry_at = 0.0
-        self.last_error: str | None = None
-        # counters (tests, bench, the shutdown line)
-        self.written = 0
-        self.spooled = 0
-        self.dropped = 0
-        self._held: list[Reading] = []  # only while the spool itself cannot be written
-        if len(spool):
-            wlog.info(
-                "spool %s holds %d readings from before; writing them first", spool.path, len(spool)
-            )
-
-    # -- poll thread ------------------------------------------------------------------------
-    def add(self, reading: Reading) -> None:
-        self._pending.append(reading)
-        if len(self._pending) >= self.max_batch:
-            self.batch_ready.set()
-
-    def due(self) -> bool:
-        return (
-            len(self._pending) >= self.max_batch
-            or self._clock() - self._last_flush >= self.flush_interval_s
-        )
-
-    @property
-    def store_ok(self) -> bool:
-        """Everything handed over so far is in the store (nothing pending or spooled)."""
-        return (
-            self._down_since is None
-            and not self._pending
-            and not self._held
-            and not len(self.spool)
-        )
-
-    # -- writer thread ----------------------------------------------------------------------
-    def flush(self, final: bool = False) -> None:
-        """Write what is pending; while the store is down (or the spool not empty), spool it."""
-        with self._flush_lock:
-            self.batch_ready.clear()
-            now = self._clock()
-            self._last_flush = now
-            batch = [self._pending.popleft() for _ in range(len(self._pending))]
-            if self._down_since is None and not len(self.spool) and not self._held:
-                if batch and not self._write(batch, now):
-                    self._to_spool(batch)
-                return
-            self._to_spool(batch)
-            if now >= self._retry_at or final:
-                self._drain(now)
-
-    def _write(self, readings: list[Reading], now: float) -> bool:
-        try:
-            if self._store is None:
-                self._store = self._open_store()
-            self._store.write_readings(readings)
-        except Exception as e:  # whatever the store raised, the readings must not be lost
-            if not isinstance(e, StoreError):
-                e = StoreError(f"{type(e).__name__}: {e}")
-            self._store_failed(e, now)
-            return False
-        self.written += len(readings)
-        if self.on_written is not None:
-            self.on_written(readings)
-        return True
-
-    def _store_failed(self, e: StoreError, now: float) -> None:
-        self._failures += 1
-        backoff = min(self.flush_interval_s * 2 ** (self._failures - 1), self.max_backoff_s)
-        self._retry_at = now + backoff
-        if self._down_since is None:
-            self._down_since = now
-            wlog.warning(
-                "store unavailable: %s; spooling readings to %s until it is back",
-                e,
-                self.spool.path,
-            )
-        elif str(e) != self.last_error:
-            wlog.warning("store still unavailable, now: %s", e)
-        self.last_error = str(e)
-        if self._store is not None:
-            store, self._store = self._store, None
-            try:
-                store.close()
-            except Exception:  # a broken store may fail to close too; it is dropped anyway
-                wlog.debug("closing the failed store", exc_info=True)
-
-    def _to_spool(self, batch: list[Reading]) -> None:
-        # Readings held in memory (the spool failed before) are older than this batch.
-        items = [*self._held, *batch]
-        if not items:
-            return
-        try:
-            dropped = self.spool.append(items)
-        except SpoolError as e:
-            # Keep them in memory, bounded like the spool, and try the spool again next time.
-            if not self._held:
-                wlog.error("%s; keeping readings in memory meanwhile", e)
-            overflow = max(len(items) - self.spool.max_readings, 0)
-            self.dropped += overflow
-            self._held = items[overflow:]
-            return
-        if self._held:
-            wlog.info("spool %s writable again", self.spool.path)
-            self._held = []
-        self.spooled += len(items)
-        if dropped:
-            if not self.dropped:
-                wlog.warning(
-                    "spool full (%d readings): dropping the oldest to keep the newest",
-                    self.spool.max_readings,
-                )
-            self.dropped += dropped
-
-    def _drain(self, now: float) -> None:  # noqa: C901 (split in progress)
-        """Write spooled readings out, oldest first, until empty, failing, or out of time."""
-        started = self._clock()
-        total = 0
-        while len(self.spool):
-            try:
-                rows = self.spool.peek(self.drain_chunk)
-            except SpoolError as e:
-                wlog.error("%s", e)
-                return
-            if not rows:
-                break
-            if not self._write([r for _, r in rows], now):
-                return
-            try:
-                self.spool.remove_through(rows[-1][0])
-            except SpoolError as e:
-                wlog.error("%s (those readings will be written again, harmlessly)", e)
-                return
-            total += len(rows)
-            if self._clock() - started > self.drain_budget_s:
-                wlog.info("wrote %d spooled readings, %d left; continuing", total, len(self.spool))
-                return
-        if self._held:  # what the spool could not take, newer than anything it holds
-            if not self._write(self._held, now):
-                return
-            total += len(self._held)
-            self._held = []
-        if self._down_since is not None:
-            wlog.info(
-                "store back after %s; wrote %d spooled readings",
-                format_gap(now - self._down_since),
-                total,
-            )
-        elif total:
-            wlog.info("wrote %d spooled readings", total)
-        self._down_since, self._failures, self.last_error = None, 0, None
-
-    def close(self) -> None:
-        if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:
-                wlog.debug("closing the store", exc_info=True)
-            self._store = None
 
 
 class Collector:
@@ -417,13 +197,24 @@ def _build(config: Config) -> tuple[HomeWizardClient, Spool]:
     return client, spool
 
 
+def default_url_hint(config: Config) -> str:
+    """For a meter.url nobody set: that it is the default, and where the meter's address goes."""
+    if config.meter.url != MeterConfig.url:
+        return ""
+    return (
+        f"; {config.meter.url} is the default meter.url (where python -m sim.meter listens): "
+        f"set meter.url to your P1 meter's address (e.g. http://192.168.1.50) in {config.source} "
+        "or in $SCC_METER__URL"
+    )
+
+
 def run_cli(config: Config, args: argparse.Namespace) -> int:
     """``scc collector [--once]``: 0 on a clean stop, 1 when --once could not do its job."""
     client, spool = _build(config)
     writer = ReadingWriter(lambda: open_store(config), spool)
     try:
         if getattr(args, "once", False):
-            return _once(client, writer)
+            return _once(client, writer, default_url_hint(config))
         return _serve(config, client, writer)
     finally:
         writer.close()
@@ -431,11 +222,11 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         client.close()
 
 
-def _once(client: HomeWizardClient, writer: ReadingWriter) -> int:
+def _once(client: HomeWizardClient, writer: ReadingWriter, hint: str = "") -> int:
     try:
         reading = client.read()
     except MeterError as e:
-        print(f"scc collector: meter: {e}", file=sys.stderr)
+        print(f"scc collector: meter: {e}{hint}", file=sys.stderr)
         return 1
     writer.add(reading)
     writer.flush(final=True)
@@ -467,11 +258,12 @@ def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> i
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
-        "polling %s (API %s) every %g s into the %s store",
+        "polling %s (API %s) every %g s into the %s store%s",
         client.base_url,
         client.api,
         collector.interval_s,
         config.store.backend,
+        default_url_hint(config),
     )
     try:
         collector.run()

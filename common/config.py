@@ -7,45 +7,23 @@ or a wrong type fails at start with one line naming the key and the file (docs/d
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from common.secret import Secret as Secret  # where it always was imported from
+
 
 class ConfigError(Exception):
     """A bad configuration: the message is one line that names the key and the file."""
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or a page."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)
@@ -154,7 +132,7 @@ class Config:
 
     def with_overrides(self, overrides: dict[str, Any]) -> Config:
         """A copy with ``section.key`` values replaced, validated like the file (for --set)."""
-        raw: dict[str, dict[str, Any]] = {s: {} for s in _sections()}
+        raw: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
         for dotted, value in overrides.items():
             section, _, name = dotted.partition(".")
             raw.setdefault(section, {})[name] = value
@@ -162,18 +140,17 @@ class Config:
 
 
 _ENV_PREFIX = "SCC_"
-
-
-def _sections() -> dict[str, type]:
-    hints = typing.get_type_hints(Config)
-    return {f.name: hints[f.name] for f in fields(Config) if f.name != "source"}
+#: INFLUXDB_V2_URL, _ORG, _TOKEN, _BUCKET: the InfluxDB tools' names, used where SCC_ ones are not.
+_INFLUX_ENV = {f"INFLUXDB_V2_{key.upper()}": key for key in ("url", "org", "token", "bucket")}
+_UNIONS = (typing.Union, types.UnionType)
+_SECTIONS = {k: t for k, t in typing.get_type_hints(Config).items() if k != "source"}
 
 
 def default_path() -> Path:
     return Path(os.environ.get("SCC_CONFIG") or "config.yaml")
 
 
-def load_config(  # noqa: C901 (split in progress)
+def load_config(
     path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
 ) -> Config:
     """Load ``path`` (else $SCC_CONFIG, else ./config.yaml), then apply env overrides.
@@ -183,70 +160,75 @@ def load_config(  # noqa: C901 (split in progress)
     env = dict(os.environ if env is None else env)
     explicit = path is not None or bool(env.get("SCC_CONFIG"))
     p = Path(path) if path is not None else Path(env.get("SCC_CONFIG") or "config.yaml")
-    source = str(p)
-    raw: dict[str, Any] = {}
     if p.exists() or explicit:
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"{source}: cannot read config file: {e.strerror or e}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or "invalid YAML"
-            raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{source}: the top level must be a mapping of sections")
-        raw = loaded
+        source, raw = str(p), _read_yaml(p)
     else:
-        source = f"{p} (not found: defaults)"
-    sections = _sections()
-    merged: dict[str, dict[str, Any]] = {}
-    for section, value in raw.items():
-        if section not in sections:
-            raise ConfigError(
-                f"{source}: unknown section {section!r} (known: {', '.join(sections)})"
-            )
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {section} must be a mapping of keys")
-        merged[section] = dict(value)
-    for name, value in sorted(env.items()):
-        if not name.startswith(_ENV_PREFIX) or "__" not in name or name == "SCC_CONFIG":
-            continue
-        section, _, key = name[len(_ENV_PREFIX) :].partition("__")
-        section, key = section.lower(), key.lower()
-        if section not in sections:
-            raise ConfigError(f"${name}: unknown section {section!r}")
-        merged.setdefault(section, {})[key] = _EnvText(value)
-    # Names the InfluxDB tools use, accepted where the SCC_ names are not set.
-    for env_name, key in (
-        ("INFLUXDB_V2_URL", "url"),
-        ("INFLUXDB_V2_ORG", "org"),
-        ("INFLUXDB_V2_TOKEN", "token"),
-        ("INFLUXDB_V2_BUCKET", "bucket"),
-    ):
-        if env.get(env_name) and key not in merged.get("influxdb", {}):
-            merged.setdefault("influxdb", {})[key] = env[env_name]
+        source, raw = f"{p} (not found: defaults)", {}
+    merged = _file_sections(raw, source)
+    _apply_env(env, merged)
     cfg = _build(merged, source, base=Config(source=source))
     if cfg.store.backend == "influxdb":
         cfg.require("influxdb.token")
     return cfg
 
 
+def _read_yaml(p: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config file: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    if not isinstance(loaded, dict | None):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    return loaded or {}
+
+
+def _file_sections(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    merged = {}
+    for section, value in raw.items():
+        if section not in _SECTIONS:
+            known = ", ".join(_SECTIONS)
+            raise ConfigError(f"{source}: unknown section {section!r} (known: {known})")
+        if not isinstance(value, dict | None):
+            raise ConfigError(f"{source}: {section} must be a mapping of keys")
+        merged[section] = dict(value or {})
+    return merged
+
+
+def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
+    """``SCC_<SECTION>__<KEY>`` over the file's values (text, typed by the key's type later)."""
+    for name, value in sorted(env.items()):
+        if not name.startswith(_ENV_PREFIX) or "__" not in name or name == "SCC_CONFIG":
+            continue
+        section, _, key = name[len(_ENV_PREFIX) :].lower().partition("__")
+        if section not in _SECTIONS:
+            raise ConfigError(f"${name}: unknown section {section!r}")
+        merged.setdefault(section, {})[key] = _EnvText(value, name)
+    influx = merged.setdefault("influxdb", {})
+    for env_name, key in _INFLUX_ENV.items():
+        if env.get(env_name) and key not in influx:
+            influx[key] = env[env_name]
+
+
 class _EnvText(str):
-    """A value from the environment: text, typed only when its key wants a number or a bool.
+    """A value from the environment: text, typed only when its key wants a number or a bool (a
+    password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed). It keeps the
+    variable's name, so that an error names the variable, not the config file."""
 
-    A password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed, not as the
-    number YAML would make of it.
-    """
+    var: str
 
-    __slots__ = ()
+    def __new__(cls, text: str, var: str) -> _EnvText:
+        self = super().__new__(cls, text)
+        self.var = var
+        return self
+
+
+def _where(value: Any, key: str, source: str) -> str:  # who set key: "$VAR:" or "FILE: key"
+    return f"${value.var}:" if isinstance(value, _EnvText) else f"{source}: {key}"
 
 
 def _env_scalar(text: str) -> Any:
@@ -259,10 +241,10 @@ def _env_scalar(text: str) -> Any:
 
 
 def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
-    sections = _sections()
     new_sections: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # dotted key -> who set it, for range errors
     for section, values in raw.items():
-        cls = sections.get(section)
+        cls = _SECTIONS.get(section)
         if cls is None:
             raise ConfigError(f"{source}: unknown section {section!r}")
         hints = typing.get_type_hints(cls)
@@ -270,14 +252,14 @@ def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in hints:
-                raise ConfigError(
-                    f"{source}: unknown key {section}.{key} (known: {', '.join(known)})"
-                )
+                who = f"${value.var}:" if isinstance(value, _EnvText) else f"{source}:"
+                raise ConfigError(f"{who} unknown key {section}.{key} (known: {', '.join(known)})")
             changes[key] = _coerce(value, hints[key], f"{section}.{key}", source)
+            origins[f"{section}.{key}"] = _where(value, f"{section}.{key}", source)
         if changes:
             new_sections[section] = replace(getattr(base, section), **changes)
     cfg = replace(base, **new_sections)
-    _check_ranges(cfg)
+    _check_ranges(cfg, origins)
     return cfg
 
 
@@ -285,99 +267,132 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
+    if origin in _UNIONS:
         return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        tp, "a secret string" if tp is Secret else getattr(tp, "__name__", str(tp))
-    )
+    return _TYPES[tp][0] if tp in _TYPES else getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:  # noqa: C901 (split in progress)
+#: What a coercer returns for a value its type cannot take (None is a value: "unset").
+_INVALID: Any = object()
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    """``value`` as the key's type ``tp``, or a ConfigError naming the key and the file."""
     origin = typing.get_origin(tp)
+    if origin in _UNIONS:
+        return _coerce_optional(value, tp, key, source)
+    raw = value
     if isinstance(value, _EnvText):
-        if tp is str or tp is Secret:
-            if not value:
-                raise _type_error(value, tp, key, source)
-            return str(value) if tp is str else Secret(str(value))
-        if origin not in (typing.Union, types.UnionType):
-            value = _env_scalar(value)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if (value is None or value == "") and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key, source)
-            except ConfigError:
-                continue
-        raise _type_error(value, tp, key, source)
+        # Text keys take the text as typed; the others read it as a YAML scalar ("60", "true").
+        value = str(value) if tp in (str, Secret) else _env_scalar(value)
     if origin is Literal:
-        if isinstance(value, str) and value.upper() in typing.get_args(tp):
-            return value.upper()  # logging levels: "info" means INFO
-        if value in typing.get_args(tp) and type(value) in {type(a) for a in typing.get_args(tp)}:
-            return value
-        raise _type_error(value, tp, key, source)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)  # a numeric charger id or org is still an id
-    elif tp is Secret:
-        if isinstance(value, Secret):
-            return value
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            return Secret(str(value))
+        result = _to_choice(value, typing.get_args(tp))
+    else:
+        result = _TYPES[tp][1](value) if tp in _TYPES else _INVALID
+    if result is _INVALID:
+        raise _type_error(raw, tp, key, source)
+    return result
+
+
+def _coerce_optional(value: Any, tp: Any, key: str, source: str) -> Any:
+    """``X | None``: empty means unset; otherwise the first member type that takes the value."""
+    args = typing.get_args(tp)
+    if (value is None or value == "") and type(None) in args:
+        return None
+    for arg in (a for a in args if a is not type(None)):
+        with contextlib.suppress(ConfigError):
+            return _coerce(value, arg, key, source)
     raise _type_error(value, tp, key, source)
+
+
+def _to_choice(value: Any, choices: tuple[Any, ...]) -> Any:
+    if isinstance(value, str) and value.upper() in choices:
+        return value.upper()  # logging levels: "info" means INFO
+    if value in choices and type(value) in {type(c) for c in choices}:
+        return value
+    return _INVALID
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _to_str(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        return value
+    return str(value) if _is_number(value) else _INVALID  # a numeric charger id is still an id
+
+
+def _to_secret(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value
+    text = isinstance(value, str | int) and not isinstance(value, bool) and str(value)
+    return Secret(str(value)) if text else _INVALID
+
+
+#: Per plain type a key may have: its name in messages and its coercer (``Literal`` choices and
+#: ``X | None`` are above).
+_TYPES: dict[Any, tuple[str, Callable[[Any], Any]]] = {
+    bool: ("true or false", lambda v: v if isinstance(v, bool) else _INVALID),
+    int: ("an integer", lambda v: v if _is_number(v) and isinstance(v, int) else _INVALID),
+    float: ("a number", lambda v: float(v) if _is_number(v) and math.isfinite(v) else _INVALID),
+    str: ("a string", _to_str),
+    Secret: ("a string", _to_secret),
+}
 
 
 def _involves_secret(tp: Any) -> bool:
     return tp is Secret or any(_involves_secret(a) for a in typing.get_args(tp))
 
 
+#: What a secret's value is, in an error that must not show the value.
+_KINDS: dict[type, str] = {
+    **{bool: "true or false", int: "a number", float: "a number"},
+    **{list: "a list", dict: "a mapping"},
+}
+
+
 def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
-    secret = _involves_secret(tp) or any(w in key for w in ("password", "token", "secret"))
-    shown = "a secret" if secret else repr(str(value) if isinstance(value, _EnvText) else value)
-    return ConfigError(f"{source}: {key} must be {_type_name(tp)}, got {shown}")
+    if _involves_secret(tp) or any(w in key for w in ("password", "token", "secret")):
+        kind = _KINDS.get(type(value), type(value).__name__)
+        shown = f"{kind} (put it in quotes; it is a secret, so its value is not shown)"
+    else:
+        shown = repr(str(value) if isinstance(value, _EnvText) else value)
+    return ConfigError(f"{_where(value, key, source)} must be {_type_name(tp)}, got {shown}")
 
 
-def _check_ranges(cfg: Config) -> None:  # noqa: C901 (split in progress)
-    c, s = cfg.charging, cfg.source
+def _below(limit: float) -> Callable[[Any, Any], bool]:
+    return lambda value, section: value < limit
 
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{s}: {key} {why}")
 
-    if cfg.meter.poll_interval_s < 0.5:
-        raise bad("meter.poll_interval_s", "must be at least 0.5 (HomeWizard's advised limit)")
-    if cfg.meter.timeout_s <= 0:
-        raise bad("meter.timeout_s", "must be positive")
-    if cfg.wallbox.timeout_s <= 0:
-        raise bad("wallbox.timeout_s", "must be positive")
-    if c.min_current_a < 6:
-        raise bad("charging.min_current_a", "must be at least 6 (the Wallbox minimum)")
-    if c.max_current_a < c.min_current_a:
-        raise bad("charging.max_current_a", f"must be at least min_current_a ({c.min_current_a})")
-    if c.max_current_a > 32:
-        raise bad("charging.max_current_a", "must be at most 32")
-    if c.voltage_v <= 0:
-        raise bad("charging.voltage_v", "must be positive")
-    if c.watts_per_amp is not None and c.watts_per_amp <= 0:
-        raise bad("charging.watts_per_amp", "must be positive")
-    for key in ("window_s", "interval_s"):
-        if getattr(c, key) <= 0:
-            raise bad(f"charging.{key}", "must be positive")
-    for key in ("start_delay_s", "stop_delay_s"):
-        if getattr(c, key) < 0:
-            raise bad(f"charging.{key}", "must not be negative")
-    if not 0 < cfg.toggle_app.port < 65536:
-        raise bad("toggle_app.port", "must be a TCP port (1-65535)")
+#: (key, bad(value, its section), why), checked in this order once the types are right; the first
+#: bad value is reported. ``why`` may name the key's section as ``{s}``.
+_RANGES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("meter.poll_interval_s", _below(0.5), "must be at least 0.5 (HomeWizard's advised limit)"),
+    ("meter.timeout_s", lambda v, s: v <= 0, "must be positive"),
+    ("wallbox.timeout_s", lambda v, s: v <= 0, "must be positive"),
+    ("charging.min_current_a", _below(6), "must be at least 6 (the Wallbox minimum)"),
+    (
+        "charging.max_current_a",
+        lambda v, s: v < s.min_current_a,
+        "must be at least min_current_a ({s.min_current_a})",
+    ),
+    ("charging.max_current_a", lambda v, s: v > 32, "must be at most 32"),
+    ("charging.voltage_v", lambda v, s: v <= 0, "must be positive"),
+    ("charging.watts_per_amp", lambda v, s: v is not None and v <= 0, "must be positive"),
+    ("charging.window_s", lambda v, s: v <= 0, "must be positive"),
+    ("charging.interval_s", lambda v, s: v <= 0, "must be positive"),
+    ("charging.start_delay_s", _below(0), "must not be negative"),
+    ("charging.stop_delay_s", _below(0), "must not be negative"),
+    ("toggle_app.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
+)
+
+
+def _check_ranges(cfg: Config, origins: dict[str, str]) -> None:
+    """``origins``: who set a key (``$SCC_...:`` for a variable); else the config file."""
+    for key, bad, why in _RANGES:
+        section_name, name = key.split(".")
+        section = getattr(cfg, section_name)
+        if bad(getattr(section, name), section):
+            where = origins.get(key, f"{cfg.source}: {key}")
+            raise ConfigError(f"{where} {why.format(s=section)}")

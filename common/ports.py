@@ -14,7 +14,7 @@ Charger errors::
         +-- ChargerStarting       signed in this cycle: the status read waits for the next
 
 The store's errors are ``common.store.StoreError`` (one class: every store failure is handled the
-same way, retry or spool); the meter's are drawn in ``collector.homewizard``.
+same way, retry or spool); the meter's are drawn in ``collector.errors``.
 """
 
 from __future__ import annotations
@@ -90,4 +90,4 @@ class MeterSource(Protocol):
     """Where the collector gets its readings: the HomeWizard client, or a test double."""
 
     def read(self) -> Reading:
-        """One reading now; raises the meter's own errors (``collector.homewizard.MeterError``)."""
+        """One reading now; raises the meter's own errors (``collector.errors.MeterError``)."""

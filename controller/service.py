@@ -27,6 +27,7 @@ from common.models import Action, CommandError, Decision, Mode, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, open_store
+from controller.describe import describe
 from controller.policy import (
     Command,
     Policy,
@@ -82,7 +83,7 @@ class Controller:
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         failed |= not store_ok
-        span = self._span_label(now)  # before deciding: the settled window in force now
+        settled_from = settled_since(self.state)  # before deciding: the window the means cover
         snap: ChargerSnapshot | None = None
         try:
             snap = self.charger.snapshot(now)
@@ -106,7 +107,10 @@ class Controller:
             failed = True
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
             decision = replace(decision, action=Action.NONE, command_error=error)
-        self._log(decision, snap, commands, error, span)
+        changed = decision.reason is not self._last_reason
+        self._last_reason = decision.reason
+        for line in describe(decision, snap, self.settings, commands, settled_from, changed):
+            log.log(line.level, line.text)
         failed |= not self._record(decision, snap is not None, now)
         self.failures += failed
         return decision
@@ -181,96 +185,6 @@ class Controller:
             log.error("Charger state not recorded: %s", e)
             ok = False
         return ok
-
-    # -- logging -------------------------------------------------------------------------------
-
-    def _log(  # noqa: C901 (split in progress)
-        self,
-        d: Decision,
-        snap: ChargerSnapshot | None,
-        commands: tuple[Command, ...],
-        error: CommandError | None,
-        span: str,
-    ) -> None:
-        s = self.settings
-        mean = "n/a" if d.grid_power_mean_w is None else f"{d.grid_power_mean_w:.0f} W"
-        surplus = "n/a" if d.surplus_w is None else f"{d.surplus_w:.0f} W"
-        if d.surplus_w is None:  # no surplus computed: the mean shown is the whole window's
-            span = self._span_label(d.ts, settled=False)
-        if snap is None:
-            box = "unknown"
-        elif snap.enabled and snap.setpoint_a is not None:
-            box = f"{snap.setpoint_a} A"
-            if snap.phase.value != "charging":
-                box += f" ({snap.status.lower()})"
-        else:
-            box = snap.status.lower()
-        log.info(
-            "Wallbox: %s - P1 (%s mean): %s - surplus: %s - mode: %s -> %s %s A (%s)",
-            box,
-            span,
-            mean,
-            surplus,
-            d.mode.value,
-            d.action.value,
-            d.target_a,
-            d.stored_reason,
-        )
-        changed = d.reason != self._last_reason
-        self._last_reason = d.reason
-        if error is not None:
-            return
-        setpoint = None if snap is None else snap.setpoint_a
-        wpa = f"{s.watts_per_amp:.1f} W/A"
-        if d.action is Action.START:
-            log.info("Sufficient power: %s. Start charging at %d A", mean, d.target_a)
-        elif d.action is Action.STOP and d.reason is Reason.STALE:
-            log.warning(
-                "Pause charging: no P1 reading in the last %.0f s (meter or collector down)",
-                s.window_s,
-            )
-        elif d.action is Action.STOP:
-            why = (
-                "not enough power" if d.reason is Reason.SURPLUS_STOP else "charging from the grid"
-            )
-            log.info("Pause charging, %s: %s - %s A", why, mean, setpoint)
-        elif d.action is Action.ADJUST:
-            log.info(
-                "Adjust charging current: %s A -> %d A (surplus %s / %s)%s",
-                setpoint,
-                d.target_a,
-                surplus,
-                wpa,
-                ", holding min current until the stop delay"
-                if d.reason is Reason.DIP_HOLD_MIN
-                else "",
-            )
-        elif d.action is Action.RELEASE:
-            sent = ", ".join(str(c) for c in commands) or "nothing to change"
-            log.info("Manual mode: handing the charger back (%s)", sent)
-        elif changed and d.reason is Reason.STALE:
-            log.warning("No P1 reading in the last %.0f s: not charging", s.window_s)
-        elif changed and d.reason is Reason.CAR_FULL:
-            log.info(
-                "The car takes no power (status %s): leaving it alone", snap and snap.status_id
-            )
-        elif changed and d.reason is Reason.NO_CAR:
-            log.info("No car connected")
-        elif changed and d.reason is Reason.START_DELAY:
-            log.info(
-                "Surplus %s covers %d A: starting after %.0f s if it lasts",
-                surplus,
-                s.min_current_a,
-                s.start_delay_s,
-            )
-
-    def _span_label(self, now: datetime, settled: bool = True) -> str:
-        window = self.settings.window_s
-        since = settled_since(self.state) if settled else None
-        span = window
-        if since is not None:
-            span = min(window, max((now - since).total_seconds(), 0.0))
-        return f"{span / 60:.0f} min" if span >= 120 and span % 60 == 0 else f"{span:.0f} s"
 
 
 def run_loop(

@@ -14,10 +14,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from collector.cli import COMMAND as COLLECTOR
 from common.config import Config
-from common.entry import EXIT_CONFIG, Command, add_config_option, run_command
+from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
 from common.models import Status
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
@@ -33,6 +34,12 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--port", type=int, default=8080, help="phone page port")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the phone page listens on (default 127.0.0.1: this machine only; "
+        "0.0.0.0: every network, e.g. a Pi over SSH; no password, the charger is simulated)",
+    )
     demo.add_argument(
         "--profile", help="CSV day ts_s,pv_w,house_w (default: built-in broken-cloud day)"
     )
@@ -93,6 +100,22 @@ def _run_status(config: Config, args: argparse.Namespace) -> int:
     return status(config, as_json=args.json)
 
 
+def _check_env_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--env-file",
+        default=".env",
+        metavar="FILE",
+        help="the compose settings to check (default ./.env; - reads them from stdin)",
+    )
+    p.add_argument("--no-meter", action="store_true", help="do not try to reach the meter")
+
+
+def _run_check_env(config: Config, args: argparse.Namespace) -> int:
+    from scc.envcheck import run_cli
+
+    return run_cli(args)
+
+
 COMMANDS: tuple[Command, ...] = (
     COLLECTOR,
     CONTROLLER,
@@ -112,6 +135,12 @@ COMMANDS: tuple[Command, ...] = (
         _replay_arguments,
         _run_replay,
     ),
+    Command(
+        "check-env",
+        "check the docker compose settings in .env, all at once, and that the meter answers",
+        _check_env_arguments,
+        _run_check_env,
+    ),
 )
 
 
@@ -119,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
     )
+    add_global_options(parser)  # before the command (scc --config FILE status) or after it
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        add_config_option(p)
+        add_global_options(p, after_command=True)
         cmd.add_arguments(p)
         p.set_defaults(run=cmd.run)
     return parser
@@ -138,20 +168,39 @@ def status(config: Config, as_json: bool) -> int:
     from common.store import StoreError, build_status, open_store
 
     now = datetime.now(UTC)
-    try:
-        store = open_store(config)
+    store_line, missing = describe_store(config)
+    if missing:  # nothing recorded yet: say so without creating an empty store file
+        st = Status(now, None, None, config.charging.window_s, None, None, None, None)
+    else:
         try:
-            st = build_status(store, now, config.charging.window_s, local_day_start(now))
-        finally:
-            store.close()
-    except StoreError as e:
-        print(f"scc status: store unavailable: {e}", file=sys.stderr)
-        return 1
+            store = open_store(config)
+            try:
+                st = build_status(store, now, config.charging.window_s, local_day_start(now))
+            finally:
+                store.close()
+        except StoreError as e:
+            print(f"scc status: store unavailable ({store_line}): {e}", file=sys.stderr)
+            return 1
     if as_json:
-        print(json.dumps(st.to_json(), indent=2))
+        print(json.dumps({"store": store_line, **st.to_json()}, indent=2))
         return 0
-    print(format_status(st))
+    print(f"Store:     {store_line}\n{format_status(st)}")
     return 0
+
+
+def describe_store(config: Config) -> tuple[str, bool]:
+    """The store ``scc status`` reads, in words, and whether it is a SQLite file not made yet."""
+    if config.store.backend == "influxdb":
+        i = config.influxdb
+        return f"InfluxDB {i.url}, org {i.org}, bucket {i.bucket}", False
+    path = config.store.sqlite_path
+    if path == ":memory:":
+        return "SQLite in memory", False
+    where = Path(path).resolve()
+    if where.exists():
+        return f"SQLite {where}", False
+    hint = "it does not exist yet: nothing recorded there; scc collector creates it"
+    return f"SQLite {where} ({hint}; set store.sqlite_path for another one)", True
 
 
 def _w(v: float | None) -> str:

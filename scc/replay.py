@@ -37,8 +37,8 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from collector.service import ReadingWriter
 from collector.spool import Spool
+from collector.writer import ReadingWriter
 from common.config import Config, ConfigError
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
@@ -387,7 +387,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         from scc.plot import plot_day
 
         try:
-            plot_day(result, plot_path)
+            plot_day(result, plot_path, config.charging, latency_s)
         except OSError as e:
             print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
             return 1

@@ -48,45 +48,60 @@ class Profile:
         return self.pv_w[i], self.house_w[i]
 
 
-def load_csv(path: str | Path) -> Profile:  # noqa: C901 (split in progress)
+def load_csv(path: str | Path) -> Profile:
     """Read ``ts_s,pv_w,house_w``; samples may be sparser than 1 s and are held until the next."""
     path = Path(path)
     try:
         f = path.open(newline="", encoding="utf-8")
     except OSError as e:
         raise ProfileError(f"{path}: cannot read: {e.strerror or e}") from None
-    points: list[tuple[int, float, float]] = []
     with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != ["ts_s", "pv_w", "house_w"]:
-            raise ProfileError(f"{path}: line 1 must be the header ts_s,pv_w,house_w")
-        for lineno, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            try:
-                ts, pv, house = int(float(row[0])), float(row[1]), float(row[2])
-            except (ValueError, IndexError):
-                raise ProfileError(
-                    f"{path}: line {lineno}: expected numbers ts_s,pv_w,house_w"
-                ) from None
-            if not (math.isfinite(pv) and math.isfinite(house)) or pv < 0 or house < 0:
-                raise ProfileError(f"{path}: line {lineno}: pv_w and house_w must be >= 0")
-            if points and ts <= points[-1][0]:
-                raise ProfileError(f"{path}: line {lineno}: ts_s must increase")
-            points.append((ts, pv, house))
+        points = _read_points(path, csv.reader(f))
     if len(points) < 2:
         raise ProfileError(f"{path}: needs at least two samples")
-    start, end = points[0][0], points[-1][0]
+    pv_w, house_w = _per_second(points)
+    return Profile(path.stem, points[0][0], pv_w, house_w)
+
+
+_Point = tuple[int, float, float]  # ts_s, pv_w, house_w
+
+
+def _read_points(path: Path, reader: Iterator[list[str]]) -> list[_Point]:
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header[:3]] != ["ts_s", "pv_w", "house_w"]:
+        raise ProfileError(f"{path}: line 1 must be the header ts_s,pv_w,house_w")
+    points: list[_Point] = []
+    for lineno, row in enumerate(reader, start=2):
+        if not row or not "".join(row).strip():
+            continue
+        point = _point(row, f"{path}: line {lineno}")
+        if points and point[0] <= points[-1][0]:
+            raise ProfileError(f"{path}: line {lineno}: ts_s must increase")
+        points.append(point)
+    return points
+
+
+def _point(row: list[str], where: str) -> _Point:
+    try:
+        ts, pv, house = int(float(row[0])), float(row[1]), float(row[2])
+    except (ValueError, IndexError):
+        raise ProfileError(f"{where}: expected numbers ts_s,pv_w,house_w") from None
+    if not (math.isfinite(pv) and math.isfinite(house)) or pv < 0 or house < 0:
+        raise ProfileError(f"{where}: pv_w and house_w must be >= 0")
+    return ts, pv, house
+
+
+def _per_second(points: list[_Point]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Each sample holds until the next, as the last reading of a polled meter does."""
     pv_w: list[float] = []
     house_w: list[float] = []
     j = 0
-    for t in range(start, end + 1):
+    for t in range(points[0][0], points[-1][0] + 1):
         while j + 1 < len(points) and points[j + 1][0] <= t:
             j += 1
         pv_w.append(points[j][1])
         house_w.append(points[j][2])
-    return Profile(path.stem, start, tuple(pv_w), tuple(house_w))
+    return tuple(pv_w), tuple(house_w)
 
 
 def write_csv(profile: Profile, path: str | Path) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 import yaml
 
 from common.models import P1_FIELDS, ChargerState, Decision, ModeChange, Reading
+from grafana import build
 from tests.support.dashboard_queries import (
     DASHBOARDS_DIR,
     DashboardQuery,
@@ -65,29 +67,13 @@ def test_schema_map_matches_the_models() -> None:
     assert SCHEMA_FIELDS["mode"] == {"mode", "source"}
 
 
-# --- Grafana's JSON schemas (shared/reference, laid beside the clone in CI) ----------------------
+# --- Grafana's JSON schemas, carried in tests/schemas/grafana (Apache-2.0, see its README) ------
 
-
-def _schema_dir() -> Path:
-    """The reference schemas are read where the workplace lays them, never copied into the repo.
-
-    SCC_GRAFANA_SCHEMA_DIR names another copy; a checkout without one fails these tests with
-    this message (GitHub's workflow deselects them: ``-m "not shared_reference"``).
-    """
-    if os.environ.get("SCC_GRAFANA_SCHEMA_DIR"):
-        return Path(os.environ["SCC_GRAFANA_SCHEMA_DIR"])
-    for base in (REPO.parent, REPO.parent.parent):
-        d = base / "shared" / "reference" / "grafana"
-        if d.is_dir():
-            return d
-    raise AssertionError(
-        "Grafana JSON schemas not found: expected ../shared/reference/grafana beside the clone "
-        "(CI lays shared/ there), or set SCC_GRAFANA_SCHEMA_DIR"
-    )
+SCHEMAS = Path(__file__).resolve().parent / "schemas" / "grafana"
 
 
 def _load_schema(name: str) -> dict[str, Any]:
-    return json.loads((_schema_dir() / name).read_text(encoding="utf-8"))
+    return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
 
 
 def dashboard_schema() -> dict[str, Any]:
@@ -150,12 +136,10 @@ def test_there_is_a_solar_charging_dashboard() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(DASHBOARDS), ids=lambda p: p.name)
-@pytest.mark.shared_reference
 def test_dashboard_matches_grafana_schema(path: Path) -> None:
     assert _errors(dashboard_schema(), DASHBOARDS[path]) == []
 
 
-@pytest.mark.shared_reference
 def test_schema_check_catches_a_broken_dashboard() -> None:
     """The widened schema still rejects what Grafana would not load."""
     d = copy.deepcopy(DASHBOARDS[DASHBOARDS_DIR / "solar-charging.json"])
@@ -169,16 +153,35 @@ def test_schema_check_catches_a_broken_dashboard() -> None:
 
 
 def test_dashboard_json_is_generated_from_build_py() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("grafana_build", REPO / "grafana" / "build.py")
-    assert spec and spec.loader
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
     for name, make in build.DASHBOARDS.items():
         committed = (DASHBOARDS_DIR / name).read_text(encoding="utf-8")
         assert committed == build.render(make), f"{name} is stale: run python grafana/build.py"
     assert {p.name for p in DASHBOARDS} == set(build.DASHBOARDS)
+
+
+def test_build_script_check_passes_on_the_committed_json() -> None:
+    """The command the README gives, run as a script from the repository root."""
+    done = subprocess.run(
+        [sys.executable, "grafana/build.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_build_check_fails_on_stale_json_and_a_run_rewrites_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(build, "OUT_DIR", tmp_path)
+    stale = tmp_path / "solar-charging.json"
+    stale.write_text((DASHBOARDS_DIR / "solar-charging.json").read_text().replace("kwatth", "kWh"))
+    assert build.main(["--check"]) == 1
+    assert "stale: " in capsys.readouterr().err
+    assert build.main([]) == 0
+    assert build.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == build.render(build.solar_charging)
 
 
 def test_uids_and_panel_ids_are_unique() -> None:
@@ -412,7 +415,6 @@ def test_grid_import_export_and_surplus_follow_the_sign_convention() -> None:
 # --- provisioning files -------------------------------------------------------------------------
 
 
-@pytest.mark.shared_reference
 def test_datasource_provisioning() -> None:
     schema = _load_schema("provisioning-datasources.schema.json")
     assert DATASOURCES
@@ -445,7 +447,6 @@ def test_datasource_env_vars_are_set_for_grafana_in_compose() -> None:
     assert env["INFLUXDB_TOKEN"] == scc_env["SCC_INFLUXDB__TOKEN"]
 
 
-@pytest.mark.shared_reference
 def test_dashboard_provider_points_at_the_mounted_dashboards() -> None:
     schema = _load_schema("provisioning-dashboards.schema.json")
     assert PROVIDERS
@@ -466,7 +467,6 @@ def test_dashboard_provider_points_at_the_mounted_dashboards() -> None:
             assert v.endswith(":ro"), f"{v}: provisioning is mounted read-only"
 
 
-@pytest.mark.shared_reference
 def test_provisioning_schema_check_catches_missing_keys() -> None:
     schema = _load_schema("provisioning-datasources.schema.json")
     doc = yaml.safe_load(DATASOURCES[0].read_text(encoding="utf-8"))

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from collector.homewizard import HomeWizardClient, MeterUnreachable
-from collector.service import Collector, ReadingWriter, format_gap, format_reading
+from collector.errors import MeterUnreachable
+from collector.homewizard import HomeWizardClient
+from collector.service import Collector, format_reading
 from collector.spool import Spool, SpoolError
+from collector.writer import ReadingWriter, format_gap
 from common.models import Reading
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore, to_ms

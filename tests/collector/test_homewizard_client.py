@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from collector.homewizard import (
-    HomeWizardClient,
+from collector.errors import (
     MeterDisabledError,
     MeterHTTPError,
     MeterInvalidResponse,
@@ -18,9 +17,9 @@ from collector.homewizard import (
     MeterTLSError,
     MeterUnauthorizedError,
     MeterUnreachable,
-    normalize_url,
-    parse_reading,
 )
+from collector.homewizard import HomeWizardClient, normalize_url
+from collector.parse import parse_reading
 from sim.meter import Fault
 from tests.fakes.p1_meter import SERIAL, TOKEN
 

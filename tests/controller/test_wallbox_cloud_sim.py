@@ -17,22 +17,26 @@ from wallbox import Wallbox
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
 ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "wallbox"
 
-# Top-level and config_data keys of the real status bodies (docs/design.md, "The Wallbox cloud", SKB
-# 2023 body).
-STATUS_KEYS = {
-    "user_id", "user_name", "car_id", "car_plate", "depot_price", "last_sync",
-    "power_sharing_status", "mid_status", "status_id", "name", "charging_power",
-    "max_available_power", "depot_name", "charging_speed", "added_range", "added_energy",
-    "added_green_energy", "added_discharged_energy", "added_grid_energy", "charging_time",
-    "finished", "cost", "current_mode", "preventive_discharge", "state_of_charge", "ocpp_status",
-    "config_data",
-}  # fmt: skip
-CONFIG_KEYS_SAMPLE = {
-    "charger_id", "serial_number", "locked", "max_charging_current", "icp_max_current",
-    "max_available_current", "live_refresh_time", "update_refresh_time", "plan", "currency",
-    "part_number", "software", "operation_mode", "ecosmart", "timezone", "group_id",
-}  # fmt: skip
+
+def recorded(name: str) -> dict:
+    """A reply of the Wallbox cloud as a public source published it (tests/fixtures/wallbox)."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def key_paths(body: dict, prefix: str = "") -> set[str]:
+    """Every key, nested ones as ``config_data.plan.features``."""
+    out = set()
+    for key, value in body.items():
+        out.add(prefix + key)
+        if isinstance(value, dict):
+            out |= key_paths(value, f"{prefix}{key}.")
+    return out
+
+
+#: The newest full status body on record (2023): the simulated one has exactly its keys.
+NEWEST_STATUS = recorded("status_skb_2023.json")
 
 
 def signed_in(cloud):
@@ -50,8 +54,9 @@ def test_the_real_package_signs_in_and_reads_the_full_status_body():
         assert w.getChargersList() == [9988552]
         clock.advance(60)
         body = w.getChargerStatus(9988552)
-        assert set(body) == STATUS_KEYS
-        assert set(body["config_data"]) >= CONFIG_KEYS_SAMPLE
+        assert set(body) == set(NEWEST_STATUS)
+        assert set(body["config_data"]) == set(NEWEST_STATUS["config_data"])
+        assert key_paths(body) == key_paths(NEWEST_STATUS)
         assert body["status_id"] == 194
         assert body["charging_power"] == 6.93  # kW: 10 A x 692.8 W/A
         assert body["config_data"]["max_charging_current"] == 10
@@ -81,6 +86,29 @@ def test_put_and_remote_actions_answer_like_the_real_cloud_and_take_effect_late(
         clock.advance(15)
         assert ch.status_id(clock()) == 182 and ch.power_w(clock()) == 0
         assert cloud.commands() == ["current(8)", "resume", "pause"]
+
+
+def test_put_answer_has_every_key_of_the_recorded_one():
+    clock = ManualClock()
+    with sim_cloud(clock) as cloud:
+        put = signed_in(cloud).lockCharger(9988552)
+        assert key_paths(recorded("put_v2_charger_wdz_2022.json")) <= key_paths(put)
+        assert put["data"]["chargerData"]["locked"] == 1
+
+
+def test_sign_in_answer_has_the_keys_of_the_published_one():
+    clock = ManualClock()
+    with sim_cloud(clock) as cloud:
+        r = requests.get(
+            cloud.auth_url + "users/signin",
+            auth=(DEFAULT_USERNAME, DEFAULT_PASSWORD),
+            headers={"Partner": "wallbox"},
+            timeout=2,
+        )
+    assert r.status_code == 200
+    assert key_paths(r.json()) == key_paths(recorded("signin_ha_tests.json"))
+    # ttl: when the token expires, in epoch milliseconds (an hour by default)
+    assert r.json()["data"]["attributes"]["ttl"] == round(clock().timestamp() * 1000) + 3_600_000
 
 
 def test_rate_limits_per_rolling_minute():

@@ -121,69 +121,82 @@ def _field_value(raw: str, line: str) -> tuple[str, Any]:
     raise LineProtocolError(line, "invalid number")
 
 
-def _parse_line(line: str, scale_ns: int, now_ns: int) -> LinePoint:  # noqa: C901 (split in progress)
+def _parse_line(line: str, scale_ns: int, now_ns: int) -> LinePoint:
+    measurement, tags, i = _parse_series(line)
+    if i >= len(line):
+        raise LineProtocolError(line, "missing fields")
+    while i < len(line) and line[i] == " ":
+        i += 1
+    fields, k = _parse_fields(line, i)
+    ts_ns = _parse_timestamp(line, k, scale_ns, now_ns)
+    return LinePoint(measurement, tuple(sorted(tags.items())), fields, ts_ns)
+
+
+def _parse_series(line: str) -> tuple[str, dict[str, str], int]:
+    """The measurement and its tags, and where they end."""
     i = _scan(line, 0, ", ")
     measurement = _unescape(line[:i], ", ")
     if not measurement:
         raise LineProtocolError(line, "missing measurement")
     tags: dict[str, str] = {}
     while i < len(line) and line[i] == ",":
-        j = _scan(line, i + 1, "=, ")
-        if j >= len(line) or line[j] != "=":
-            raise LineProtocolError(line, "missing tag value")
-        key = _unescape(line[i + 1 : j], ",= ")
-        k = _scan(line, j + 1, ", ")
-        value = _unescape(line[j + 1 : k], ",= ")
-        if not key:
-            raise LineProtocolError(line, "missing tag key")
-        if not value:
-            raise LineProtocolError(line, "missing tag value")
+        key, value, i = _parse_tag(line, i + 1)
         tags[key] = value
-        i = k
-    if i >= len(line):
-        raise LineProtocolError(line, "missing fields")
-    while i < len(line) and line[i] == " ":
-        i += 1
+    return measurement, tags, i
+
+
+def _parse_tag(line: str, i: int) -> tuple[str, str, int]:
+    j = _scan(line, i, "=, ")
+    if j >= len(line) or line[j] != "=":
+        raise LineProtocolError(line, "missing tag value")
+    key = _unescape(line[i:j], ",= ")
+    k = _scan(line, j + 1, ", ")
+    value = _unescape(line[j + 1 : k], ",= ")
+    if not key:
+        raise LineProtocolError(line, "missing tag key")
+    if not value:
+        raise LineProtocolError(line, "missing tag value")
+    return key, value, k
+
+
+def _parse_fields(line: str, i: int) -> tuple[dict[str, tuple[str, Any]], int]:
+    """The fields from ``i``, and where they end (the end of the line, or before a timestamp)."""
     fields: dict[str, tuple[str, Any]] = {}
     while True:
         j = _scan(line, i, "=, ")
         if j >= len(line) or line[j] != "=":
-            raise LineProtocolError(
-                line, "missing fields" if not fields else "invalid field format"
-            )
+            raise LineProtocolError(line, "invalid field format" if fields else "missing fields")
         key = _unescape(line[i:j], ",= ")
         if not key:
             raise LineProtocolError(line, "missing field key")
-        j += 1
-        if j < len(line) and line[j] == '"':
-            k = j + 1
-            while k < len(line) and line[k] != '"':
-                k += 2 if line[k] == "\\" and k + 1 < len(line) else 1
-            if k >= len(line):
-                raise LineProtocolError(line, "unbalanced quotes")
-            raw = line[j + 1 : k]
-            fields[key] = (STRING, raw.replace('\\"', '"').replace("\\\\", "\\"))
-            k += 1
-        else:
-            k = _scan(line, j, ", ")
-            if k == j:
-                raise LineProtocolError(line, "missing field value")
-            fields[key] = _field_value(line[j:k], line)
+        fields[key], k = _parse_field_value(line, j + 1)
+        if k >= len(line) or line[k] != ",":
+            return fields, k
+        i = k + 1
+
+
+def _parse_field_value(line: str, j: int) -> tuple[tuple[str, Any], int]:
+    if j < len(line) and line[j] == '"':
+        k = j + 1
+        while k < len(line) and line[k] != '"':
+            k += 2 if line[k] == "\\" and k + 1 < len(line) else 1
         if k >= len(line):
-            ts_ns = now_ns
-            break
-        if line[k] == ",":
-            i = k + 1
-            continue
-        rest = line[k:].strip(" ")
-        if not rest:
-            ts_ns = now_ns
-        elif re.fullmatch(r"-?\d+", rest):
-            ts_ns = int(rest) * scale_ns
-        else:
-            raise LineProtocolError(line, "bad timestamp")
-        break
-    return LinePoint(measurement, tuple(sorted(tags.items())), fields, ts_ns)
+            raise LineProtocolError(line, "unbalanced quotes")
+        raw = line[j + 1 : k]
+        return (STRING, raw.replace('\\"', '"').replace("\\\\", "\\")), k + 1
+    k = _scan(line, j, ", ")
+    if k == j:
+        raise LineProtocolError(line, "missing field value")
+    return _field_value(line[j:k], line), k
+
+
+def _parse_timestamp(line: str, k: int, scale_ns: int, now_ns: int) -> int:
+    rest = line[k:].strip(" ")
+    if not rest:
+        return now_ns
+    if re.fullmatch(r"-?\d+", rest):
+        return int(rest) * scale_ns
+    raise LineProtocolError(line, "bad timestamp")
 
 
 def parse_line_protocol(

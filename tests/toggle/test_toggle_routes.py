@@ -49,6 +49,30 @@ def login(client: FlaskClient) -> None:
     assert r.status_code == 303 and r.headers["Location"].endswith("/")
 
 
+# --- the route table ---------------------------------------------------------------------
+
+
+def test_every_route_and_method(tmp_path, store, clock):
+    """The URLs phones, scripts and the compose health check use; moving views must keep them."""
+    app = create_app(make_config(tmp_path), store=store, clock=clock)
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert routes == {
+        ("/", "GET"),
+        ("/mode", "POST"),
+        ("/login", "GET"),
+        ("/login", "POST"),
+        ("/logout", "POST"),
+        ("/api/status", "GET"),
+        ("/api/mode", "POST"),
+        ("/healthz", "GET"),
+        ("/static/<path:filename>", "GET"),
+    }
+
+
 # --- status ------------------------------------------------------------------------------
 
 
@@ -389,6 +413,16 @@ def test_wrong_api_passwords_share_the_delay(tmp_path, store, clock):
     assert r.status_code == 429 and store.get_mode() is None
     clock.advance(1)
     assert c.get("/api/status", headers=bearer(PASSWORD)).status_code == 200
+
+
+def test_each_app_keeps_its_own_throttle(tmp_path, store, clock):
+    """The throttle lives in the app, not in the module: a second app starts with a clean slate."""
+    locked = client_for(tmp_path, store, clock, password=PASSWORD)
+    for _ in range(6):
+        assert locked.get("/api/status", headers=bearer("guess")).status_code == 401
+    assert locked.get("/api/status", headers=bearer(PASSWORD)).status_code == 429
+    fresh = client_for(tmp_path, store, clock, password=PASSWORD)
+    assert fresh.get("/api/status", headers=bearer(PASSWORD)).status_code == 200
 
 
 def test_no_secret_reaches_a_page_or_a_log(tmp_path, store, clock, caplog):

@@ -1,0 +1,247 @@
+"""The decision rules, one function per group, in the order ``controller.policy.decide`` tries them.
+
+Each takes the cycle (``Cycle``), the charger where the rule needs one, and the state carried in,
+and returns the decision and the next state. The table of rules and reasons is in
+docs/design.md, "Decision rules"; the comments here say only what the table cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeAlias
+
+from common.models import Action, Decision, Mode, Reason
+from common.snapshot import ChargerSnapshot, Phase
+from controller.commands import commands_for
+from controller.state import PolicyInputs, PolicySettings, PolicyState
+
+#: A decision and the state for the next cycle.
+Outcome: TypeAlias = tuple[Decision, PolicyState]
+
+#: Cycles run on a 60 s grid but are stamped when they wake, a few ms late or early; without
+#: slack a delay of 180 s measured as 179.99 s would wait a whole extra cycle, at random.
+TIMER_SLACK_S = 1.0
+
+#: Charger phases with nothing to steer. A car that takes nothing (status 180/181: full, or on
+#: its own timer) draws 0 W whatever the setpoint, so it is not charging and gets no commands.
+NOT_CONTROLLABLE = {
+    Phase.NO_CAR: Reason.NO_CAR,
+    Phase.ERROR: Reason.CHARGER_ERROR,
+    Phase.LOCKED: Reason.CHARGER_LOCKED,
+    Phase.UPDATING: Reason.CHARGER_UPDATING,
+    Phase.UNKNOWN: Reason.CHARGER_UNKNOWN,
+    Phase.CAR_DEMAND: Reason.CAR_FULL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Surplus:
+    """What the settled window pays for: ``surplus_w`` is the charger's draw minus the settled
+    grid mean, ``target_a`` its whole amps within min..max and the installation's limit."""
+
+    mean_w: float
+    surplus_w: float
+    target_a: int
+    #: Whether the surplus pays for min current (before clamping).
+    covered: bool
+
+    @classmethod
+    def of(cls, ch: ChargerSnapshot, settled_mean_w: float, s: PolicySettings) -> Surplus:
+        surplus_w = ch.power_w - settled_mean_w
+        raw_a = s.target_a(surplus_w)
+        target_a = min(s.clamp(raw_a), s.max_a(ch))
+        return cls(settled_mean_w, surplus_w, target_a, raw_a >= s.min_current_a)
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """What every rule reads, and the one way a rule turns its choice into an ``Outcome``."""
+
+    inputs: PolicyInputs
+    settings: PolicySettings
+    now: datetime
+
+    def out(
+        self,
+        action: Action,
+        reason: Reason,
+        target_a: int,
+        state: PolicyState,
+        surplus: Surplus | None = None,
+    ) -> Outcome:
+        """The decision (with the settled mean and surplus when the rule computed them, else the
+        whole window's mean) and the state after its bookkeeping."""
+        d = Decision(
+            ts=self.now,
+            mode=self.inputs.mode,
+            action=action,
+            reason=reason,
+            target_a=target_a,
+            grid_power_mean_w=self.inputs.grid_power_mean_w if surplus is None else surplus.mean_w,
+            surplus_w=None if surplus is None else surplus.surplus_w,
+        )
+        return d, _after(d, self.inputs.charger, state, self.settings, self.now)
+
+
+def enter_mode(state: PolicyState, mode: Mode) -> PolicyState:
+    """A new mode starts its own story; what the charger physically does carries over."""
+    if state.mode is not None and state.mode is not mode:
+        state = PolicyState(
+            settled_from=state.settled_from, expected_drawing=state.expected_drawing
+        )
+    return replace(state, mode=mode)
+
+
+def idle(state: PolicyState) -> PolicyState:
+    """No session: the timers and the session's surplus start over."""
+    return replace(state, surplus_since=None, short_since=None, had_surplus=False)
+
+
+def manual(c: Cycle, state: PolicyState) -> Outcome:
+    """Hand the charger back once, then leave it alone."""
+    max_a = c.settings.max_a(c.inputs.charger)
+    if state.released:
+        return c.out(Action.NONE, Reason.MANUAL, max_a, state)
+    return c.out(Action.RELEASE, Reason.MANUAL_RELEASE, max_a, replace(state, released=True))
+
+
+def not_controllable(c: Cycle, ch: ChargerSnapshot | None, state: PolicyState) -> Outcome:
+    """Nothing to steer. An unread charger keeps the timers (nothing is known to have changed);
+    a car gone, full, or a charger in error, locked or updating ends the session's."""
+    if ch is None:
+        return c.out(Action.NONE, Reason.CHARGER_UNAVAILABLE, 0, state)
+    return c.out(Action.NONE, NOT_CONTROLLABLE[ch.phase], 0, idle(state))
+
+
+def stale(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
+    """No reading in the window: never charge from the grid because data went missing, but
+    ``min_solar`` promised min current whatever the sun does."""
+    if c.inputs.mode is Mode.MIN_SOLAR:
+        min_a = c.settings.min_current_a
+        return c.out(_toward(ch, min_a), Reason.STALE, min_a, state)
+    if ch.enabled:
+        return c.out(Action.STOP, Reason.STALE, 0, idle(state))
+    return c.out(Action.NONE, Reason.STALE, 0, idle(state))
+
+
+def changed_by_itself(state: PolicyState, ch: ChargerSnapshot) -> bool:
+    """A read shows the charger drawing (or not) other than our last decision left it."""
+    return (
+        state.expected_drawing is not None
+        and "status" not in ch.estimated
+        and ch.drawing is not state.expected_drawing
+    )
+
+
+def unexpected_change(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
+    """The window mixes readings from before and after the change: settle for one cycle.
+
+    Except a grid session in ``solar`` (the car started drawing, no surplus yet this session, no
+    export in the window: a car plugged in at night), which settling would charge from the grid.
+    """
+    mean_w = c.inputs.grid_power_mean_w
+    grid_session = (
+        c.inputs.mode is Mode.SOLAR
+        and ch.drawing
+        and not state.had_surplus
+        and mean_w is not None
+        and mean_w >= 0
+    )
+    if grid_session:
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, replace(idle(state), settled_from=c.now))
+    return settling(c, ch, replace(state, settled_from=c.now, expected_drawing=ch.drawing))
+
+
+def settling(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
+    """No settled reading yet: hold what the charger has, do not guess."""
+    if ch.enabled:
+        return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, state)
+    return c.out(Action.NONE, Reason.SETTLING, 0, state)
+
+
+def min_solar(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
+    """At least min current at once, more with surplus; no delays."""
+    reason = Reason.SURPLUS_ADJUST if sp.covered else Reason.MIN_SOLAR_FLOOR
+    if not ch.enabled:
+        start = Reason.SURPLUS_START if sp.covered else reason
+        return c.out(Action.START, start, sp.target_a, state, sp)
+    if sp.target_a != ch.setpoint_a:
+        return c.out(Action.ADJUST, reason, sp.target_a, state, sp)
+    return c.out(Action.HOLD, Reason.HOLD if sp.covered else reason, sp.target_a, state, sp)
+
+
+def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
+    """The charger is off: start once the surplus has covered min current for the start delay."""
+    if not sp.covered:
+        return c.out(Action.NONE, Reason.NO_SURPLUS, 0, idle(state), sp)
+    since = state.surplus_since or c.now
+    if _waited(since, c.now, c.settings.start_delay_s):
+        started = replace(state, surplus_since=None, short_since=None, had_surplus=True)
+        return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
+    return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
+
+
+def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
+    """The charger is on: follow the surplus in whole amps while it covers min current."""
+    on = replace(state, surplus_since=None)
+    if not sp.covered:
+        return _solar_short(c, ch, sp, on)
+    on = replace(on, short_since=None, had_surplus=True)
+    if sp.target_a != ch.setpoint_a:
+        return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
+    return c.out(Action.HOLD, Reason.HOLD, sp.target_a, on, sp)
+
+
+def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:
+    """The surplus falls short while charging: min current through the stop delay, then pause.
+
+    The stop delay protects a solar session from clouds; a session that never had surplus since
+    the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
+    """
+    s = c.settings
+    stopped = replace(on, short_since=None, had_surplus=False)
+    if not on.had_surplus:
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped, sp)
+    since = on.short_since or c.now
+    if _waited(since, c.now, s.stop_delay_s):
+        return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, stopped, sp)
+    on = replace(on, short_since=since)
+    if ch.setpoint_a != s.min_current_a:
+        return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
+    return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
+
+
+def _waited(since: datetime, now: datetime, delay_s: float) -> bool:
+    return (now - since).total_seconds() >= delay_s - TIMER_SLACK_S
+
+
+def _toward(ch: ChargerSnapshot, target_a: int) -> Action:
+    if not ch.enabled:
+        return Action.START
+    return Action.ADJUST if ch.setpoint_a != target_a else Action.HOLD
+
+
+def _after(
+    d: Decision,
+    ch: ChargerSnapshot | None,
+    st: PolicyState,
+    s: PolicySettings,
+    now: datetime,
+) -> PolicyState:
+    """Bookkeeping once a decision is made: when its commands will have taken effect, and whether
+    the charger should then be drawing."""
+    if d.action is Action.RELEASE:
+        expected = None
+    elif d.action is Action.START:
+        expected = True
+    elif d.action is Action.STOP:
+        expected = False
+    else:
+        expected = None if ch is None else ch.drawing
+    if d.reason is Reason.SETTLING:
+        expected = st.expected_drawing
+    st = replace(st, expected_drawing=expected)
+    if commands_for(d, ch):
+        st = replace(st, last_command_at=now, settled_from=now + timedelta(seconds=s.settle_s))
+    return st

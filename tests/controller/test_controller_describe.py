@@ -1,0 +1,348 @@
+"""The controller's log lines, exact text and level, one row per situation.
+
+The texts are those the README quotes; a row that changes here changes what a person reading the
+server's log sees.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.models import Action, CommandError, Decision, Mode, Reason
+from common.snapshot import ChargerSnapshot
+from controller.commands import Command
+from controller.describe import LogLine, describe, window_label
+from controller.state import PolicySettings
+
+T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
+S = PolicySettings(watts_per_amp=692.8, start_delay_s=180, stop_delay_s=300, window_s=60)
+INFO, WARNING = logging.INFO, logging.WARNING
+
+PAUSED, CHARGING, CAR_FULL, READY = 182, 194, 181, 161
+
+
+def snap(status_id: int | None, setpoint_a: int | None = 16) -> ChargerSnapshot:
+    return ChargerSnapshot(
+        ts=T0, charger_id="1", status_id=status_id, setpoint_a=setpoint_a, power_w=0.0
+    )
+
+
+def dec(
+    action: Action,
+    reason: Reason,
+    target_a: int,
+    mean_w: float | None,
+    surplus_w: float | None = None,
+    mode: Mode = Mode.SOLAR,
+    error: CommandError | None = None,
+) -> Decision:
+    return Decision(
+        ts=T0,
+        mode=mode,
+        action=action,
+        reason=reason,
+        target_a=target_a,
+        grid_power_mean_w=mean_w,
+        surplus_w=surplus_w,
+        command_error=error,
+    )
+
+
+A, R = Action, Reason
+LONG_AGO = T0 - timedelta(hours=1)  # a settled window older than the whole window
+SET_AND_RESUME = (Command("set_current", 16), Command("resume"))
+
+ROWS = [
+    pytest.param(
+        dec(A.HOLD, R.HOLD, 10, -622.4, 7551.6),
+        snap(CHARGING, 10),
+        {"settled_from": LONG_AGO},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): -622 W - surplus: 7552 W - mode: solar"
+                " -> hold 10 A (hold)",
+            )
+        ],
+        id="steady-hold",
+    ),
+    pytest.param(
+        dec(A.HOLD, R.HOLD, 6, -406.0, 4566.0),
+        snap(CHARGING, 6),
+        {"settled_from": T0 - timedelta(seconds=30)},
+        [
+            (
+                INFO,
+                "Wallbox: 6 A - P1 (30 s mean): -406 W - surplus: 4566 W - mode: solar"
+                " -> hold 6 A (hold)",
+            )
+        ],
+        id="hold-after-a-command-shows-the-settled-span",
+    ),
+    pytest.param(
+        dec(A.NONE, R.START_DELAY, 0, -4505.0, 4505.0),
+        snap(PAUSED),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: paused - P1 (60 s mean): -4505 W - surplus: 4505 W - mode: solar"
+                " -> none 0 A (start-delay)",
+            ),
+            (INFO, "Surplus 4505 W covers 6 A: starting after 180 s if it lasts"),
+        ],
+        id="start-delay-first-cycle",
+    ),
+    pytest.param(
+        dec(A.NONE, R.START_DELAY, 0, -4505.0, 4505.0),
+        snap(PAUSED),
+        {"reason_changed": False},
+        [
+            (
+                INFO,
+                "Wallbox: paused - P1 (60 s mean): -4505 W - surplus: 4505 W - mode: solar"
+                " -> none 0 A (start-delay)",
+            )
+        ],
+        id="start-delay-once-only",
+    ),
+    pytest.param(
+        dec(A.START, R.SURPLUS_START, 10, -7550.0, 7550.0),
+        snap(PAUSED),
+        {"commands": (Command("set_current", 10), Command("resume"))},
+        [
+            (
+                INFO,
+                "Wallbox: paused - P1 (60 s mean): -7550 W - surplus: 7550 W - mode: solar"
+                " -> start 10 A (surplus-start)",
+            ),
+            (INFO, "Sufficient power: -7550 W. Start charging at 10 A"),
+        ],
+        id="start",
+    ),
+    pytest.param(
+        dec(A.ADJUST, R.DIP_HOLD_MIN, 6, 3376.8, 3552.0),
+        snap(CHARGING, 10),
+        {"settled_from": LONG_AGO, "reason_changed": False},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): 3377 W - surplus: 3552 W - mode: solar"
+                " -> adjust 6 A (dip-hold-min)",
+            ),
+            (
+                INFO,
+                "Adjust charging current: 10 A -> 6 A (surplus 3552 W / 692.8 W/A), holding min"
+                " current until the stop delay",
+            ),
+        ],
+        id="dip-to-min-current",
+    ),
+    pytest.param(
+        dec(A.ADJUST, R.SURPLUS_ADJUST, 12, -2000.0, 8928.0),
+        snap(CHARGING, 10),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): -2000 W - surplus: 8928 W - mode: solar"
+                " -> adjust 12 A (surplus-adjust)",
+            ),
+            (INFO, "Adjust charging current: 10 A -> 12 A (surplus 8928 W / 692.8 W/A)"),
+        ],
+        id="adjust-up",
+    ),
+    pytest.param(
+        dec(A.STOP, R.SURPLUS_STOP, 0, 4607.0, -450.2),
+        snap(CHARGING, 6),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 6 A - P1 (60 s mean): 4607 W - surplus: -450 W - mode: solar"
+                " -> stop 0 A (surplus-stop)",
+            ),
+            (INFO, "Pause charging, not enough power: 4607 W - 6 A"),
+        ],
+        id="stop-after-the-stop-delay",
+    ),
+    pytest.param(
+        dec(A.STOP, R.GRID_STOP, 0, 11884.8, -800.0),
+        snap(CHARGING, 16),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 16 A - P1 (60 s mean): 11885 W - surplus: -800 W - mode: solar"
+                " -> stop 0 A (grid-stop)",
+            ),
+            (INFO, "Pause charging, charging from the grid: 11885 W - 16 A"),
+        ],
+        id="grid-stop",
+    ),
+    pytest.param(
+        dec(A.STOP, R.STALE, 0, None),
+        snap(CHARGING, 10),
+        {"settled_from": T0 - timedelta(seconds=20)},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): n/a - surplus: n/a - mode: solar"
+                " -> stop 0 A (stale)",
+            ),
+            (WARNING, "Pause charging: no P1 reading in the last 60 s (meter or collector down)"),
+        ],
+        id="stale-pauses-whole-window-shown",
+    ),
+    pytest.param(
+        dec(A.NONE, R.STALE, 0, None),
+        snap(PAUSED),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: paused - P1 (60 s mean): n/a - surplus: n/a - mode: solar"
+                " -> none 0 A (stale)",
+            ),
+            (WARNING, "No P1 reading in the last 60 s: not charging"),
+        ],
+        id="stale-while-paused",
+    ),
+    pytest.param(
+        dec(A.ADJUST, R.STALE, 6, None, mode=Mode.MIN_SOLAR),
+        snap(CHARGING, 10),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): n/a - surplus: n/a - mode: min_solar"
+                " -> adjust 6 A (stale)",
+            ),
+            (INFO, "Adjust charging current: 10 A -> 6 A (surplus n/a / 692.8 W/A)"),
+        ],
+        id="stale-in-min-solar-holds-min-current",
+    ),
+    pytest.param(
+        dec(A.RELEASE, R.MANUAL_RELEASE, 16, -100.0, mode=Mode.MANUAL),
+        snap(PAUSED, 8),
+        {"commands": SET_AND_RESUME},
+        [
+            (
+                INFO,
+                "Wallbox: paused - P1 (60 s mean): -100 W - surplus: n/a - mode: manual"
+                " -> release 16 A (manual-release)",
+            ),
+            (INFO, "Manual mode: handing the charger back (set_current(16), resume)"),
+        ],
+        id="manual-release",
+    ),
+    pytest.param(
+        dec(A.RELEASE, R.MANUAL_RELEASE, 16, -100.0, mode=Mode.MANUAL),
+        snap(CHARGING, 16),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 16 A - P1 (60 s mean): -100 W - surplus: n/a - mode: manual"
+                " -> release 16 A (manual-release)",
+            ),
+            (INFO, "Manual mode: handing the charger back (nothing to change)"),
+        ],
+        id="manual-release-with-nothing-to-send",
+    ),
+    pytest.param(
+        dec(A.NONE, R.CAR_FULL, 0, -3000.0),
+        snap(CAR_FULL, 10),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A (waiting for car demand) - P1 (60 s mean): -3000 W - surplus: n/a"
+                " - mode: solar -> none 0 A (car-full)",
+            ),
+            (INFO, "The car takes no power (status 181): leaving it alone"),
+        ],
+        id="car-full",
+    ),
+    pytest.param(
+        dec(A.NONE, R.NO_CAR, 0, -3000.0),
+        snap(READY),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: ready - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
+                " -> none 0 A (no-car)",
+            ),
+            (INFO, "No car connected"),
+        ],
+        id="no-car",
+    ),
+    pytest.param(
+        dec(A.NONE, R.CHARGER_UNAVAILABLE, 0, -3000.0),
+        None,
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: unknown - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
+                " -> none 0 A (charger-unavailable)",
+            )
+        ],
+        id="charger-not-read",
+    ),
+    pytest.param(
+        dec(A.NONE, R.SURPLUS_ADJUST, 11, -1000.0, 7928.0, error=CommandError.UNAVAILABLE),
+        snap(CHARGING, 10),
+        {"settled_from": LONG_AGO},
+        [
+            (
+                INFO,
+                "Wallbox: 10 A - P1 (60 s mean): -1000 W - surplus: 7928 W - mode: solar"
+                " -> none 11 A (surplus-adjust/unavailable)",
+            )
+        ],
+        id="failed-command-only-the-cycle-line",
+    ),
+    pytest.param(
+        dec(A.NONE, R.NO_CAR, 0, -3000.0, error=CommandError.RATE_LIMITED),
+        snap(READY),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: ready - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
+                " -> none 0 A (no-car/rate-limited)",
+            )
+        ],
+        id="failed-cycle-no-reason-line-either",
+    ),
+]
+
+
+@pytest.mark.parametrize(("decision", "snapshot", "kwargs", "lines"), ROWS)
+def test_describe(decision, snapshot, kwargs, lines):
+    got = describe(decision, snapshot, S, **kwargs)
+    assert got == [LogLine(level, text) for level, text in lines]
+
+
+@pytest.mark.parametrize(
+    ("window_s", "settled_ago_s", "label"),
+    [
+        (60, None, "60 s"),
+        (90, None, "90 s"),
+        (120, None, "2 min"),
+        (300, None, "5 min"),
+        (150, None, "150 s"),  # not whole minutes
+        (120, 45, "45 s"),  # settled 45 s ago: the mean covers only those
+        (120, 119.6, "120 s"),  # rounds to 120 but is not 120: seconds
+        (120, 3600, "2 min"),  # settled long ago: the whole window
+        (120, -5, "0 s"),  # the settle time is still ahead
+    ],
+)
+def test_window_label(window_s, settled_ago_s, label):
+    since = None if settled_ago_s is None else T0 - timedelta(seconds=settled_ago_s)
+    assert window_label(window_s, since, T0) == label
