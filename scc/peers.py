@@ -21,27 +21,50 @@ current; below min current while importing, min current is held and a disable ti
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from common.config import ChargingConfig
 from common.models import Action, Decision, Reason
 from common.snapshot import ChargerSnapshot
 from controller.policy import (
     NOT_CONTROLLABLE,
-    TIMER_SLACK_S,
     Policy,
     PolicyInputs,
     PolicySettings,
     PolicyState,
+    decide,
 )
+from controller.rules import TIMER_SLACK_S
+from scc.naive import NAIVE_WINDOW_S, decide_naive
 
 #: The seed rule charges while the surplus covers this share of min current.
 SEED_START_SHARE = 0.833
-#: Cadence, window and delays each peer runs with (config keys under ``charging``).
-PEER_CHARGING: dict[str, dict[str, float]] = {
-    "seed": {"interval_s": 60.0, "window_s": 120.0, "start_delay_s": 0.0, "stop_delay_s": 0.0},
-    "evcc": {"interval_s": 30.0, "window_s": 5.0, "start_delay_s": 60.0, "stop_delay_s": 180.0},
+
+
+@dataclass(frozen=True, slots=True)
+class PeerTiming:
+    """The cadence, window and delays a peer runs with (its ``charging`` settings)."""
+
+    interval_s: float
+    window_s: float
+    start_delay_s: float
+    stop_delay_s: float
+
+    def apply(self, c: ChargingConfig) -> ChargingConfig:
+        return replace(
+            c,
+            interval_s=self.interval_s,
+            window_s=self.window_s,
+            start_delay_s=self.start_delay_s,
+            stop_delay_s=self.stop_delay_s,
+        )
+
+
+PEER_CHARGING: dict[str, PeerTiming] = {
+    "seed": PeerTiming(interval_s=60.0, window_s=120.0, start_delay_s=0.0, stop_delay_s=0.0),
+    "evcc": PeerTiming(interval_s=30.0, window_s=5.0, start_delay_s=60.0, stop_delay_s=180.0),
 }
 _EPS = 1e-6
 
@@ -157,3 +180,15 @@ def decide_evcc(
 
 #: The peers by their ``--policy`` name.
 PEERS: dict[str, Policy] = {"seed": decide_seed, "evcc": decide_evcc}
+
+
+def policy_for(name: str, c: ChargingConfig) -> tuple[Policy, ChargingConfig]:
+    """The decision function ``scc replay --policy NAME`` runs, and the charging settings it runs
+    with: ours with the config's, the baselines with their own cadence, window and delays."""
+    if name == "naive":
+        return decide_naive, replace(c, window_s=NAIVE_WINDOW_S)
+    if name in PEERS:
+        return PEERS[name], PEER_CHARGING[name].apply(c)
+    if name == "default":
+        return decide, c
+    raise ValueError(f"no controller policy {name!r}")

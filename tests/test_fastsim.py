@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bench.realistic.compare import GRIDS
 from bench.realistic.days import build
 from bench.realistic.fastsim import run
-from bench.realistic_bench import GRIDS
 from common.config import Config
-from controller.policy import PolicySettings, decide
-from scc.peers import PEER_CHARGING, PEERS
+from controller.policy import PolicySettings
+from scc.peers import policy_for
 from scc.replay import ReplayOptions, apply_sets, replay
 from sim.profiles import Profile
 
@@ -20,23 +20,14 @@ def _slice(name: str, start_h: float, hours: float) -> Profile:
     return Profile(f"{name}-slice", a, day.pv_w[a:b], day.house_w[a:b])
 
 
-@pytest.mark.parametrize("policy", ["default", "evcc"])
+@pytest.mark.parametrize("policy", ["default", "evcc", "seed"])
 def test_fastsim_agrees_with_the_replay_on_a_broken_afternoon(policy: str) -> None:
     profile = _slice("jun-broken", 12.5, 2.0)
     config = apply_sets(Config(), GRIDS["3p"])
-    fn = decide
-    if policy in PEERS:
-        config = apply_sets(config, [f"charging.{k}={v}" for k, v in PEER_CHARGING[policy].items()])
-        fn = PEERS[policy]
-    import scc.replay as replay_mod
-
-    saved = replay_mod.decide
-    replay_mod.decide = fn
-    try:
-        real = replay(profile, config, ReplayOptions(keep_series=False)).metrics
-    finally:
-        replay_mod.decide = saved
-    fast = run(profile, fn, PolicySettings.from_config(config.charging), config.charging.interval_s)
+    real = replay(profile, config, ReplayOptions(policy=policy, keep_series=False)).metrics
+    fn, charging = policy_for(policy, config.charging)
+    settings = PolicySettings.from_config(charging)
+    fast = run(profile, fn, settings, charging.interval_s)
     assert real.ev_kwh > 3  # the slice charges, so the comparison says something
     assert fast.metrics.ev_solar_kwh == pytest.approx(real.ev_solar_kwh, rel=0.03)
     assert fast.metrics.ev_grid_kwh == pytest.approx(real.ev_grid_kwh, rel=0.1, abs=0.05)

@@ -20,11 +20,11 @@ from common.models import Action, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot
 from controller.policy import (
     NOT_CONTROLLABLE,
-    TIMER_SLACK_S,
     PolicyInputs,
     PolicySettings,
     commands_for,
 )
+from controller.rules import TIMER_SLACK_S
 
 SHARE_TARGET = 0.97
 MAX_STARTS = 6

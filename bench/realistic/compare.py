@@ -1,8 +1,8 @@
 """Ours against the two peers on the realistic days, on both grids (issue 13's table).
 
-    python bench/realistic_bench.py                 # every day, both grids
-    python bench/realistic_bench.py --days jun-broken --grids 3p --set charging.stop_delay_s=300
-    python bench/realistic_bench.py --json > out.jsonl
+    python bench/policy_bench.py                 # every day, both grids
+    python bench/policy_bench.py --days jun-broken --grids 3p --set charging.stop_delay_s=300
+    python bench/policy_bench.py --json > out.jsonl
 
 Each cell is share of the perfect-tracking limit's solar kWh / solar share / starts, from a full
 replay (the real controller, the real ``wallbox`` package, the simulated cloud) of the day
@@ -16,19 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import scc.replay as replay_mod
 from bench.realistic.days import BY_NAME, DAYS, build
 from common.config import Config
-from scc.peers import PEER_CHARGING, PEERS
-from scc.replay import ReplayOptions, apply_sets, replay
+from scc.replay import PolicyName, ReplayOptions, apply_sets, replay
 
 #: The two grids of the issue: 3 x 230 V (690 W/A) 6-16 A, and 1 x 230 V 6-32 A.
 GRIDS: dict[str, tuple[str, ...]] = {
@@ -36,25 +30,14 @@ GRIDS: dict[str, tuple[str, ...]] = {
     "1p": ("charging.phases=1", "charging.voltage_v=230", "charging.max_current_a=32"),
 }
 POLICIES = ("default", "seed", "evcc", "perfect")
+PEERS = ("seed", "evcc")
 
 
 def run_one(day: str, grid: str, policy: str, sets: tuple[str, ...]) -> dict[str, Any]:
-    profile = build(day)
+    """One replay; ``sets`` apply to ours only (each peer keeps its own timing)."""
     config = apply_sets(Config(), (*GRIDS[grid], *sets))
-    options = ReplayOptions(policy="default", keep_series=False)
-    if policy == "perfect":
-        options = ReplayOptions(policy="perfect", keep_series=False)
-    if policy in PEERS:
-        peer_sets = [f"charging.{k}={v}" for k, v in PEER_CHARGING[policy].items()]
-        config = apply_sets(config, peer_sets)
-    saved = replay_mod.decide
-    try:
-        if policy in PEERS:  # the stage-1 runner: the replay's controller with the peer's rule
-            replay_mod.decide = PEERS[policy]  # type: ignore[assignment]  # same Policy shape
-        r = replay(profile, config, options)
-    finally:
-        replay_mod.decide = saved
-    out = r.to_json()
+    options = ReplayOptions(policy=cast(PolicyName, policy), keep_series=False)
+    out = replay(build(day), config, options).to_json()
     out.update(day=day, grid=grid, policy=policy, sets=list(sets))
     return out
 
@@ -144,7 +127,3 @@ def main(argv: list[str] | None = None) -> int:
         f"ours with {', '.join(sets) or 'the defaults'}"
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
