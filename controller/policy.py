@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import TypeAlias
 
 from common.models import Action, Decision, Mode, Reason
+from common.snapshot import ChargerSnapshot
 from controller.commands import Command, commands_for
 from controller.rules import (
     NOT_CONTROLLABLE,
@@ -48,6 +49,7 @@ from controller.rules import (
     solar_start,
     stale,
     unexpected_change,
+    worst_case_surplus,
 )
 from controller.state import (
     DEFAULT_SETTLE_S,
@@ -93,13 +95,26 @@ def decide(
     if changed_by_itself(state, ch):
         return unexpected_change(c, ch, state)
     if inputs.settled_mean_w is None:
-        return settling(c, ch, state)
+        return _while_settling(c, ch, state)
     surplus = Surplus.of(ch, inputs.settled_mean_w, settings)
     if inputs.mode is Mode.MIN_SOLAR:
         return min_solar(c, ch, surplus, state)
     if not ch.enabled:
         return solar_start(c, surplus, state)
     return solar_running(c, ch, surplus, state)
+
+
+def _while_settling(
+    c: Cycle, ch: ChargerSnapshot, state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """Settling after our command: act on a shortfall both hypotheses agree on (docs/design.md,
+    "The settle rule"), else hold."""
+    worst = worst_case_surplus(c, ch, state)
+    if worst is None or (worst.covered and worst.target_a >= (ch.setpoint_a or 0)):
+        return settling(c, ch, state)
+    if c.inputs.mode is Mode.MIN_SOLAR:
+        return min_solar(c, ch, worst, state)
+    return solar_running(c, ch, worst, state)
 
 
 #: Reasons a ``solar`` decision gives only while a session charges on (or holds through a dip

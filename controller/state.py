@@ -96,6 +96,9 @@ class PolicyState:
     expected_drawing: bool | None = None
     released: bool = False
     last_command_at: datetime | None = None
+    #: What the charger drew when our last command went out: until the command takes effect it
+    #: may still draw that (docs/design.md, "The settle rule").
+    prev_draw_w: float | None = None
 
 
 def settled_since(state: PolicyState) -> datetime | None:
