@@ -261,4 +261,4 @@ def _after(
 
 
 decide.recent_s = RECENT_S  # type: ignore[attr-defined]  # read by the fast simulator
-decide.with_recent = with_recent  # type: ignore[attr-defined]
+decide.with_recent = with_recent  # type: ignore[attr-defined]  # read by the fast simulator
