@@ -92,6 +92,8 @@ class ToggleAppConfig:
     port: int = 8080
     password: Secret | None = None
     secret_key: Secret | None = None
+    allowed_hosts: str | None = None  # more host names, comma-separated (toggle_app/hosts.py)
+    trusted_proxies: str | None = None  # proxies' networks, comma-separated (toggle_app/proxy.py)
 
 
 @dataclass(frozen=True)

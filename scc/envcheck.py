@@ -193,6 +193,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRAFANA_PORT", "a TCP port", check=_port),
     Setting("TOGGLE_PORT", "a TCP port", check=_ports_differ),
     Setting("GRAFANA_ANONYMOUS", "true or false", check=_bool),
+    Setting(
+        "TOGGLE_ALLOWED_HOSTS",
+        "more host names for the phone page, comma-separated",
+        variable="SCC_TOGGLE_APP__ALLOWED_HOSTS",
+    ),
+    Setting(
+        "TOGGLE_TRUSTED_PROXIES",
+        "the reverse proxy's networks, comma-separated",
+        variable="SCC_TOGGLE_APP__TRUSTED_PROXIES",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -126,7 +126,7 @@ def test_a_good_env_and_a_meter_that_answers(tmp_path: Path, meter: MeterServer)
     out = scc("check-env", cwd=tmp_path)
     assert out.returncode == 0, out.stdout
     assert out.stdout.splitlines() == [
-        "Checking .env: 16 settings, 5 of them required",
+        "Checking .env: 18 settings, 5 of them required",
         f"meter: {meter.url} answers: P1: -4200 W (L1 -1420, L2 -1390, L3 -1390) "
         "(meter 5c2fafa1b2c3)",
         ".env is complete: start the stack with docker compose up -d",
@@ -161,7 +161,7 @@ def test_the_env_on_stdin_as_in_the_image(tmp_path: Path, meter: MeterServer) ->
         timeout=60,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.splitlines()[0] == "Checking stdin: 16 settings, 5 of them required"
+    assert out.stdout.splitlines()[0] == "Checking stdin: 18 settings, 5 of them required"
 
 
 def test_no_env_file_is_one_line_that_says_how_to_make_one(tmp_path: Path) -> None:

@@ -53,7 +53,12 @@ FILLED = {
 }
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
 # Optional values left empty in .env.example: empty means unset.
-OPTIONAL_BLANKS = {"METER_TOKEN", "WALLBOX_CHARGER_ID"}
+OPTIONAL_BLANKS = {
+    "METER_TOKEN",
+    "WALLBOX_CHARGER_ID",
+    "TOGGLE_ALLOWED_HOSTS",
+    "TOGGLE_TRUSTED_PROXIES",
+}
 
 RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 

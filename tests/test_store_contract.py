@@ -410,3 +410,72 @@ def test_build_status_gathers_the_latest_of_everything(store, t0) -> None:
         "mode": "solar",
         "source": "phone",
     }
+
+
+# -- the phone page's chart: a downsampled series -----------------------------------------------
+
+
+def minute_of(t0: datetime) -> datetime:
+    """The whole minute (since the epoch) at or before t0: where a 60 s bucket starts."""
+    return t0.replace(second=0)
+
+
+def chart_scenario(store: Store, m: datetime) -> None:
+    """Readings every second from m-30 s to m+149 s (two meters in the second minute), the car's
+    draw at three cycles, and decisions with and without a surplus."""
+    store.write_readings([Reading(ts=s(m, k), active_power_w=100.0 + k) for k in range(-30, 150)])
+    store.write_readings([Reading(ts=s(m, 60 + k) + timedelta(milliseconds=500), meter="b",
+                                  active_power_w=-50.0) for k in range(60)])  # fmt: skip
+    for sec, power in ((10, 1380.0), (70, 4140.0), (75, 4200.0)):
+        store.write_charger_state(
+            ChargerState(
+                ts=s(m, sec),
+                charger_id="c",
+                status_id=194,
+                status="Charging",
+                current_a=6.0,
+                power_w=power,
+            )
+        )
+    for sec, surplus in ((10, 2000.0), (70, None), (130, 3000.0), (135, 3100.0)):
+        store.write_decision(
+            Decision(
+                ts=s(m, sec),
+                mode=Mode.SOLAR,
+                action=Action.HOLD,
+                reason=Reason.HOLD,
+                target_a=6,
+                surplus_w=surplus,
+            )
+        )
+
+
+def test_power_series_gives_means_per_step_in_epoch_aligned_buckets(store, t0) -> None:
+    m = minute_of(t0)
+    chart_scenario(store, m)
+    # A start inside a minute rounds down to it; the last bucket ends at stop.
+    points = store.power_series(s(m, -25), s(m, 140), 60)
+    assert [p.ts for p in points] == [s(m, -60), m, s(m, 60), s(m, 120)]
+    grid = [p.grid_power_w for p in points]
+    assert grid == pytest.approx(
+        [
+            sum(100.0 + k for k in range(-30, 0)) / 30,  # m-30 .. m-1
+            sum(100.0 + k for k in range(0, 60)) / 60,
+            (sum(100.0 + k for k in range(60, 120)) - 50.0 * 60) / 120,  # both meters, one mean
+            sum(100.0 + k for k in range(120, 140)) / 20,  # m+120 .. m+139: stop is open
+        ]
+    )
+    assert [p.ev_power_w for p in points] == [None, 1380.0, pytest.approx(4170.0), None]
+    assert [p.surplus_w for p in points] == [None, 2000.0, None, pytest.approx(3050.0)]
+
+
+def test_power_series_of_other_steps_and_of_nothing(store, t0) -> None:
+    m = minute_of(t0) - timedelta(minutes=t0.minute % 5)  # a whole five minutes
+    chart_scenario(store, m)
+    five = store.power_series(m, s(m, 150), 300)
+    assert len(five) == 1 and five[0].ts == m
+    assert five[0].ev_power_w == pytest.approx((1380.0 + 4140.0 + 4200.0) / 3)
+    assert five[0].surplus_w == pytest.approx((2000.0 + 3000.0 + 3100.0) / 3)
+    assert store.power_series(s(m, -3600), s(m, -60), 60) == []
+    with pytest.raises(ValueError, match="at least 1 s"):
+        store.power_series(m, s(m, 60), 0.5)

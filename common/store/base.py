@@ -6,9 +6,10 @@ are keyed by series and timestamp, so writing the same point twice stores it onc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from common.models import (
@@ -24,6 +25,37 @@ from common.models import (
 #: A charger point counts for at most this long: two default controller intervals and a half. A
 #: longer gap means the controller was down, and its last draw must not keep adding kWh.
 MAX_STEP_S = 150.0
+
+
+#: Buckets of ``Store.power_series`` start at whole multiples of the step since this instant.
+SERIES_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PowerPoint:
+    """One bucket of ``Store.power_series``: means over [ts, ts + step); None where the bucket
+    holds no value of that kind."""
+
+    ts: datetime
+    #: The P1 meter's ``active_power_w`` (positive: importing).
+    grid_power_w: float | None = None
+    #: The charger's ``power_w``, as the controller recorded it each cycle.
+    ev_power_w: float | None = None
+    #: The controller's ``surplus_w`` of its decisions (docs/design.md, "Surplus arithmetic").
+    surplus_w: float | None = None
+
+
+def series_start(start: datetime, step_s: float) -> datetime:
+    """``start`` rounded down to a bucket start; ValueError for a step under a second."""
+    if not step_s >= 1:
+        raise ValueError(f"a series step must be at least 1 s, got {step_s!r}")
+    step = timedelta(seconds=step_s)
+    return SERIES_EPOCH + (start - SERIES_EPOCH) // step * step
+
+
+def merge_series(buckets: Mapping[datetime, Mapping[str, float]]) -> list[PowerPoint]:
+    """Per-bucket values by PowerPoint field name, as points in time order."""
+    return [PowerPoint(ts=ts, **buckets[ts]) for ts in sorted(buckets)]
 
 
 class StoreError(Exception):
@@ -71,6 +103,12 @@ class Store(Protocol):
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
         """EV energy, its solar part, grid import/export and starts between start and stop."""
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        """Grid power, the car's draw and the controller's surplus as means per ``step_s`` over
+        [start, stop), for a chart: buckets start at whole steps since the Unix epoch (``start``
+        rounds down to one, ``series_start``), come in time order, and a bucket without any value
+        is left out. Downsampled in the store, so an hour is some 60 points, not 3 600."""
 
     def close(self) -> None: ...
 

@@ -30,7 +30,14 @@ from common.models import (
     decode_reason,
 )
 from common.store import flux
-from common.store.base import StoreError, integrate_energy, stored_row
+from common.store.base import (
+    PowerPoint,
+    StoreError,
+    integrate_energy,
+    merge_series,
+    series_start,
+    stored_row,
+)
 
 _ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
 #: A query answer can also fail while the client parses it: an error table InfluxDB streams after
@@ -41,6 +48,12 @@ _QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexErro
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: (measurement, field) -> PowerPoint field of the power_series query.
+_SERIES = {
+    ("p1", "active_power_w"): "grid_power_w",
+    ("charger", "power_w"): "ev_power_w",
+    ("decision", "surplus_w"): "surplus_w",
+}
 
 
 def _describe(e: BaseException) -> str:
@@ -72,8 +85,10 @@ class InfluxStore:
         except _ERRORS as e:
             raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
 
-    def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-        params = flux.bind_params(self.bucket, start, stop)
+    def _query(
+        self, name: str, start: datetime, stop: datetime, every: timedelta | None = None
+    ) -> list[dict[str, Any]]:
+        params = flux.bind_params(self.bucket, start, stop, every)
         try:
             tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
         except _QUERY_ERRORS as e:
@@ -241,6 +256,17 @@ class InfluxStore:
             export_kwh=delta("total_power_export_kwh"),
             starts=starts,
         )
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        first = series_start(start, step_s)
+        if first >= stop:
+            return []
+        buckets: dict[datetime, dict[str, float]] = {}
+        for r in self._query("power_series", first, stop, timedelta(seconds=step_s)):
+            name = _SERIES.get((str(r.get("_measurement")), str(r.get("_field"))))
+            if name is not None and r.get("_value") is not None:
+                buckets.setdefault(r["_time"], {})[name] = float(r["_value"])
+        return merge_series(buckets)
 
     def close(self) -> None:
         self._client.close()

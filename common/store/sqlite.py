@@ -26,7 +26,14 @@ from common.models import (
     Reading,
     decode_reason,
 )
-from common.store.base import StoreError, integrate_energy, stored_row
+from common.store.base import (
+    PowerPoint,
+    StoreError,
+    integrate_energy,
+    merge_series,
+    series_start,
+    stored_row,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _P1_COLS = ", ".join(f"{f} REAL" for f in P1_FIELDS)
@@ -56,6 +63,13 @@ def _upsert(table: str, key: tuple[str, str], fields: tuple[str, ...]) -> str:
         + ", ".join(f"{f} = COALESCE(excluded.{f}, {table}.{f})" for f in fields)
     )
 
+
+#: PowerPoint field -> (table, column) of Store.power_series.
+_SERIES = {
+    "grid_power_w": ("p1", "active_power_w"),
+    "ev_power_w": ("charger", "power_w"),
+    "surplus_w": ("decision", "surplus_w"),
+}
 
 _P1_UPSERT = _upsert("p1", ("ts_ms", "meter"), P1_FIELDS)
 _CHARGER_UPSERT = _upsert(
@@ -258,6 +272,20 @@ class SqliteStore:
         if not first or not last:
             return None
         return max(last[0][0] - first[0][0], 0.0)
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        a, b = to_ms(series_start(start, step_s)), to_ms(stop)
+        step_ms = round(step_s * 1000)
+        buckets: dict[datetime, dict[str, float]] = {}
+        for name, (table, column) in _SERIES.items():
+            rows = self._run(
+                f"SELECT (ts_ms - ?) / ? AS k, AVG({column}) FROM {table} "
+                f"WHERE ts_ms >= ? AND ts_ms < ? AND {column} IS NOT NULL GROUP BY k",
+                (a, step_ms, a, b),
+            )
+            for k, mean in rows:
+                buckets.setdefault(from_ms(a + k * step_ms), {})[name] = mean
+        return merge_series(buckets)
 
     def close(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from tests.fakes.flux_tables import (
     Series,
     Table,
+    aggregate_window_mean,
     first,
     group,
     keep,
@@ -23,7 +24,8 @@ from tests.fakes.flux_tables import (
     union,
 )
 
-Pipeline = Callable[[list[Series], int, int], list[Table]]
+#: (series, range start ns, range stop ns) -> tables; WINDOWED queries get windowEvery in ns too.
+Pipeline = Callable[..., list[Table]]
 
 
 def _is(measurement: str, *fields: str) -> Callable[[str, str], bool]:
@@ -58,6 +60,18 @@ def energy_points(s: list[Series], start: int, stop: int) -> list[Table]:
 def meter_counters(s: list[Series], start: int, stop: int) -> list[Table]:
     data = read_range(s, start, stop, _is("p1", "total_power_import_kwh", "total_power_export_kwh"))
     return union(first(data), last(data))
+
+
+def power_series(s: list[Series], start: int, stop: int, every: int) -> list[Table]:
+    def wanted(m: str, f: str) -> bool:
+        return (m, f) in {
+            ("p1", "active_power_w"),
+            ("charger", "power_w"),
+            ("decision", "surplus_w"),
+        }
+
+    grouped = group(read_range(s, start, stop, wanted), ["_measurement", "_field"])
+    return aggregate_window_mean(grouped, every, start, stop)
 
 
 PIPELINES: dict[str, tuple[str, Pipeline]] = {
@@ -118,5 +132,16 @@ PIPELINES: dict[str, tuple[str, Pipeline]] = {
 
 union(tables: [data |> first(), data |> last()])""",
         meter_counters,
+    ),
+    "power_series": (
+        """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) =>
+      (r._measurement == "p1" and r._field == "active_power_w")
+      or (r._measurement == "charger" and r._field == "power_w")
+      or (r._measurement == "decision" and r._field == "surplus_w"))
+  |> group(columns: ["_measurement", "_field"])
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: false, timeSrc: "_start")""",
+        power_series,
     ),
 }

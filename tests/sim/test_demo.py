@@ -110,8 +110,9 @@ def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_o
         assert status["mode"] is None or status["mode"]["mode"] == "solar"
         assert status["latest_reading"]["active_power_w"] is not None
         assert status["charger"]["status"] == "Charging" and status["charger"]["power_w"] > 4000
-        assert status["last_decision"]["reason"] in {"hold", "surplus-adjust", "dip-hold-min",
-                                                      "stop-delay", "surplus-start"}  # fmt: skip
+        assert status["last_decision"]["reason"] in {
+            "hold", "surplus-adjust", "dip-hold-min", "settling", "stop-delay", "surplus-start"
+        }  # fmt: skip
         with urllib.request.urlopen(base + "/", timeout=5) as r:
             page = r.read().decode()
         assert r.status == 200 and "Solar charging" in page
