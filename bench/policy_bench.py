@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.realistic import compare
 from common.config import Config, ConfigError
-from scc.replay import PolicyName, ReplayOptions, apply_sets, replay
+from scc.replay import PolicyName, ReplayOptions, replay
+from scc.replay_cli import apply_sets
 from sim.profiles import load_csv
 
 DAYS = Path(__file__).resolve().parent / "days"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.cli import COMMAND as COLLECTOR
+from common.charger_words import charger_note, control_lines
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
 from common.models import Status
@@ -32,6 +33,7 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
+    _car_arguments(demo)
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--port", type=int, default=8080, help="phone page port")
     demo.add_argument(
@@ -52,7 +54,36 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     )
 
 
+def _car_arguments(p: argparse.ArgumentParser) -> None:
+    """The simulated car and cloud as they are, whatever the config assumes."""
+    p.add_argument(
+        "--car-phases",
+        type=int,
+        choices=(1, 3),
+        help="the car charges on 1 or 3 phases (default: as charging.phases says)",
+    )
+    p.add_argument(
+        "--zero-kw-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every N-th status read of a charging car says 0 kW, as the real cloud sometimes does",
+    )
+    p.add_argument(
+        "--ocpp-mode",
+        action="store_true",
+        help="the charger is in OCPP mode: the cloud refuses pause and resume (403)",
+    )
+
+
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
+    _car_arguments(replay)
+    replay.add_argument(
+        "--taper-kwh",
+        type=float,
+        metavar="KWH",
+        help="with --car-kwh: the car takes less and less current over its last KWH",
+    )
     replay.add_argument("profile", metavar="PROFILE.csv")
     replay.add_argument("--json", action="store_true", help="one JSON object of metrics")
     replay.add_argument("--plot", metavar="PNG", help="draw the day to this PNG file")
@@ -92,7 +123,7 @@ def _run_demo(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run_replay(config: Config, args: argparse.Namespace) -> int:
-    from scc.replay import run_cli
+    from scc.replay_cli import run_cli
 
     return run_cli(config, args)
 
@@ -232,11 +263,17 @@ def format_status(st: Status) -> str:
         else f"Decision:  {d.action.value} {d.target_a} A, {d.reason} ({ago(d.ts)})"
     )
     c = st.charger
+    car = "" if c is None or c.watts_per_amp is None else f", car {c.watts_per_amp:.1f} W/A"
     lines.append(
         "Charger:   unknown"
         if c is None
         else f"Charger:   {c.status} ({c.status_id}), {c.current_a or 0:.0f} A, {_w(c.power_w)}"
+        + car
     )
+    note = charger_note(c, d)
+    if note:
+        lines.append(f"           {note}")
+    lines += [f"Problem:   {text}" for text in control_lines(c)]
     if st.today is not None:
         t = st.today
         share = "-" if t.solar_share is None else f"{t.solar_share:.0%}"

@@ -40,10 +40,12 @@ from common.timeutil import local_day_start
 from controller.policy import PolicySettings
 from controller.service import Controller, run_loop
 from controller.wallbox import WallboxCharger
+from scc.replay import CarOptions
+from scc.replay_cli import car_options
 from sim.clock import ScaledClock, sim_day_start
 from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
-from sim.rig import SimHouse, profile_origin, wallbox_config
+from sim.rig import SimHouse, car_watts_per_amp, profile_origin, wallbox_config
 from sim.wallbox_cloud import SimCharger, WallboxCloud
 
 log = logging.getLogger("demo")
@@ -211,6 +213,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         if profile is None:
             profile = synthetic_day("broken")  # the same day as bench/days/broken.csv
         first_s = start_second(profile, config, getattr(args, "start", None))
+        car = car_options(args)
     except (ProfileError, ValueError) as e:
         print(f"scc demo: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -225,7 +228,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="scc-demo-") as tmp:
-            return _run(config, profile, first_s, speed, page, duration, Path(tmp), stop)
+            return _run(config, profile, car, first_s, speed, page, duration, Path(tmp), stop)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -234,6 +237,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
 def _run(
     config: Config,
     profile: Profile,
+    car: CarOptions,
     first_s: int,
     speed: float,
     page: PageAddress,
@@ -251,10 +255,18 @@ def _run(
         h.setFormatter(SimTimeFormatter(clock))
     c = config.charging
     settings = PolicySettings.from_config(c)
-    charger = SimCharger(clock, watts_per_amp=settings.watts_per_amp, setpoint_a=c.max_current_a)
+    charger = SimCharger(
+        clock,
+        watts_per_amp=car_watts_per_amp(c, car.phases),
+        setpoint_a=c.max_current_a,
+        phases=car.phases or c.phases,
+    )
     house = SimHouse(profile, charger, origin)
-    cloud = WallboxCloud(clock, charger=charger).start()
-    meter = MeterServer(SimulatedP1(house.grid_power_w, clock)).start()
+    cloud = WallboxCloud(
+        clock, charger=charger, ocpp_mode=car.ocpp_mode, zero_kw_every=car.zero_kw_every
+    ).start()
+    p1 = SimulatedP1(house.grid_power_w, clock, phase_provider=house.phase_powers_w)
+    meter = MeterServer(p1).start()
     cfg = _demo_config(config, tmp, page, meter.url, cloud)
     db = cfg.store.sqlite_path
     stores: list[SqliteStore] = []

@@ -80,3 +80,20 @@ def test_status_text_on_an_empty_store(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "no reading yet" in out.stdout
     assert "solar (default, never set)" in out.stdout
+
+
+def test_status_text_shows_the_cars_watts_per_amp_the_state_in_words_and_ocpp_mode():
+    from common.models import ChargerState, Status
+    from scc.cli import format_status
+
+    now = datetime.now(UTC)
+    charger = ChargerState(
+        ts=now, charger_id="1", status_id=179, status="Scheduled", current_a=16.0, power_w=0.0,
+        watts_per_amp=230.9, operation_mode="ocpp", refused="pause,resume",
+    )  # fmt: skip
+    st = Status(now=now, latest_reading=None, grid_power_mean_w=None, window_s=60.0, mode=None,
+                last_decision=None, charger=charger, today=None)  # fmt: skip
+    text = format_status(st)
+    assert "Charger:   Scheduled (179), 16 A, 0 W, car 230.9 W/A" in text
+    assert "Scheduled: a schedule set in the Wallbox app holds the car" in text
+    assert "Problem:   The charger is in OCPP mode" in text

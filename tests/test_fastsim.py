@@ -10,7 +10,8 @@ from bench.realistic.fastsim import run
 from common.config import Config
 from controller.policy import PolicySettings
 from scc.peers import policy_for
-from scc.replay import ReplayOptions, apply_sets, replay
+from scc.replay import ReplayOptions, replay
+from scc.replay_cli import apply_sets
 from sim.profiles import Profile
 
 

@@ -264,8 +264,46 @@ def test_mode_round_trips_and_the_latest_wins(store, t0) -> None:
     assert first == ModeChange(ts=s(t0, -20), mode=Mode.MANUAL, source="phone")
     assert store.get_mode() == first
     store.set_mode(Mode.SOLAR, "cli", s(t0, -10))
-    store.set_mode(Mode.MIN_SOLAR, "late writer", s(t0, -15))  # older than the current one
     assert store.get_mode() == ModeChange(ts=s(t0, -10), mode=Mode.SOLAR, source="cli")
+
+
+def test_a_switch_after_a_row_dated_in_the_future_is_still_the_last(store, t0) -> None:
+    """A clock that was an hour ahead (DST bug, a wrong RTC) left a row in the future; the
+    switches made after the clock was put right must not hide behind it (issue 11, item 8)."""
+    store.set_mode(Mode.MANUAL, "phone, clock ahead", s(t0, 3600))
+    later = store.set_mode(Mode.SOLAR, "phone", s(t0, 0))
+    assert later.ts == s(t0, 3600) + timedelta(milliseconds=1)
+    assert store.get_mode() == later
+    store.set_mode(Mode.MIN_SOLAR, "cli", s(t0, 10))
+    assert store.get_mode().mode is Mode.MIN_SOLAR
+
+
+def test_grid_phase_means_per_phase_and_total(store, t0) -> None:
+    store.write_readings(
+        [
+            Reading(ts=s(t0, 0), active_power_w=-900.0, active_power_l1_w=-300.0,
+                    active_power_l2_w=-300.0, active_power_l3_w=-300.0),
+            Reading(ts=s(t0, 1), active_power_w=480.0, active_power_l1_w=1080.0,
+                    active_power_l2_w=-300.0, active_power_l3_w=-300.0),
+            Reading(ts=s(t0, 2), active_power_w=100.0),  # a phase-less reading counts in the total
+        ]
+    )  # fmt: skip
+    got = store.grid_phase_means(60, s(t0, 3))
+    assert got is not None
+    assert got.active_power_w == pytest.approx(-320 / 3)
+    assert got.phases() == (pytest.approx(390.0), pytest.approx(-300.0), pytest.approx(-300.0))
+    since = store.grid_phase_means(60, s(t0, 3), since=s(t0, 1))
+    assert since is not None and since.active_power_l1_w == pytest.approx(1080.0)
+    assert store.grid_phase_means(60, s(t0, 200)) is None
+
+
+def test_charger_state_keeps_watts_per_amp_and_the_cloud_mode(store, t0) -> None:
+    state = ChargerState(
+        ts=s(t0, -5), charger_id="12345", status_id=194, status="Charging", current_a=16.0,
+        power_w=3680.0, watts_per_amp=230.0, operation_mode="ocpp", refused="pause,resume",
+    )  # fmt: skip
+    store.write_charger_state(state)
+    assert store.last_charger_state() == state
 
 
 def test_mode_survives_reopening_the_store(backend: Backend, t0) -> None:

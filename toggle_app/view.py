@@ -10,9 +10,10 @@ strings, so the page's script only copies text into place and the server-rendere
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from common.charger_words import charger_note, control_lines
 from common.config import ChargingConfig
 from common.models import Action, Decision, Mode, Reason, Status, to_jsonable
 from common.timeutil import format_age, format_duration
@@ -198,10 +199,14 @@ def derive(
     """The /api/status payload: the Status as JSON plus what the page computes from it."""
     extras = extras or Extras()
     f = facts(status, settings, now, extras)
+    plan = settings.plan
+    if status.charger is not None and status.charger.watts_per_amp:
+        # what "6 A needs" costs for this car, as the controller measured it
+        plan = replace(plan, watts_per_amp=status.charger.watts_per_amp)
     said = (
         None
         if status.last_decision is None
-        else words.explain(status.last_decision, settings.plan, now, extras.delay_since)
+        else words.explain(status.last_decision, plan, now, extras.delay_since)
     )
     payload = status.to_json()
     payload.update(
@@ -256,20 +261,21 @@ def _direction(w: float | None) -> str:
     return "importing" if w > 0 else "exporting"
 
 
-def _surplus_sub(f: Facts, settings: ViewSettings) -> str:
+def _surplus_sub(f: Facts, settings: ViewSettings, car_w_per_a: float | None = None) -> str:
+    """How many amperes the surplus pays for, at what the car draws per ampere when measured."""
     if f.surplus_settling:
         return "the charger just changed: waiting for new readings"
     if f.surplus_w is None:
         return "no meter data"
-    amps = math.floor(f.surplus_w / settings.watts_per_amp)
+    amps = math.floor(f.surplus_w / (car_w_per_a or settings.watts_per_amp))
     if amps >= settings.min_current_a:
         return f"enough for {amps} A"
     return f"below the {settings.min_current_a} A minimum"
 
 
-def banner_text(settings: ViewSettings, f: Facts) -> str:
+def banner_text(settings: ViewSettings, f: Facts, status: Status | None = None) -> str:
     """One line per problem (the page shows line breaks); empty when all is well."""
-    lines = []
+    lines = [] if status is None else control_lines(status.charger)
     if f.meter_stale:
         if f.meter_age_s is None:
             lines.append("No meter data yet: solar charging waits for the first readings.")
@@ -319,6 +325,7 @@ def display(
     reading, decision = status.latest_reading, status.last_decision
     grid_w = reading.active_power_w if reading is not None else None
     mean_w = status.grid_power_mean_w
+    car_w_per_a = None if status.charger is None else status.charger.watts_per_amp
     charger_main, charger_sub = words.charger_tile(status.charger, status.now)
     today = status.today
     if today is None:
@@ -343,7 +350,7 @@ def display(
         "grid_mean": format_w(mean_w),
         "grid_mean_sub": _direction(mean_w),
         "surplus": "Settling" if f.surplus_settling else format_w(f.surplus_w),
-        "surplus_sub": _surplus_sub(f, settings),
+        "surplus_sub": _surplus_sub(f, settings, car_w_per_a),
         "charger": charger_main,
         "charger_sub": charger_sub,
         "decision": "Nothing decided yet" if said is None else said.doing,
@@ -351,6 +358,7 @@ def display(
         "decision_code": "" if decision is None else words.code(decision),
         "today": today_main,
         "today_sub": today_sub,
-        "banner": banner_text(settings, f),
+        "charger_note": charger_note(status.charger, status.last_decision),
+        "banner": banner_text(settings, f, status),
         "updated": f"Updated {clock_time(status.now, seconds=True)}",
     }

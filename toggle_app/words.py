@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.models import ChargerState, CommandError, Decision, Mode, Reason
-from common.snapshot import Phase, status_phase
+from common.snapshot import READY_IDS, Phase, status_phase
 from common.store import PowerPoint
 from common.timeutil import format_age, format_duration
 from toggle_app.text import clock_time, format_w
@@ -48,7 +48,10 @@ TEXTS: dict[Reason, tuple[str, str]] = {
         "No meter readings: paused, so the car never charges from the grid by mistake",
         "Carries on once readings return. " + _NEXT_CHECK,
     ),
-    Reason.STORE_UNAVAILABLE: ("The controller cannot read the mode: it waits", _NEXT_CHECK),
+    Reason.STORE_UNAVAILABLE: (
+        "The controller cannot read the store: it holds the charger as it is",
+        "Pauses a charging car if the store stays away for two more cycles. " + _NEXT_CHECK,
+    ),
     Reason.SETTLING: (
         "The charger changed by itself: waiting for the numbers to settle",
         "Decides again {check}.",
@@ -84,6 +87,20 @@ TEXTS: dict[Reason, tuple[str, str]] = {
         "Paused: the sun has not covered {min_a} A for {stop_delay}",
         "Starts again once the sun covers {min_a} A for {start_delay}.",
     ),
+    Reason.READY_PROBE: (
+        "Asked the charger to start at {a} A: it says Ready, and a car may wait in it for a "
+        "schedule set in the Wallbox app",
+        "If no car charges, nothing is asked again until the charger's state changes. "
+        + _NEXT_CHECK,
+    ),
+    Reason.START_REFUSED: (
+        "The charger stayed on its schedule when asked to start",
+        "Asks again within the hour; remove the schedule in the Wallbox app to charge on the sun.",
+    ),
+    Reason.SCHEDULE: (
+        "The Wallbox app's schedule is charging the car",
+        "Left alone until the schedule stops. " + _NEXT_CHECK,
+    ),
     Reason.NAIVE_BELOW_THRESHOLD: ("Benchmark rule: below its threshold", _NEXT_CHECK),
     Reason.NAIVE_START: ("Benchmark rule: started at {a} A", _NEXT_CHECK),
     Reason.NAIVE_ADJUST: ("Benchmark rule: charging at {a} A", _NEXT_CHECK),
@@ -110,6 +127,9 @@ COMMAND_ERRORS = {
     CommandError.AUTH_ERROR: "the Wallbox login failed (wallbox.username and password)",
     CommandError.STARTING: "the controller is still starting",
     CommandError.CHARGER_ERROR: "the charger refused it",
+    CommandError.REFUSED: (
+        "the Wallbox cloud refused it (HTTP 403): OCPP mode, or the account lacks the rights"
+    ),
 }
 #: Reasons whose next step waits for a delay that started some cycles ago.
 START_WAIT = frozenset({Reason.START_DELAY})
@@ -247,11 +267,14 @@ def charger_tile(charger: ChargerState | None, now: datetime) -> tuple[str, str]
         return "–", "no charger data yet"
     age = format_age((now - charger.ts).total_seconds())
     power = "" if charger.power_w is None else f" · {charger.power_w / 1000:.1f} kW"
+    # What the car draws per ampere, once the controller has measured or assumed it.
+    wpa = "" if charger.watts_per_amp is None else f" · {charger.watts_per_amp:.0f} W/A"
     phase = status_phase(charger.status_id)
     if phase is Phase.CHARGING:
         big = "–" if charger.current_a is None else f"{charger.current_a:.0f} A"
-        return big, f"{charger.status}{power} · {age}"
-    big = CHARGER_WORDS[phase]
+        return big, f"{charger.status}{power}{wpa} · {age}"
+    # Ready is no car, or a car a schedule holds: not "No car" (docs/design.md, "Decision rules").
+    big = "Ready" if charger.status_id in READY_IDS else CHARGER_WORDS[phase]
     label = "" if charger.status == big else f"{charger.status} · "
     setpoint = "" if charger.current_a is None else f"set to {charger.current_a:.0f} A · "
     return big, f"{label}{setpoint}{age}"

@@ -13,7 +13,7 @@ share stays above ``SHARE_TARGET`` the difference is grid energy that may still 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from common.models import Action, Decision, Mode, Reason
@@ -49,9 +49,8 @@ class CInputs(PolicyInputs):
 
 
 def with_recent(inputs: PolicyInputs, recent_w: float | None) -> CInputs:
-    return CInputs(
-        inputs.mode, inputs.grid_power_mean_w, inputs.settled_mean_w, inputs.charger, recent_w
-    )
+    values = {f.name: getattr(inputs, f.name) for f in fields(PolicyInputs)}
+    return CInputs(**values, recent_w=recent_w)
 
 
 @dataclass(frozen=True, slots=True)

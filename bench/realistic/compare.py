@@ -22,7 +22,8 @@ from typing import Any, cast
 
 from bench.realistic.days import BY_NAME, DAYS, build
 from common.config import Config
-from scc.replay import PolicyName, ReplayOptions, apply_sets, replay
+from scc.replay import PolicyName, ReplayOptions, replay
+from scc.replay_cli import apply_sets
 
 #: The two grids of the issue: 3 x 230 V (690 W/A) 6-16 A, and 1 x 230 V 6-32 A.
 GRIDS: dict[str, tuple[str, ...]] = {

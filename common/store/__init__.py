@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from common.config import Config
-from common.store.base import PowerPoint, Store, StoreError, build_status
+from common.store.base import PowerPoint, Store, StoreError, UnreadableRow, build_status
 
-__all__ = ["PowerPoint", "Store", "StoreError", "build_status", "open_store"]
+__all__ = ["PowerPoint", "Store", "StoreError", "UnreadableRow", "build_status", "open_store"]
 
 
 def open_store(config: Config) -> Store:

@@ -18,6 +18,7 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     Status,
 )
@@ -62,9 +63,14 @@ class StoreError(Exception):
     """The store could not be reached or refused the request; callers retry or spool."""
 
 
+class UnreadableRow(StoreError):
+    """The store answered, but its newest row holds a value no version of us wrote (a mode
+    another tool set to "off", say). Asking again will not help: it is a fact to report once."""
+
+
 @contextmanager
 def stored_row(where: str) -> Iterator[None]:
-    """Turn a row that does not parse (a mode another tool wrote, say) into a StoreError.
+    """Turn a row that does not parse (a mode another tool wrote, say) into an UnreadableRow.
 
     Callers handle StoreError (the controller keeps its last mode, the page shows the error);
     a bare ValueError would instead end every controller cycle in a crash.
@@ -72,7 +78,15 @@ def stored_row(where: str) -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError, KeyError) as e:
-        raise StoreError(f"{where}: unreadable stored value: {e}") from e
+        raise UnreadableRow(f"{where}: unreadable stored value: {e}") from e
+
+
+def mode_stamp(now: datetime, newest: datetime | None) -> datetime:
+    """When to stamp a new mode: now, or just after the newest row if that one is dated later
+    (written while the clock was ahead), so the newest row is always the last switch."""
+    if newest is not None and newest >= now:
+        return newest + timedelta(milliseconds=1)
+    return now
 
 
 @runtime_checkable
@@ -85,6 +99,11 @@ class Store(Protocol):
     ) -> float | None:
         """Mean ``active_power_w`` over [max(now - window_s, since), now); None when no reading."""
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        """Like ``grid_power_mean``, for the total and each phase's power; None: no reading."""
+
     def latest_reading(self, now: datetime) -> Reading | None:
         """The newest reading at or before ``now``."""
 
@@ -92,7 +111,8 @@ class Store(Protocol):
 
     def write_decision(self, decision: Decision) -> None: ...
 
-    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange: ...
+    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
+        """Record a switch, stamped ``mode_stamp(now, newest)``: never before the newest row."""
 
     def get_mode(self) -> ModeChange | None:
         """The last mode set, or None when nobody has set one (callers default to solar)."""

@@ -21,6 +21,16 @@ GRID_POWER_MEAN = """from(bucket: bucketName)
   |> group()
   |> mean()"""
 
+# The same over the total and each phase, one mean per field: a command's step in these shows
+# what the car draws per ampere and on which phases (docs/design.md, "Surplus arithmetic").
+GRID_PHASE_MEANS = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "active_power_w" or r._field == "active_power_l1_w"
+        or r._field == "active_power_l2_w" or r._field == "active_power_l3_w"))
+  |> group(columns: ["_field"])
+  |> mean()"""
+
 # The newest point of each kind: last() per series (each series is in time order; a group() first
 # would merge series in series-key order, and last() would then pick by that order, not by time),
 # then the caller takes the newest row, as SQLite's ORDER BY ts DESC LIMIT 1 does.
@@ -81,6 +91,7 @@ POWER_SERIES = """from(bucket: bucketName)
 
 QUERIES: dict[str, str] = {
     "grid_power_mean": GRID_POWER_MEAN,
+    "grid_phase_means": GRID_PHASE_MEANS,
     "latest_reading": LATEST_READING,
     "last_charger_state": LAST_CHARGER_STATE,
     "last_decision": LAST_DECISION,

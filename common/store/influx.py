@@ -26,6 +26,7 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     decode_reason,
 )
@@ -35,6 +36,7 @@ from common.store.base import (
     StoreError,
     integrate_energy,
     merge_series,
+    mode_stamp,
     series_start,
     stored_row,
 )
@@ -48,6 +50,9 @@ _QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexErro
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far ahead of the clock a mode row is still found (a clock that was years ahead once).
+MODE_LOOKAHEAD = timedelta(days=3660)
+_PHASE_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
 #: (measurement, field) -> PowerPoint field of the power_series query.
 _SERIES = {
     ("p1", "active_power_w"): "grid_power_w",
@@ -119,6 +124,23 @@ class InfluxStore:
         values = [r["_value"] for r in rows if r.get("_value") is not None]
         return float(values[0]) if values else None
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        start = now - timedelta(seconds=window_s)
+        if since is not None and since > start:
+            start = since
+        if start >= now:
+            return None
+        means = {
+            str(r["_field"]): float(r["_value"])
+            for r in self._query("grid_phase_means", start, now)
+            if r.get("_value") is not None
+        }
+        if "active_power_w" not in means:
+            return None
+        return PhaseMeans(**{k: v for k, v in means.items() if k in _PHASE_FIELDS})
+
     def latest_reading(self, now: datetime) -> Reading | None:
         # last() runs in the server, so the range must end at now: points are stored to the
         # millisecond, and [start, floor_ms(now) + 1 ms) holds exactly those at or before now.
@@ -142,10 +164,14 @@ class InfluxStore:
         )
         if state.status_id is not None:
             p = p.field("status_id", int(state.status_id))
-        for name in ("current_a", "power_w", "added_energy_kwh"):
+        for name in ("current_a", "power_w", "added_energy_kwh", "watts_per_amp"):
             v = getattr(state, name)
             if v is not None:
                 p = p.field(name, float(v))
+        for name in ("operation_mode", "refused"):
+            text = getattr(state, name)
+            if text is not None:
+                p = p.field(name, str(text))
         self._write_points([p])
 
     def write_decision(self, d: Decision) -> None:
@@ -164,7 +190,9 @@ class InfluxStore:
         self._write_points([p])
 
     def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
-        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        newest = self._last("last_mode", lookback=None)
+        ts = mode_stamp(now, None if newest is None else newest["_time"])
+        change = ModeChange(ts=ts, mode=Mode(mode), source=source)
         p = (
             Point("mode")
             .time(change.ts, WritePrecision.MS)
@@ -175,9 +203,12 @@ class InfluxStore:
         return change
 
     def _last(self, name: str, lookback: timedelta | None = LATEST_LOOKBACK) -> dict | None:
+        """The newest row; without a lookback (the mode) from the epoch to far ahead, so a row
+        stamped while the clock was ahead, and the switches stamped after it, are found."""
         now = datetime.now(UTC)
         start = EPOCH if lookback is None else now - lookback
-        rows = self._query(name, start, now + timedelta(days=1))
+        ahead = MODE_LOOKAHEAD if lookback is None else timedelta(days=1)
+        rows = self._query(name, start, now + ahead)
         return max(rows, key=lambda r: r["_time"]) if rows else None
 
     def get_mode(self) -> ModeChange | None:
@@ -223,6 +254,9 @@ class InfluxStore:
             current_a=row.get("current_a"),
             power_w=row.get("power_w"),
             added_energy_kwh=row.get("added_energy_kwh"),
+            watts_per_amp=row.get("watts_per_amp"),
+            operation_mode=row.get("operation_mode"),
+            refused=row.get("refused"),
         )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:

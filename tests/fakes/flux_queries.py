@@ -36,6 +36,11 @@ def grid_power_mean(s: list[Series], start: int, stop: int) -> list[Table]:
     return mean(group(read_range(s, start, stop, _is("p1", "active_power_w"))))
 
 
+def grid_phase_means(s: list[Series], start: int, stop: int) -> list[Table]:
+    fields = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
+    return mean(group(read_range(s, start, stop, _is("p1", *fields)), ["_field"]))
+
+
 def _newest(measurement: str, tag: str) -> Pipeline:
     def run(s: list[Series], start: int, stop: int) -> list[Table]:
         newest = last(read_range(s, start, stop, _is(measurement)))
@@ -82,6 +87,16 @@ PIPELINES: dict[str, tuple[str, Pipeline]] = {
   |> group()
   |> mean()""",
         grid_power_mean,
+    ),
+    "grid_phase_means": (
+        """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "active_power_w" or r._field == "active_power_l1_w"
+        or r._field == "active_power_l2_w" or r._field == "active_power_l3_w"))
+  |> group(columns: ["_field"])
+  |> mean()""",
+        grid_phase_means,
     ),
     "latest_reading": (
         """from(bucket: bucketName)

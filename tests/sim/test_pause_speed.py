@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from common.config import Config
-from scc.replay import ReplayOptions, apply_sets, replay
+from scc.replay import ReplayOptions, replay
+from scc.replay_cli import apply_sets
 from sim.profiles import Profile
 
 SUNNY_S = 900

@@ -163,7 +163,9 @@ def test_covers_is_the_policys_floor():
     [
         (194, "Charging", 10.0, 6900.0, "10 A", "Charging · 6.9 kW · 20 s ago"),
         (182, "Paused", 16.0, 0.0, "Paused", "set to 16 A · 20 s ago"),
-        (161, "Ready", 16.0, 0.0, "No car", "Ready · set to 16 A · 20 s ago"),
+        # Ready may be a car a schedule holds, not only no car (issue 11, item 4).
+        (161, "Ready", 16.0, 0.0, "Ready", "set to 16 A · 20 s ago"),
+        (163, "Disconnected", 16.0, 0.0, "No car", "Disconnected · set to 16 A · 20 s ago"),
         (181, "Waiting for car demand", 16.0, 0.0, "Car idle",
          "Waiting for car demand · set to 16 A · 20 s ago"),
         (183, "Waiting in queue by Power Sharing", None, None, "Waiting",

@@ -21,6 +21,7 @@
     });
     $("banner").hidden = !d.banner;
     document.querySelector("details.code").hidden = !d.decision_code;
+    $("charger-note").hidden = !d.charger_note;
     var sw = $("switch");
     sw.setAttribute("aria-checked", String(s.solar_on));
     sw.value = s.solar_on ? "manual" : "solar";
