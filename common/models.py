@@ -86,6 +86,15 @@ class Reason(enum.StrEnum):
     NAIVE_BELOW_THRESHOLD = "naive-below-threshold"
     NAIVE_START = "naive-start"
     NAIVE_ADJUST = "naive-adjust"
+    # The peers the benchmark compares us with (scc.peers).
+    SEED_START = "seed-start"  # the seed rule: surplus covers 0.833 x min current
+    SEED_ADJUST = "seed-adjust"
+    SEED_STOP = "seed-stop"  # below that threshold: pause at once
+    EVCC_ENABLE_TIMER = "evcc-enable-timer"  # evcc PV mode: surplus, waiting out the enable delay
+    EVCC_ENABLE = "evcc-enable"
+    EVCC_ADJUST = "evcc-adjust"
+    EVCC_DISABLE_TIMER = "evcc-disable-timer"  # short: min current while the disable delay runs
+    EVCC_DISABLE = "evcc-disable"
 
 
 class CommandError(enum.StrEnum):

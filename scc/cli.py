@@ -97,8 +97,9 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--policy",
         default="default",
-        choices=("default", "naive", "perfect"),
-        help="default: ours; naive: the original scripts' rule; perfect: the tracking limit",
+        choices=("default", "naive", "seed", "evcc", "perfect"),
+        help="default: ours; naive: the original scripts' rule; seed, evcc: the benchmark's peers; "
+        "perfect: the tracking limit",
     )
     replay.add_argument(
         "--car-kwh",
