@@ -1,13 +1,12 @@
 # One image for the collector, the controller and the toggle app (docker-compose.yml picks the
-# command). Two stages: the first builds the project and its dependencies into a virtualenv, with
-# a compiler at hand for any dependency without a wheel for this CPU (32-bit Raspberry Pi OS); the
-# runtime stage copies only that virtualenv, so no compiler, headers or pip cache ship.
+# command), for 64-bit Linux: amd64 and arm64 (a Raspberry Pi 4 or 5 on the 64-bit Raspberry Pi
+# OS), the platforms the stack's InfluxDB 2.7 image exists for; 32-bit ARM is not supported.
+# Two stages: the first installs the project into a virtualenv from wheels only (every dependency
+# has wheels for both platforms, so no compiler is needed, and a dependency without one stops the
+# build with its name instead of compiling); the runtime stage copies only that virtualenv.
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/scc
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -17,7 +16,7 @@ COPY controller ./controller
 COPY toggle_app ./toggle_app
 COPY sim ./sim
 COPY scc ./scc
-RUN /opt/scc/bin/pip install --no-cache-dir --disable-pip-version-check . \
+RUN /opt/scc/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: . \
     && /opt/scc/bin/pip uninstall -y --disable-pip-version-check pip
 
 FROM ${PYTHON_IMAGE} AS runtime

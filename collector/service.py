@@ -36,7 +36,7 @@ from collector.errors import MeterError
 from collector.homewizard import HomeWizardClient
 from collector.spool import Spool, SpoolError
 from collector.writer import DRAIN_BUDGET_S, MAX_BACKOFF_S, ReadingWriter, format_gap
-from common.config import Config, ConfigError, HealthConfig
+from common.config import Config, ConfigError, HealthConfig, MeterConfig
 from common.heartbeat import write_heartbeat
 from common.models import Reading, utcnow
 from common.ports import MeterSource
@@ -214,13 +214,24 @@ def _build(config: Config) -> tuple[HomeWizardClient, Spool]:
     return client, spool
 
 
+def default_url_hint(config: Config) -> str:
+    """For a meter.url nobody set: that it is the default, and where the meter's address goes."""
+    if config.meter.url != MeterConfig.url:
+        return ""
+    return (
+        f"; {config.meter.url} is the default meter.url (where python -m sim.meter listens): "
+        f"set meter.url to your P1 meter's address (e.g. http://192.168.1.50) in {config.source} "
+        "or in $SCC_METER__URL"
+    )
+
+
 def run_cli(config: Config, args: argparse.Namespace) -> int:
     """``scc collector [--once]``: 0 on a clean stop, 1 when --once could not do its job."""
     client, spool = _build(config)
     writer = ReadingWriter(lambda: open_store(config), spool)
     try:
         if getattr(args, "once", False):
-            return _once(client, writer)
+            return _once(client, writer, default_url_hint(config))
         return _serve(config, client, writer)
     finally:
         writer.close()
@@ -228,11 +239,11 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         client.close()
 
 
-def _once(client: HomeWizardClient, writer: ReadingWriter) -> int:
+def _once(client: HomeWizardClient, writer: ReadingWriter, hint: str = "") -> int:
     try:
         reading = client.read()
     except MeterError as e:
-        print(f"scc collector: meter: {e}", file=sys.stderr)
+        print(f"scc collector: meter: {e}{hint}", file=sys.stderr)
         return 1
     writer.add(reading)
     writer.flush(final=True)
@@ -271,11 +282,12 @@ def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> i
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
-        "polling %s (API %s) every %g s into the %s store",
+        "polling %s (API %s) every %g s into the %s store%s",
         client.base_url,
         client.api,
         collector.interval_s,
         config.store.backend,
+        default_url_hint(config),
     )
     try:
         collector.run()

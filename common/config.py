@@ -21,36 +21,11 @@ import yaml
 
 from common.config_file import ConfigFileError, read_config_file, yaml_scalar
 from common.config_ranges import RANGES
+from common.secret import Secret as Secret  # where it always was imported from
 
 
 class ConfigError(Exception):
     """A bad configuration: the message is one line that names the key and the file."""
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or a page."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)
@@ -122,6 +97,8 @@ class ToggleAppConfig:
     port: int = 8080
     password: Secret | None = None
     secret_key: Secret | None = None
+    allowed_hosts: str | None = None  # more host names, comma-separated (toggle_app/hosts.py)
+    trusted_proxies: str | None = None  # proxies' networks, comma-separated (toggle_app/proxy.py)
 
 
 @dataclass(frozen=True)
@@ -232,7 +209,7 @@ def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
         section, _, key = name[len(_ENV_PREFIX) :].lower().partition("__")
         if section not in _SECTIONS:
             raise ConfigError(f"${name}: unknown section {section!r}")
-        merged.setdefault(section, {})[key] = _EnvText(value)
+        merged.setdefault(section, {})[key] = _EnvText(value, name)
     influx = merged.setdefault("influxdb", {})
     for env_name, key in _INFLUX_ENV.items():
         if env.get(env_name) and key not in influx:
@@ -241,9 +218,19 @@ def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
 
 class _EnvText(str):
     """A value from the environment: text, typed only when its key wants a number or a bool (a
-    password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed)."""
+    password such as ``0755`` or ``12:30`` must reach the Wallbox cloud as typed). It keeps the
+    variable's name, so that an error names the variable, not the config file."""
 
-    __slots__ = ()
+    var: str
+
+    def __new__(cls, text: str, var: str) -> _EnvText:
+        self = super().__new__(cls, text)
+        self.var = var
+        return self
+
+
+def _where(value: Any, key: str, source: str) -> str:  # who set key: "$VAR:" or "FILE: key"
+    return f"${value.var}:" if isinstance(value, _EnvText) else f"{source}: {key}"
 
 
 def _env_scalar(text: str) -> Any:
@@ -257,6 +244,7 @@ def _env_scalar(text: str) -> Any:
 
 def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
     new_sections: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # dotted key -> who set it, for range errors
     for section, values in raw.items():
         cls = _SECTIONS.get(section)
         if cls is None:
@@ -266,14 +254,14 @@ def _build(raw: dict[str, dict[str, Any]], source: str, base: Config) -> Config:
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in hints:
-                raise ConfigError(
-                    f"{source}: unknown key {section}.{key} (known: {', '.join(known)})"
-                )
+                who = f"${value.var}:" if isinstance(value, _EnvText) else f"{source}:"
+                raise ConfigError(f"{who} unknown key {section}.{key} (known: {', '.join(known)})")
             changes[key] = _coerce(value, hints[key], f"{section}.{key}", source)
+            origins[f"{section}.{key}"] = _where(value, f"{section}.{key}", source)
         if changes:
             new_sections[section] = replace(getattr(base, section), **changes)
     cfg = replace(base, **new_sections)
-    _check_ranges(cfg)
+    _check_ranges(cfg, origins)
     return cfg
 
 
@@ -295,6 +283,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in _UNIONS:
         return _coerce_optional(value, tp, key, source)
+    raw = value
     if isinstance(value, _EnvText):
         # Text keys take the text as typed; the others read it as a YAML scalar ("60", "true").
         value = str(value) if tp in (str, Secret) else _env_scalar(value)
@@ -303,7 +292,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     else:
         result = _TYPES[tp][1](value) if tp in _TYPES else _INVALID
     if result is _INVALID:
-        raise _type_error(value, tp, key, source)
+        raise _type_error(raw, tp, key, source)
     return result
 
 
@@ -350,7 +339,7 @@ _TYPES: dict[Any, tuple[str, Callable[[Any], Any]]] = {
     int: ("an integer", lambda v: v if _is_number(v) and isinstance(v, int) else _INVALID),
     float: ("a number", lambda v: float(v) if _is_number(v) and math.isfinite(v) else _INVALID),
     str: ("a string", _to_str),
-    Secret: ("a secret string", _to_secret),
+    Secret: ("a string", _to_secret),
 }
 
 
@@ -358,15 +347,27 @@ def _involves_secret(tp: Any) -> bool:
     return tp is Secret or any(_involves_secret(a) for a in typing.get_args(tp))
 
 
+#: What a secret's value is, in an error that must not show the value.
+_KINDS: dict[type, str] = {
+    **{bool: "true or false", int: "a number", float: "a number"},
+    **{list: "a list", dict: "a mapping"},
+}
+
+
 def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
-    secret = _involves_secret(tp) or any(w in key for w in ("password", "token", "secret"))
-    shown = "a secret" if secret else repr(str(value) if isinstance(value, _EnvText) else value)
-    return ConfigError(f"{source}: {key} must be {_type_name(tp)}, got {shown}")
+    if _involves_secret(tp) or any(w in key for w in ("password", "token", "secret")):
+        kind = _KINDS.get(type(value), type(value).__name__)
+        shown = f"{kind} (put it in quotes; it is a secret, so its value is not shown)"
+    else:
+        shown = repr(str(value) if isinstance(value, _EnvText) else value)
+    return ConfigError(f"{_where(value, key, source)} must be {_type_name(tp)}, got {shown}")
 
 
-def _check_ranges(cfg: Config) -> None:
+def _check_ranges(cfg: Config, origins: dict[str, str]) -> None:
+    """``origins``: who set a key (``$SCC_...:`` for a variable); else the config file."""
     for key, bad, why in RANGES:
         section_name, name = key.split(".")
         section = getattr(cfg, section_name)
         if bad(getattr(section, name), section):
-            raise ConfigError(f"{cfg.source}: {key} {why.format(s=section)}")
+            where = origins.get(key, f"{cfg.source}: {key}")
+            raise ConfigError(f"{where} {why.format(s=section)}")

@@ -67,7 +67,7 @@ class Reason(enum.StrEnum):
     CHARGER_UNKNOWN = "charger-unknown"
     CAR_FULL = "car-full"  # on, but the car takes nothing
     STALE = "stale"  # no meter reading in the window
-    STORE_UNAVAILABLE = "store-unavailable"  # mode unknown at start: send nothing
+    STORE_UNAVAILABLE = "store-unavailable"  # mode unknown at start, or a store hiccup: hold
     SETTLING = "settling"  # a change is still working through the window
     GRID_STOP = "grid-stop"  # charging without surplus in solar mode: pause at once
     MIN_SOLAR_FLOOR = "min-solar-floor"
@@ -79,10 +79,22 @@ class Reason(enum.StrEnum):
     DIP_HOLD_MIN = "dip-hold-min"
     STOP_DELAY = "stop-delay"
     SURPLUS_STOP = "surplus-stop"
+    READY_PROBE = "ready-probe"  # status Ready with sun: one start, in case a car waits in it
+    START_REFUSED = "start-refused"  # the charger stayed on its schedule when asked to start
+    SCHEDULE = "schedule"  # the Wallbox app's schedule charges the car: left alone
     # The original scripts' rule, kept as a benchmark baseline (scc.naive).
     NAIVE_BELOW_THRESHOLD = "naive-below-threshold"
     NAIVE_START = "naive-start"
     NAIVE_ADJUST = "naive-adjust"
+    # The peers the benchmark compares us with (scc.peers).
+    SEED_START = "seed-start"  # the seed rule: surplus covers 0.833 x min current
+    SEED_ADJUST = "seed-adjust"
+    SEED_STOP = "seed-stop"  # below that threshold: pause at once
+    EVCC_ENABLE_TIMER = "evcc-enable-timer"  # evcc PV mode: surplus, waiting out the enable delay
+    EVCC_ENABLE = "evcc-enable"
+    EVCC_ADJUST = "evcc-adjust"
+    EVCC_DISABLE_TIMER = "evcc-disable-timer"  # short: min current while the disable delay runs
+    EVCC_DISABLE = "evcc-disable"
 
 
 class CommandError(enum.StrEnum):
@@ -93,6 +105,7 @@ class CommandError(enum.StrEnum):
     RATE_LIMITED = "rate-limited"
     UNAVAILABLE = "unavailable"
     STARTING = "starting"
+    REFUSED = "refused"  # 403 on a command: OCPP mode or missing rights, not throttling
 
 
 def encode_reason(reason: Reason, error: CommandError | None) -> str:
@@ -170,9 +183,33 @@ class ChargerState:
     current_a: float | None
     power_w: float | None
     added_energy_kwh: float | None = None
+    #: What the car draws per ampere of setpoint: measured this session, else the config's.
+    watts_per_amp: float | None = None
+    #: The status's ``config_data.operation_mode``: "wallbox", or "ocpp" (the cloud then refuses
+    #: remote actions).
+    operation_mode: str | None = None
+    #: The commands the cloud refuses this account (403), e.g. "pause,resume"; None: none.
+    refused: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseMeans:
+    """Mean P1 powers over a span: the total and per phase (None where the meter has none).
+
+    A command's step in these shows what the car draws per ampere and on which phases
+    (docs/design.md, "Surplus arithmetic").
+    """
+
+    active_power_w: float | None
+    active_power_l1_w: float | None = None
+    active_power_l2_w: float | None = None
+    active_power_l3_w: float | None = None
+
+    def phases(self) -> tuple[float | None, float | None, float | None]:
+        return (self.active_power_l1_w, self.active_power_l2_w, self.active_power_l3_w)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,10 @@ test double can stand behind them. Adapters raise only the errors below; the loo
 Charger errors::
 
     ChargerError                  could not read or command the charger this time (retry)
-    +-- ChargerAuthError          sign-in refused: wrong credentials or missing rights
+    +-- ChargerAuthError          sign-in refused: wrong credentials (or a Google/Apple login)
     +-- ChargerRateLimited        no request before ``until`` (the cloud's or our own budget)
+    +-- ChargerRefused            this command is refused (403: OCPP mode or missing rights);
+    |                             not sent again before ``until``, reads go on
     +-- ChargerUnavailable        network error, timeout, 5xx, an answer we cannot read
         +-- ChargerStarting       signed in this cycle: the status read waits for the next
 
@@ -31,6 +33,7 @@ __all__ = [
     "ChargerAuthError",
     "ChargerError",
     "ChargerRateLimited",
+    "ChargerRefused",
     "ChargerStarting",
     "ChargerUnavailable",
     "MeterSource",
@@ -58,6 +61,18 @@ class ChargerRateLimited(ChargerError):
 
     def __init__(self, message: str, until: datetime) -> None:
         super().__init__(message)
+        self.until = until
+
+
+class ChargerRefused(ChargerError):
+    """The cloud refuses this command for this account (403): the charger is in OCPP mode, or
+    the account lacks the rights. Sending it again every cycle would change nothing."""
+
+    code = CommandError.REFUSED
+
+    def __init__(self, message: str, command: str, until: datetime) -> None:
+        super().__init__(message)
+        self.command = command
         self.until = until
 
 

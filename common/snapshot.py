@@ -18,7 +18,7 @@ from common.models import ChargerState, utc
 class Phase(enum.StrEnum):
     """Status ids grouped by what they mean for solar charging."""
 
-    NO_CAR = "no-car"  # 0, 163 disconnected; 161, 162 ready (no car plugged in)
+    NO_CAR = "no-car"  # 0, 163 disconnected; 161, 162 ready (no car, or one on a schedule)
     CHARGING = "charging"  # 193-195 (196 discharging counts: the charger is on)
     PAUSED = "paused"  # 178, 182: paused by a user or by us
     SCHEDULED = "scheduled"  # 177, 179: waiting for its own schedule (off until resumed)
@@ -27,7 +27,7 @@ class Phase(enum.StrEnum):
     LOCKED = "locked"  # 165, 209, 210
     ERROR = "error"  # 14, 15
     UPDATING = "updating"  # 166
-    UNKNOWN = "unknown"
+    UNKNOWN = "unknown"  # an id not in the table, or one that is not a number (-1)
 
 
 _LABELS: dict[int, tuple[str, Phase]] = {
@@ -64,6 +64,11 @@ _LABELS: dict[int, tuple[str, Phase]] = {
 #: Status ids the adapter assumes after its own commands, until a read says otherwise.
 STATUS_CHARGING = 194
 STATUS_PAUSED = 182
+#: What the adapter reports for a status id that is not a number at all (nan, "x", 1e999).
+STATUS_UNREADABLE = -1
+#: Ready: no car, or a car that waits for a schedule set in the Wallbox app; the status alone
+#: cannot tell them apart (docs/design.md, "Decision rules").
+READY_IDS = frozenset({161, 162})
 
 
 def status_label(status_id: int | None) -> str:
@@ -99,12 +104,20 @@ class ChargerSnapshot:
     #: The most the installation allows (status ``max_available_power``: amperes despite the
     #: name, docs/design.md, "The Wallbox cloud"); None when the status did not say.
     max_available_a: int | None = None
+    #: ``config_data.operation_mode`` ("wallbox" or "ocpp"); None when the status did not say.
+    operation_mode: str | None = None
+    #: Commands the cloud refuses this account for now (403): "set_current", "pause", "resume".
+    refused: frozenset[str] = field(default_factory=frozenset)
+    #: The car's watts per ampere of setpoint the controller works with (measured, else the
+    #: config's); set by the controller, not by the adapter.
+    watts_per_amp: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts))
         if self.read_at is not None:
             object.__setattr__(self, "read_at", utc(self.read_at))
         object.__setattr__(self, "estimated", frozenset(self.estimated))
+        object.__setattr__(self, "refused", frozenset(self.refused))
 
     @property
     def phase(self) -> Phase:
@@ -131,7 +144,17 @@ class ChargerSnapshot:
 
     @property
     def drawing(self) -> bool:
-        return self.phase is Phase.CHARGING and self.power_w > 0
+        """Power flows: charging, or a status we do not know that reports power (a new firmware's
+        id must not hide a car charging from the grid)."""
+        return self.phase in (Phase.CHARGING, Phase.UNKNOWN) and self.power_w > 0
+
+    @property
+    def ready(self) -> bool:
+        return self.status_id in READY_IDS
+
+    @property
+    def ocpp_mode(self) -> bool:
+        return self.operation_mode == "ocpp"
 
     def to_state(self) -> ChargerState:
         return ChargerState(
@@ -142,6 +165,9 @@ class ChargerSnapshot:
             current_a=None if self.setpoint_a is None else float(self.setpoint_a),
             power_w=self.power_w,
             added_energy_kwh=self.added_energy_kwh,
+            watts_per_amp=self.watts_per_amp,
+            operation_mode=self.operation_mode,
+            refused=",".join(sorted(self.refused)) or None,
         )
 
 

@@ -1,4 +1,4 @@
-"""``scc controller`` and ``python -m controller``: the options; the loop is in service.py."""
+"""``scc controller`` and ``python -m controller``: the options; the loop is in runner.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    from controller.service import run_cli
+    from controller.runner import run_cli
 
     return run_cli(config, args)
 

@@ -38,6 +38,6 @@ def commands_for(decision: Decision, charger: ChargerSnapshot | None) -> tuple[C
         cmds.append(Command("resume"))
     if a is Action.RELEASE and (charger is None or charger.phase is Phase.PAUSED):
         cmds.append(Command("resume"))
-    if a is Action.STOP and (charger is None or enabled):
+    if a is Action.STOP and (charger is None or enabled or charger.drawing):
         cmds.append(Command("pause"))
     return tuple(cmds)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from common.models import Action, Decision, Reason
 from common.snapshot import ChargerSnapshot, Phase
 from controller.commands import Command
+from controller.measure import WattsPerAmp
 from controller.state import PolicySettings
 
 
@@ -34,6 +35,7 @@ def describe(
     commands: Sequence[Command] = (),
     settled_from: datetime | None = None,
     reason_changed: bool = True,
+    measured_w_per_a: float | None = None,
 ) -> list[LogLine]:
     """The lines to log for a cycle's decision.
 
@@ -42,7 +44,8 @@ def describe(
     whose commands failed (``command_error``) gets only the cycle line: the failure is logged
     where it happened.
     """
-    lines = [LogLine(logging.INFO, cycle_line(decision, snapshot, settings, settled_from))]
+    line = cycle_line(decision, snapshot, settings, settled_from, measured_w_per_a)
+    lines = [LogLine(logging.INFO, line)]
     if decision.command_error is not None:
         return lines
     event = _action_line(decision, snapshot, settings, commands)
@@ -58,14 +61,17 @@ def cycle_line(
     snapshot: ChargerSnapshot | None,
     settings: PolicySettings,
     settled_from: datetime | None = None,
+    measured_w_per_a: float | None = None,
 ) -> str:
     """E.g. ``Wallbox: 10 A - P1 (60 s mean): -622 W - surplus: 7552 W - mode: solar -> hold
-    10 A (hold)``. Without a surplus the mean shown is the whole window's."""
+    10 A (hold)``. Without a surplus the mean shown is the whole window's. Once the car's watts
+    per ampere is measured, the surplus says which: ``surplus: 3500 W (car: 230.0 W/A)``."""
     since = None if d.surplus_w is None else settled_from
     span = window_label(settings.window_s, since, d.ts)
+    car = "" if measured_w_per_a is None else f" (car: {measured_w_per_a:.1f} W/A)"
     return (
         f"Wallbox: {charger_label(snapshot)} - P1 ({span} mean): {_watts(d.grid_power_mean_w)}"
-        f" - surplus: {_watts(d.surplus_w)} - mode: {d.mode.value}"
+        f" - surplus: {_watts(d.surplus_w)}{car} - mode: {d.mode.value}"
         f" -> {d.action.value} {d.target_a} A ({d.stored_reason})"
     )
 
@@ -97,6 +103,16 @@ def _action_line(
 ) -> LogLine | None:
     setpoint = None if snapshot is None else snapshot.setpoint_a
     mean = _watts(d.grid_power_mean_w)
+    wpa = (
+        s.watts_per_amp
+        if snapshot is None or snapshot.watts_per_amp is None
+        else snapshot.watts_per_amp
+    )
+    if d.reason is Reason.READY_PROBE:
+        return _info(
+            f"The charger says Ready and there is sun to spare: asking it once to start at "
+            f"{d.target_a} A, in case a car waits for a schedule set in the Wallbox app"
+        )
     if d.action is Action.START:
         return _info(f"Sufficient power: {mean}. Start charging at {d.target_a} A")
     if d.action is Action.STOP and d.reason is Reason.STALE:
@@ -114,7 +130,7 @@ def _action_line(
         )
         return _info(
             f"Adjust charging current: {setpoint} A -> {d.target_a} A"
-            f" (surplus {_watts(d.surplus_w)} / {s.watts_per_amp:.1f} W/A){dip}"
+            f" (surplus {_watts(d.surplus_w)} / {wpa:.1f} W/A){dip}"
         )
     if d.action is Action.RELEASE:
         sent = ", ".join(str(c) for c in commands) or "nothing to change"
@@ -132,6 +148,10 @@ def _reason_line(
     if d.reason is Reason.CAR_FULL:
         status_id = None if snapshot is None else snapshot.status_id
         return _info(f"The car takes no power (status {status_id}): leaving it alone")
+    if d.reason is Reason.NO_CAR and snapshot is not None and snapshot.ready:
+        return _info(
+            "Ready: no car connected, or a car waiting for a schedule set in the Wallbox app"
+        )
     if d.reason is Reason.NO_CAR:
         return _info("No car connected")
     if d.reason is Reason.START_DELAY:
@@ -139,7 +159,64 @@ def _reason_line(
             f"Surplus {_watts(d.surplus_w)} covers {s.min_current_a} A:"
             f" starting after {s.start_delay_s:.0f} s if it lasts"
         )
+    return _situation_line(d, snapshot, s)
+
+
+def _situation_line(
+    d: Decision, snapshot: ChargerSnapshot | None, s: PolicySettings
+) -> LogLine | None:
+    """The reasons for what the charger and the store really do (controller.rules_car)."""
+    if d.reason is Reason.START_REFUSED:
+        return LogLine(
+            logging.WARNING,
+            "The charger stayed Scheduled when asked to start: a schedule set in the Wallbox app "
+            "holds the car. Solar charging asks again in an hour; remove the schedule in the app "
+            "to charge on the sun",
+        )
+    if d.reason is Reason.SCHEDULE:
+        return _info("The Wallbox app's schedule started charging: left alone until it stops")
+    if d.reason is Reason.STORE_UNAVAILABLE:
+        return LogLine(
+            logging.WARNING, "Store unavailable: holding the charger as it is for up to 2 cycles"
+        )
+    if d.reason is Reason.CHARGER_UNKNOWN:
+        status_id = None if snapshot is None else snapshot.status_id
+        return LogLine(logging.WARNING, f"Unknown charger status {status_id}: nothing sent")
     return None
+
+
+def notice_lines(
+    before: ChargerSnapshot | None,
+    snapshot: ChargerSnapshot | None,
+    news: WattsPerAmp | None,
+    configured_w_per_a: float,
+) -> list[LogLine]:
+    """Lines for what changed about the charger itself: OCPP mode on or off, a new measurement
+    of what the car draws per ampere."""
+    lines = []
+    was_ocpp = before is not None and before.ocpp_mode
+    if snapshot is not None and snapshot.ocpp_mode and not was_ocpp:
+        lines.append(LogLine(logging.WARNING, OCPP_MODE_TEXT))
+    elif snapshot is not None and was_ocpp and not snapshot.ocpp_mode:
+        lines.append(_info("The Wallbox left OCPP mode: the cloud takes commands again"))
+    if news is not None:
+        phases = f" on {news.phases}" if news.phases else ""
+        how = "the charger status" if news.source == "status" else "the meter's step"
+        lines.append(
+            _info(
+                f"The car draws {news.value:.1f} W per A{phases} (measured from {how}; the "
+                f"config says {configured_w_per_a:.1f} W/A)"
+            )
+        )
+    return lines
+
+
+#: One clear line for the log, the page and ``scc status``: what OCPP mode means, two ways out.
+OCPP_MODE_TEXT = (
+    "The Wallbox is in OCPP mode: the cloud refuses pause and resume (HTTP 403), so solar "
+    "charging cannot start or pause the car. Either switch OCPP off in the Wallbox app, or let "
+    "Solar Car Charge control the charger over local OCPP"
+)
 
 
 def _watts(w: float | None) -> str:

@@ -7,7 +7,10 @@ calls it needs, and only those that change something.
 
 The rules, and the reason each gives, are tabled in docs/design.md, "Decision rules". ``decide``
 tries them in that order and the first that applies decides; each group is one function in
-``controller.rules``. A mode change resets the timers but keeps what the charger physically does.
+``controller.rules`` (the surplus) or ``controller.rules_car`` (what the charger and the store
+really do beside that model: a store hiccup, an unknown status drawing power, Ready, schedules).
+A wall clock that stepped back leaves no time in the state in the future (``after_clock_step``).
+A mode change resets the timers but keeps what the charger physically does.
 Currents never exceed what the installation allows (``PolicySettings.max_a``), so the setpoint
 read back equals the one sent and no write repeats every cycle.
 
@@ -29,15 +32,17 @@ draw at every second, which we know once a minute.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeAlias
 
 from common.models import Action, Decision, Mode, Reason
+from common.snapshot import ChargerSnapshot, Phase
 from controller.commands import Command, commands_for
 from controller.rules import (
     NOT_CONTROLLABLE,
     Cycle,
-    Surplus,
+    Outcome,
     changed_by_itself,
     enter_mode,
     manual,
@@ -48,18 +53,32 @@ from controller.rules import (
     solar_start,
     stale,
     unexpected_change,
+    worst_case_surplus,
+)
+from controller.rules_car import (
+    observe,
+    ready_probe,
+    schedule,
+    schedule_started,
+    start_not_taken,
+    start_refused,
+    store_hiccup,
+    unknown_drawing,
 )
 from controller.state import (
     DEFAULT_SETTLE_S,
+    CarWatts,
     PolicyInputs,
     PolicySettings,
     PolicyState,
+    after_clock_step,
     settled_since,
 )
 
 __all__ = [
     "DEFAULT_SETTLE_S",
     "NOT_CONTROLLABLE",
+    "CarWatts",
     "Command",
     "Policy",
     "PolicyInputs",
@@ -82,24 +101,65 @@ def decide(
 ) -> tuple[Decision, PolicyState]:
     """One cycle's decision and the state for the next cycle: the first rule that applies."""
     c = Cycle(inputs, settings, now)
-    state = enter_mode(state, inputs.mode)
+    state = after_clock_step(enter_mode(state, inputs.mode), now, settings)
+    if not inputs.store_failed:
+        state = replace(state, store_misses=0)
     ch = inputs.charger
+    state = observe(state, ch)
     if inputs.mode is Mode.MANUAL:
         return manual(c, state)
+    special = None if ch is None else _as_it_is(c, ch, state)
+    if special is not None:
+        return special
     if ch is None or ch.phase in NOT_CONTROLLABLE:
         return not_controllable(c, ch, state)
+    return _steer(c, ch, state)
+
+
+def _as_it_is(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome | None:
+    """The rules for what the charger really does beside the model (controller.rules_car)."""
+    if ch.phase is Phase.UNKNOWN and ch.drawing:
+        return unknown_drawing(c, ch, state)
+    if ch.ready:
+        return ready_probe(c, ch, state)
+    if schedule_started(state, ch):
+        return schedule(c, state)
+    if start_not_taken(state, ch, c.settings, c.now):
+        return start_refused(c, state)
+    return None
+
+
+def _steer(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
+    """A car to steer: the data rules first, then the mode's surplus rules."""
+    inputs = c.inputs
+    hiccup = store_hiccup(c, ch, state)
+    if hiccup is not None:
+        return hiccup
     if inputs.grid_power_mean_w is None:
         return stale(c, ch, state)
     if changed_by_itself(state, ch):
         return unexpected_change(c, ch, state)
     if inputs.settled_mean_w is None:
-        return settling(c, ch, state)
-    surplus = Surplus.of(ch, inputs.settled_mean_w, settings)
+        return _while_settling(c, ch, state)
+    surplus = c.surplus(ch, inputs.settled_mean_w)
     if inputs.mode is Mode.MIN_SOLAR:
         return min_solar(c, ch, surplus, state)
     if not ch.enabled:
         return solar_start(c, surplus, state)
     return solar_running(c, ch, surplus, state)
+
+
+def _while_settling(
+    c: Cycle, ch: ChargerSnapshot, state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """Settling after our command: act on a shortfall both hypotheses agree on (docs/design.md,
+    "The settle rule"), else hold."""
+    worst = worst_case_surplus(c, ch, state)
+    if worst is None or (worst.covered and worst.target_a >= (ch.setpoint_a or 0)):
+        return settling(c, ch, state)
+    if c.inputs.mode is Mode.MIN_SOLAR:
+        return min_solar(c, ch, worst, state)
+    return solar_running(c, ch, worst, state)
 
 
 #: Reasons a ``solar`` decision gives only while a session charges on (or holds through a dip

@@ -23,6 +23,9 @@ Outcome: TypeAlias = tuple[Decision, PolicyState]
 #: slack a delay of 180 s measured as 179.99 s would wait a whole extra cycle, at random.
 TIMER_SLACK_S = 1.0
 
+#: The longest a start at min current waits for the car's watts per ampere to be measured.
+PROBE_S = 180.0
+
 #: Charger phases with nothing to steer. A car that takes nothing (status 180/181: full, or on
 #: its own timer) draws 0 W whatever the setpoint, so it is not charging and gets no commands.
 NOT_CONTROLLABLE = {
@@ -47,9 +50,16 @@ class Surplus:
     covered: bool
 
     @classmethod
-    def of(cls, ch: ChargerSnapshot, settled_mean_w: float, s: PolicySettings) -> Surplus:
+    def of(
+        cls,
+        ch: ChargerSnapshot,
+        settled_mean_w: float,
+        s: PolicySettings,
+        watts_per_amp: float | None = None,
+    ) -> Surplus:
+        """At the car's measured watts per ampere when given, else the configured."""
         surplus_w = ch.power_w - settled_mean_w
-        raw_a = s.target_a(surplus_w)
+        raw_a = s.target_a(surplus_w, watts_per_amp)
         target_a = min(s.clamp(raw_a), s.max_a(ch))
         return cls(settled_mean_w, surplus_w, target_a, raw_a >= s.min_current_a)
 
@@ -61,6 +71,23 @@ class Cycle:
     inputs: PolicyInputs
     settings: PolicySettings
     now: datetime
+
+    @property
+    def watts_per_amp(self) -> float:
+        """The car's: measured this session, else the configured."""
+        return self.inputs.car.measured_w_per_a or self.settings.watts_per_amp
+
+    def surplus(self, ch: ChargerSnapshot, mean_w: float) -> Surplus:
+        return Surplus.of(ch, mean_w, self.settings, self.watts_per_amp)
+
+    def start_covered(self, sp: Surplus) -> bool:
+        """Whether a start pays for min current at the start threshold's watts per ampere: the
+        car's when measured, else the last session's or a 1-phase car's (then the start is at
+        min current and measures the car: ``probing``)."""
+        wpa = self.inputs.car.start_w_per_a
+        if sp.covered or self.inputs.car.measured_w_per_a is not None or wpa is None:
+            return sp.covered
+        return self.settings.target_a(sp.surplus_w, wpa) >= self.settings.min_current_a
 
     def out(
         self,
@@ -95,7 +122,9 @@ def enter_mode(state: PolicyState, mode: Mode) -> PolicyState:
 
 def idle(state: PolicyState) -> PolicyState:
     """No session: the timers and the session's surplus start over."""
-    return replace(state, surplus_since=None, short_since=None, had_surplus=False)
+    return replace(
+        state, surplus_since=None, short_since=None, had_surplus=False, probing_since=None
+    )
 
 
 def manual(c: Cycle, state: PolicyState) -> Outcome:
@@ -153,6 +182,27 @@ def unexpected_change(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outc
     return settling(c, ch, replace(state, settled_from=c.now, expected_drawing=ch.drawing))
 
 
+def worst_case_surplus(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Surplus | None:
+    """While our last command settles: the surplus if the charger still draws the more of what
+    it drew before the command and what it was told to draw since.
+
+    The window mixes readings from before and after the command took effect, each with one of
+    the two draws, so the true surplus is at most this. When even this falls short of min current,
+    or pays for fewer amps than the charger has, the shortfall is real whatever the charger did,
+    and it need not wait for the settle time (None: not settling after a command of ours).
+    """
+    mean_w = c.inputs.grid_power_mean_w
+    if mean_w is None or state.prev_draw_w is None or state.settled_from is None:
+        return None
+    if state.settled_from <= c.now or not ch.enabled:
+        return None
+    draw_w = max(ch.power_w, state.prev_draw_w)
+    s = c.settings
+    surplus_w = draw_w - mean_w
+    raw_a = s.target_a(surplus_w, c.watts_per_amp)
+    return Surplus(mean_w, surplus_w, min(s.clamp(raw_a), s.max_a(ch)), raw_a >= s.min_current_a)
+
+
 def settling(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
     """No settled reading yet: hold what the charger has, do not guess."""
     if ch.enabled:
@@ -172,19 +222,39 @@ def min_solar(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) ->
 
 
 def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
-    """The charger is off: start once the surplus has covered min current for the start delay."""
-    if not sp.covered:
+    """The charger is off: start once the surplus has covered min current for the start delay.
+
+    A start the configured watts per ampere would not pay for, only a lighter car's (the car not
+    measured yet), goes at min current and counts as no surplus yet (``probing``): the next cycle
+    measures the car and either follows the surplus or pauses at once.
+    """
+    if state.start_refused_until is not None and c.now < state.start_refused_until:
+        return c.out(Action.NONE, Reason.START_REFUSED, 0, idle(state), sp)
+    if not c.start_covered(sp):
         return c.out(Action.NONE, Reason.NO_SURPLUS, 0, idle(state), sp)
     since = state.surplus_since or c.now
-    if _waited(since, c.now, c.settings.start_delay_s):
-        started = replace(state, surplus_since=None, short_since=None, had_surplus=True)
+    if not waited(since, c.now, c.settings.start_delay_s):
+        return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
+    started = replace(state, surplus_since=None, short_since=None, had_surplus=sp.covered)
+    if sp.covered:
         return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
-    return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
+    probing = replace(started, probing_since=c.now)
+    return c.out(Action.START, Reason.SURPLUS_START, c.settings.min_current_a, probing, sp)
 
 
 def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
-    """The charger is on: follow the surplus in whole amps while it covers min current."""
+    """The charger is on: follow the surplus in whole amps while it covers min current.
+
+    After a start that measures the car, hold min current until its watts per ampere is known
+    (a status read or the meter's step: one cycle, usually), at most ``PROBE_S``.
+    """
     on = replace(state, surplus_since=None)
+    if state.probing_since is not None:
+        if c.inputs.car.measured_w_per_a is None and not waited(
+            state.probing_since, c.now, PROBE_S
+        ):
+            return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, on, sp)
+        on = replace(on, probing_since=None)
     if not sp.covered:
         return _solar_short(c, ch, sp, on)
     on = replace(on, short_since=None, had_surplus=True)
@@ -200,11 +270,11 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
     """
     s = c.settings
-    stopped = replace(on, short_since=None, had_surplus=False)
+    stopped = replace(on, short_since=None, had_surplus=False, probing_since=None)
     if not on.had_surplus:
         return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped, sp)
     since = on.short_since or c.now
-    if _waited(since, c.now, s.stop_delay_s):
+    if waited(since, c.now, s.stop_delay_s):
         return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, stopped, sp)
     on = replace(on, short_since=since)
     if ch.setpoint_a != s.min_current_a:
@@ -212,7 +282,7 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
 
 
-def _waited(since: datetime, now: datetime, delay_s: float) -> bool:
+def waited(since: datetime, now: datetime, delay_s: float) -> bool:
     return (now - since).total_seconds() >= delay_s - TIMER_SLACK_S
 
 
@@ -242,6 +312,13 @@ def _after(
     if d.reason is Reason.SETTLING:
         expected = st.expected_drawing
     st = replace(st, expected_drawing=expected)
+    if ch is not None and "status" not in ch.estimated:
+        st = replace(st, seen_phase=ch.phase)
     if commands_for(d, ch):
-        st = replace(st, last_command_at=now, settled_from=now + timedelta(seconds=s.settle_s))
+        st = replace(
+            st,
+            last_command_at=now,
+            settled_from=now + timedelta(seconds=s.settle_s),
+            prev_draw_w=None if ch is None else ch.power_w,
+        )
     return st

@@ -12,22 +12,20 @@ day's kWh show when the user charges the car full by hand.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
-from common.config import Config
-from common.heartbeat import write_heartbeat
-from common.models import Action, CommandError, Decision, Mode, Reason, utcnow
+from common.models import Action, CommandError, Decision, Mode, PhaseMeans, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
-from common.store import Store, StoreError, open_store
-from controller.describe import describe
+from common.store import Store, StoreError, UnreadableRow
+from controller.carwatch import CarWatch
+from controller.describe import describe, notice_lines
+from controller.localstate import LocalState, LocalStateFile
 from controller.policy import (
     Command,
     Policy,
@@ -39,10 +37,10 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
-from controller.session import SessionFile, session_path
-from controller.wallbox import WallboxCharger
+from controller.rules_car import STORE_GRACE_CYCLES
 
 log = logging.getLogger("controller")
+T = TypeVar("T")
 
 
 class Controller:
@@ -54,6 +52,7 @@ class Controller:
         charger: Charger,
         settings: PolicySettings,
         policy: Policy = decide,
+        local: LocalStateFile | None = None,
     ) -> None:
         self.store = store
         self.charger = charger
@@ -62,85 +61,120 @@ class Controller:
         self.policy = policy
         self.state = PolicyState()
         self._seeded = False
-        self._mode = Mode.SOLAR
+        self.local = local
+        kept = None if local is None else local.load()
+        #: The last mode read (from the store; at a start with the store down, from the local
+        #: state file); None: not known, so nothing is sent.
+        self._mode: Mode | None = None if kept is None else kept.mode
+        self._kept_released = kept is not None and kept.released
+        self.car = CarWatch(settings.watts_per_amp, settings.one_phase_watts_per_amp, kept)
         self._last_reason: Reason | None = None
+        self._last_snapshot: ChargerSnapshot | None = None
+        self._reported: set[str] = set()  # unreadable rows already logged
         self.failures = 0  # cycles in which the store or the charger failed
 
     def run_cycle(self, now: datetime) -> Decision:
-        failed = False
-        if not self._seeded and not self._seed(now):
-            # The mode is unknown (the store is down since start): a command now could pause a
-            # car the user set to manual, or resume one they paused. Send nothing until it is
-            # known; the decision cannot be recorded either, the store being down.
+        if not self._seeded and not self._seed(now) and self._mode is None:
+            # The mode is unknown (the store is down since start, and no state file says): a
+            # command now could pause a car the user set to manual, or resume one they paused.
+            # Send nothing until it is known; the decision cannot be recorded either.
             self.failures += 1
             return Decision(
                 ts=now,
-                mode=self._mode,
+                mode=Mode.SOLAR,
                 action=Action.NONE,
                 reason=Reason.STORE_UNAVAILABLE,
                 target_a=0,
             )
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
-        failed |= not store_ok
         settled_from = settled_since(self.state)  # before deciding: the window the means cover
-        snap: ChargerSnapshot | None = None
-        try:
-            snap = self.charger.snapshot(now)
-        except ChargerStarting as e:
-            log.info("Charger: %s", e)
-        except ChargerError as e:
-            log.error("Charger unavailable: %s", e)
-            failed = True
-        if snap is not None and snap.read_error:
-            log.warning("Charger status not read (%s); using what was sent", snap.read_error)
-            failed = True
+        snap, charger_ok = self._read_charger(now)
+        self._learn_step(now)
         inputs = PolicyInputs(
-            mode=mode, grid_power_mean_w=full_w, settled_mean_w=settled_w, charger=snap
+            mode=mode,
+            grid_power_mean_w=full_w,
+            settled_mean_w=settled_w,
+            charger=snap,
+            car=self.car.car_watts(),
+            store_failed=not store_ok,
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
         error = self._act(commands, now)
         if error is None:
+            if commands:
+                self.car.note_command(decision, snap, self._phase_means(now, settled_from), now)
             self.state = new_state
         else:
-            failed = True
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
             decision = replace(decision, action=Action.NONE, command_error=error)
-        changed = decision.reason is not self._last_reason
-        self._last_reason = decision.reason
-        for line in describe(decision, snap, self.settings, commands, settled_from, changed):
-            log.log(line.level, line.text)
-        failed |= not self._record(decision, snap is not None, now)
-        self.failures += failed
+        self._log(decision, snap, commands, settled_from)
+        recorded = self._record(decision, snap is not None, now)
+        self.failures += not (store_ok and charger_ok and error is None and recorded)
+        self._keep()
         return decision
 
     # -- steps ---------------------------------------------------------------------------------
 
     def _seed(self, now: datetime) -> bool:
         """Start from what the last run decided (policy.seed_state); False while the store is
-        down, so the next cycle tries again."""
+        down, so the next cycle tries again. Until then a mode from the local state file stands,
+        with the stale rule: no grace for a store that was not there at start."""
         try:
-            last = self.store.last_decision()
-            change = self.store.get_mode()
+            last = self._unreadable_is_none(self.store.last_decision)
+            change = self._unreadable_is_none(self.store.get_mode)
         except StoreError as e:
-            log.error("Store unavailable at start: no command until the mode is known: %s", e)
+            if self._mode is not None and self.state.mode is None:
+                log.error(
+                    "Store unavailable at start: mode %s from %s, no meter data: %s",
+                    self._mode.value,
+                    None if self.local is None else self.local.path,
+                    e,
+                )
+                released = self._mode is Mode.MANUAL and self._kept_released
+                self.state = PolicyState(
+                    mode=self._mode, released=released, store_misses=STORE_GRACE_CYCLES
+                )
+            elif self._mode is None:
+                log.error("Store unavailable at start: no command until the mode is known: %s", e)
             return False
         self._seeded = True
-        self._mode = Mode.SOLAR if change is None else change.mode
+        if change is not None:
+            self._mode = change.mode
+        elif self._mode is None:
+            self._mode = Mode.SOLAR
         self.state = seed_state(last, now, self.settings, None if change is None else change.ts)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
         return True
 
+    def _unreadable_is_none(self, read: Callable[[], T]) -> T | None:
+        """A row the store holds but we cannot read is an error logged once, not a stop."""
+        try:
+            return read()
+        except UnreadableRow as e:
+            self._report_once(e)
+            return None
+
+    def _report_once(self, e: UnreadableRow) -> None:
+        if str(e) not in self._reported:
+            self._reported.add(str(e))
+            mode = (self._mode or Mode.SOLAR).value
+            log.error("%s: carrying on in mode %s; set the mode again on the phone page", e, mode)
+
     def _read_mode(self) -> Mode:
         try:
             change = self.store.get_mode()
+        except UnreadableRow as e:
+            self._report_once(e)
+            change = None
         except StoreError as e:
-            log.error("Store unavailable, keeping mode %s: %s", self._mode.value, e)
-            return self._mode
-        self._mode = Mode.SOLAR if change is None else change.mode
-        return self._mode
+            log.error("Store unavailable, keeping mode %s: %s", (self._mode or Mode.SOLAR).value, e)
+            change = None
+        if change is not None:
+            self._mode = change.mode
+        return self._mode or Mode.SOLAR
 
     def _read_means(self, now: datetime) -> tuple[float | None, float | None, bool]:
         window = self.settings.window_s
@@ -152,6 +186,31 @@ class Controller:
             log.error("Store unavailable, no grid power this cycle: %s", e)
             return None, None, False
         return full, settled, True
+
+    def _read_charger(self, now: datetime) -> tuple[ChargerSnapshot | None, bool]:
+        """The snapshot as measured (controller.carwatch), and whether all went well."""
+        try:
+            snap = self.charger.snapshot(now)
+        except ChargerStarting as e:
+            log.info("Charger: %s", e)
+            return None, True
+        except ChargerError as e:
+            log.error("Charger unavailable: %s", e)
+            return None, False
+        if snap.read_error:
+            log.warning("Charger status not read (%s); using what was sent", snap.read_error)
+        return self.car.see(snap), not snap.read_error
+
+    def _phase_means(self, now: datetime, since: datetime | None) -> PhaseMeans | None:
+        try:
+            return self.store.grid_phase_means(self.settings.window_s, now, since)
+        except StoreError:
+            return None  # no step measured this time; the status still measures the car
+
+    def _learn_step(self, now: datetime) -> None:
+        since = self.car.step_since(now, self.settings.settle_s)
+        if since is not None:
+            self.car.learn_step(self._phase_means(now, since))
 
     def _act(self, commands: tuple[Command, ...], now: datetime) -> CommandError | None:
         for cmd in commands:
@@ -168,6 +227,25 @@ class Controller:
                 return e.code
         return None
 
+    def _log(
+        self,
+        decision: Decision,
+        snap: ChargerSnapshot | None,
+        commands: tuple[Command, ...],
+        settled_from: datetime | None,
+    ) -> None:
+        changed = decision.reason is not self._last_reason
+        self._last_reason = decision.reason
+        measured = self.car.car_watts().measured_w_per_a
+        notices = notice_lines(
+            self._last_snapshot, snap, self.car.news(), self.settings.watts_per_amp
+        )
+        if snap is not None:
+            self._last_snapshot = snap
+        lines = describe(decision, snap, self.settings, commands, settled_from, changed, measured)
+        for line in [*notices, *lines]:
+            log.log(line.level, line.text)
+
     def _record(self, decision: Decision, have_charger: bool, now: datetime) -> bool:
         ok = True
         try:
@@ -179,12 +257,27 @@ class Controller:
             return ok
         try:
             # After acting, so the point says what the charger does until the next cycle.
-            after = self.charger.snapshot(now, allow_read=False)
+            after = self.car.correct(self.charger.snapshot(now, allow_read=False))
             self.store.write_charger_state(after.to_state())
         except (StoreError, ChargerError) as e:
             log.error("Charger state not recorded: %s", e)
             ok = False
         return ok
+
+    def _keep(self) -> None:
+        """What a restart with the store down needs (controller.localstate)."""
+        if self.local is None or self._mode is None:
+            return
+        session = self.car.session
+        self.local.save(
+            LocalState(
+                mode=self._mode,
+                released=self.state.released,
+                session=session.measured,
+                session_best_status_w_per_a=session.best_status_w_per_a,
+                last_w_per_a=self.car.last_w_per_a,
+            )
+        )
 
 
 def run_loop(
@@ -195,14 +288,20 @@ def run_loop(
     stop: Callable[[], bool] = lambda: False,
     max_cycles: int | None = None,
     heartbeat: Callable[[datetime], object] | None = None,
+    monotonic: Callable[[], float] | None = None,
 ) -> int:
     """Run cycles on a fixed cadence until ``stop()``; return the number of cycles run.
 
     A slow cycle does not shift the schedule; a cycle that overran a whole interval skips the
     missed ticks instead of running them back to back (which would burst the cloud's limits).
+    The cadence runs on ``monotonic`` (time.monotonic at home; a simulated clock is its own), so
+    a wall clock that steps back an hour does not stall the loop for that hour, nor a step
+    forward fire a burst; each cycle is still stamped with the wall clock (docs/design.md,
+    "Fail-safe").
     """
+    mono = monotonic or (lambda: clock().timestamp())
     cycles = 0
-    next_at = clock().timestamp()
+    next_at = mono()
     while not stop() and (max_cycles is None or cycles < max_cycles):
         try:
             controller.run_cycle(clock())
@@ -212,7 +311,7 @@ def run_loop(
             heartbeat(clock())  # after every cycle, failed or not: the loop is turning
         cycles += 1
         next_at += interval_s
-        now_s = clock().timestamp()
+        now_s = mono()
         if next_at <= now_s:
             missed = int((now_s - next_at) // interval_s) + 1
             log.warning("Cycle overran; skipping %d tick(s)", missed)
@@ -221,61 +320,3 @@ def run_loop(
             break
         sleep(max(next_at - now_s, 0.0))
     return cycles
-
-
-def build_controller(config: Config, store: Store) -> Controller:
-    settings = PolicySettings.from_config(config.charging)
-    path = session_path(config)
-    charger = WallboxCharger(
-        config.wallbox,
-        settings.watts_per_amp,
-        settle_s=settings.settle_s,
-        session_file=None if path is None else SessionFile(path),
-    )
-    return Controller(store, charger, settings)
-
-
-def run_cli(config: Config, args: argparse.Namespace) -> int:
-    config.require("wallbox.username", "wallbox.password")
-    try:
-        store = open_store(config)
-    except StoreError as e:
-        log.error("Store unavailable at start: %s", e)
-        return 1
-    try:
-        controller = build_controller(config, store)
-        c = config.charging
-        log.info(
-            "Controller: every %.0f s, %.0f s window, %d-%d A at %.1f W/A, start after %.0f s, "
-            "stop after %.0f s",
-            c.interval_s,
-            c.window_s,
-            c.min_current_a,
-            c.max_current_a,
-            c.effective_watts_per_amp,
-            c.start_delay_s,
-            c.stop_delay_s,
-        )
-        if getattr(args, "once", False):
-            controller.run_cycle(utcnow())
-            return 1 if controller.failures else 0
-        stopping = threading.Event()
-
-        def on_signal(signum: int, _frame: object) -> None:
-            log.info("Signal %d: stopping after this cycle", signum)
-            stopping.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        beat_path = config.health.heartbeat_file
-        run_loop(
-            controller,
-            c.interval_s,
-            sleep=stopping.wait,
-            stop=stopping.is_set,
-            heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
-        )
-        log.info("Controller stopped")
-        return 0
-    finally:
-        store.close()

@@ -15,8 +15,9 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from common.config import Config
 
@@ -34,6 +35,28 @@ class WallboxSession:
     refresh_token: str = ""
     refresh_token_ttl_ms: int = 0
     charger_id: str | None = None
+    #: The file it came from (not saved in it).
+    path: Path | None = field(default=None, compare=False)
+
+
+def put_tokens(w: Any, s: WallboxSession) -> None:
+    """Hand a kept token to a ``wallbox.Wallbox`` as if it had signed in itself."""
+    if s.token:
+        w.jwtToken, w.jwtTokenTtl = s.token, s.token_ttl_ms
+        w.jwtRefreshToken, w.jwtRefreshTokenTtl = s.refresh_token, s.refresh_token_ttl_ms
+        w.headers["Authorization"] = f"Bearer {s.token}"
+
+
+def taken_tokens(w: Any, account: str, charger_id: str | None) -> WallboxSession:
+    """What to keep of a ``wallbox.Wallbox``'s sign-in."""
+    return WallboxSession(
+        account=account,
+        token=w.jwtToken,
+        token_ttl_ms=int(w.jwtTokenTtl or 0),
+        refresh_token=w.jwtRefreshToken,
+        refresh_token_ttl_ms=int(w.jwtRefreshTokenTtl or 0),
+        charger_id=charger_id,
+    )
 
 
 def account_key(username: str, auth_url: str, api_url: str) -> str:
@@ -76,6 +99,7 @@ class SessionFile:
                 refresh_token=str(data.get("refresh_token") or ""),
                 refresh_token_ttl_ms=int(data.get("refresh_token_ttl_ms") or 0),
                 charger_id=None if data.get("charger_id") is None else str(data["charger_id"]),
+                path=self.path,
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("ignoring the Wallbox session file %s (unreadable)", self.path)
@@ -84,18 +108,27 @@ class SessionFile:
 
     def save(self, session: WallboxSession) -> None:
         """Write atomically with mode 0600; a failure costs a sign-in at the next start only."""
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(session), f)
-            os.replace(tmp, self.path)
-        except OSError as e:
-            if not self._warned:
-                log.warning(
-                    "cannot keep the Wallbox session in %s (%s): signing in at each start",
-                    self.path,
-                    e.strerror or type(e).__name__,
-                )
-                self._warned = True
-            tmp.unlink(missing_ok=True)
+        kept = asdict(session)
+        kept.pop("path")
+        error = write_private(self.path, kept)
+        if error is not None and not self._warned:
+            log.warning(
+                "cannot keep the Wallbox session in %s (%s): signing in at each start",
+                self.path,
+                error,
+            )
+            self._warned = True
+
+
+def write_private(path: Path, data: dict[str, Any]) -> str | None:
+    """Write JSON atomically with mode 0600; the reason it failed, or None."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        return e.strerror or type(e).__name__
+    return None

@@ -7,16 +7,18 @@ Kept apart from the rules so ``controller.rules`` and ``controller.policy`` can 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from common.config import ChargingConfig
 from common.models import Mode
-from common.snapshot import ChargerSnapshot
+from common.snapshot import ChargerSnapshot, Phase
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, docs/design.md,
 #: "Surplus arithmetic").
 DEFAULT_SETTLE_S = 30.0
+#: A charger that stayed Scheduled when asked to start is asked again after this long.
+START_RETRY_S = 3600.0
 #: Guards floor() against float noise: 6 x 692.82 W must give 6 A, not 5.
 _EPS = 1e-6
 
@@ -32,6 +34,9 @@ class PolicySettings:
     stop_delay_s: float = ChargingConfig.stop_delay_s
     window_s: float = ChargingConfig.window_s
     settle_s: float = DEFAULT_SETTLE_S
+    #: What a car on one phase draws per ampere on this connection, when that is less than
+    #: ``watts_per_amp`` (a 3-phase connection whose car is not known yet); None: no less.
+    one_phase_watts_per_amp: float | None = None
 
     def __post_init__(self) -> None:
         if self.watts_per_amp <= 0:
@@ -49,11 +54,13 @@ class PolicySettings:
             stop_delay_s=c.stop_delay_s,
             window_s=c.window_s,
             settle_s=settle_s,
+            one_phase_watts_per_amp=one_phase_watts_per_amp(c),
         )
 
-    def target_a(self, surplus_w: float) -> int:
-        """Whole amps the surplus pays for (unclamped; may be negative)."""
-        return math.floor(surplus_w / self.watts_per_amp + _EPS)
+    def target_a(self, surplus_w: float, watts_per_amp: float | None = None) -> int:
+        """Whole amps the surplus pays for (unclamped; may be negative), at the car's measured
+        watts per ampere when given, else the configured."""
+        return math.floor(surplus_w / (watts_per_amp or self.watts_per_amp) + _EPS)
 
     def clamp(self, current_a: int) -> int:
         return min(max(current_a, self.min_current_a), self.max_current_a)
@@ -66,16 +73,42 @@ class PolicySettings:
         return min(self.max_current_a, avail)
 
 
+def one_phase_watts_per_amp(c: ChargingConfig) -> float | None:
+    """A 1-phase car behind a 3-phase connection draws at one phase's voltage: 230.9 W/A on
+    3N~400 V, 230 W/A between two lines of the Belgian 3 x 230 V delta. None when the config
+    already says one phase, or sets ``watts_per_amp`` itself (then the user knows the car)."""
+    if c.phases == 1 or c.watts_per_amp is not None:
+        return None
+    star = c.voltage_v > 300
+    return c.voltage_v / math.sqrt(3) if star else c.voltage_v
+
+
+@dataclass(frozen=True, slots=True)
+class CarWatts:
+    """What the car draws per ampere of setpoint, as the controller measured it
+    (controller.measure; docs/design.md, "Surplus arithmetic")."""
+
+    #: Measured in this session (charger status, or the meter's step at a command); None: not
+    #: yet, the configured value stands.
+    measured_w_per_a: float | None = None
+    #: For the start threshold while nothing is measured this session: the last session's
+    #: measurement, else a 1-phase car's (a start at min current then measures it).
+    start_w_per_a: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyInputs:
     """One cycle's view. ``grid_power_mean_w`` is the mean over the whole window (None: no reading,
     the data is stale); ``settled_mean_w`` the mean over the readings since ``settled_since``
-    (None: none yet, the last change is still settling)."""
+    (None: none yet, the last change is still settling). ``store_failed``: the means are None
+    because the store did not answer, not because the meter sent nothing."""
 
     mode: Mode
     grid_power_mean_w: float | None
     settled_mean_w: float | None
     charger: ChargerSnapshot | None
+    car: CarWatts = CarWatts()
+    store_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +129,47 @@ class PolicyState:
     expected_drawing: bool | None = None
     released: bool = False
     last_command_at: datetime | None = None
+    #: What the charger drew when our last command went out: until the command takes effect it
+    #: may still draw that (docs/design.md, "The settle rule").
+    prev_draw_w: float | None = None
+    #: Cycles in a row whose store reads failed (the grace before the stale rule).
+    store_misses: int = 0
+    #: When a start at min current began measuring the car (its watts per ampere unknown).
+    probing_since: datetime | None = None
+    #: A start was tried on this Ready episode (one per episode; docs/design.md, "Decision rules").
+    ready_probed: bool = False
+    #: When the sun first covered a start while the charger said Ready (the probe's start delay).
+    ready_sun_since: datetime | None = None
+    #: The charger stayed Scheduled when asked to start: no new start before this.
+    start_refused_until: datetime | None = None
+    #: The phase of the last status read (not our estimate): shows a schedule starting the car.
+    seen_phase: Phase | None = None
+    #: The Wallbox app's schedule charges the car: left alone until it stops.
+    schedule_charging: bool = False
 
 
 def settled_since(state: PolicyState) -> datetime | None:
     """The ``since`` to pass to ``Store.grid_power_mean`` for ``PolicyInputs.settled_mean_w``."""
     return state.settled_from
+
+
+def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings) -> PolicyState:
+    """The state with no time in the future: a wall clock that stepped back an hour must not make
+    a start or stop delay, or the settle window, last an hour more (docs/design.md, "Fail-safe")."""
+    settle = timedelta(seconds=settings.settle_s)
+
+    def clamp(t: datetime | None, latest: datetime) -> datetime | None:
+        return None if t is None else min(t, latest)
+
+    return replace(
+        state,
+        surplus_since=clamp(state.surplus_since, now),
+        short_since=clamp(state.short_since, now),
+        settled_from=clamp(state.settled_from, now + settle),
+        last_command_at=clamp(state.last_command_at, now),
+        probing_since=clamp(state.probing_since, now),
+        ready_sun_since=clamp(state.ready_sun_since, now),
+        start_refused_until=clamp(
+            state.start_refused_until, now + timedelta(seconds=START_RETRY_S)
+        ),
+    )

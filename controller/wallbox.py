@@ -8,6 +8,13 @@ sign-in) without any request at all, reuses its token until it is about to expir
 again once on 401. Between reads it remembers what it sent, so a decision never waits for a read it
 may not make; the snapshot says which fields are that memory rather than a read.
 
+A 403 on a command is another matter (OCPP mode, missing rights; Home Assistant calls it
+"insufficient rights"): that command is not sent again for an hour, doubling up to six, while the
+status is still read every minute; a read that shows OCPP switched off ends it at once. Every
+request has a total deadline (controller.deadline), and the stop event of a stopping process
+abandons one that hangs. Bad numbers in a status body are read as "not reported"
+(controller.wallbox_status).
+
 A 429 costs exactly one cycle: the back-off runs a minute from the refused answer, and the next
 cycle, which starts a few milliseconds before that minute is over (the loop keeps a fixed grid
 from each cycle's start), waits out those milliseconds instead of being refused for another
@@ -15,19 +22,21 @@ minute. At start, the token and charger id come from the session file (controlle
 without one, the sign-in and the charger look-up go out in the first cycle and the status read in
 the next, so no minute carries more than two GETs.
 
-Time comes from an injected clock, so the simulator can run a day through this code in seconds.
+Time comes from injected clocks, so the simulator can run a day through this code in seconds:
+the wall clock for what people read and for token expiry (epoch milliseconds from the cloud), a
+monotonic one for every interval, so a wall-clock step neither blocks reads nor ends a back-off.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-import requests
 from wallbox import Wallbox
 
 from common.config import WallboxConfig
@@ -36,38 +45,45 @@ from common.ports import (
     ChargerAuthError,
     ChargerError,
     ChargerRateLimited,
+    ChargerRefused,
     ChargerStarting,
     ChargerUnavailable,
 )
 from common.snapshot import (
-    STATUS_CHARGING,
-    STATUS_PAUSED,
     ChargerSnapshot,
-    Phase,
-    status_phase,
 )
-from controller.ratelimit import Clock, RateLimiter, RateLimits, Sleep
-from controller.session import SessionFile, WallboxSession, account_key
+from controller.deadline import RequestRunner
+from controller.ratelimit import Clock, Monotonic, RateLimiter, RateLimits, Sleep
+from controller.session import SessionFile, account_key, put_tokens, taken_tokens
+from controller.wallbox_errors import (
+    REFUSED_HELP,
+    http_status,
+    sign_in_refused,
+    transport_error,
+)
+from controller.wallbox_status import StatusRead, overlay, parse_status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    at: datetime
-    status_id: int | None
-    setpoint_a: int | None
-    power_kw: float | None
-    added_energy_kwh: float | None
-    max_available_a: int | None = None
+#: The total deadline of a request is ``wallbox.timeout_s`` plus this (controller.deadline).
+DEADLINE_SLACK_S = 1.0
+#: Both remote actions go to one endpoint: the cloud that refuses one refuses the other.
+REMOTE_ACTIONS = ("pause", "resume")
 
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
     value: Any
-    at: datetime
+    mono_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    until_s: float  # monotonic
+    strikes: int
 
 
 class WallboxCharger:
@@ -83,13 +99,19 @@ class WallboxCharger:
         max_read_age_s: float = 300.0,
         session_file: SessionFile | None = None,
         sleep: Sleep = time.sleep,
+        monotonic: Monotonic | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         if not config.username or not config.password:
             raise ChargerAuthError("wallbox.username and wallbox.password are required")
         self._clock = clock
-        self.limiter = RateLimiter(limits or RateLimits(), clock, sleep)
+        if monotonic is None:  # a simulated clock is its own monotonic clock
+            monotonic = time.monotonic if clock is utcnow else (lambda: clock().timestamp())
+        self._mono = monotonic
+        self.limiter = RateLimiter(limits or RateLimits(), clock, sleep, monotonic)
+        self._runner = RequestRunner(config.timeout_s + DEADLINE_SLACK_S, stop)
         self._wpa = watts_per_amp
-        self._settle = timedelta(seconds=settle_s)
+        self._settle_s = settle_s
         self._max_read_age_s = max_read_age_s
         # The package's own timeout default is None: a hung cloud would hang the controller.
         self._w = Wallbox(
@@ -98,9 +120,10 @@ class WallboxCharger:
         self._w.baseUrl = _with_slash(config.api_url)
         self._w.authUrl = _with_slash(config.auth_url)
         self._charger_id: str | None = config.charger_id
-        self._read: _Read | None = None
+        self._read: StatusRead | None = None
         self._setpoint: _Sent | None = None
         self._enabled: _Sent | None = None
+        self._refused: dict[str, _Refusal] = {}
         self.sign_ins = 0  # sign-ins and refreshes, for tests and the log
         self._session_file = session_file
         self._account = account_key(config.username, self._w.authUrl, self._w.baseUrl)
@@ -126,18 +149,18 @@ class WallboxCharger:
 
     def set_current(self, current_a: int, now: datetime) -> None:
         current_a = int(current_a)
-        self._request("write", lambda cid: self._w.setMaxChargingCurrent(cid, current_a))
-        self._setpoint = _Sent(current_a, now)
+        self._write("set_current", lambda cid: self._w.setMaxChargingCurrent(cid, current_a))
+        self._setpoint = _Sent(current_a, self._mono())
         log.debug("set max charging current %d A", current_a)
 
     def pause(self, now: datetime) -> None:
-        self._request("write", self._w.pauseChargingSession)
-        self._enabled = _Sent(False, now)
+        self._write("pause", self._w.pauseChargingSession)
+        self._enabled = _Sent(False, self._mono())
         log.debug("paused")
 
     def resume(self, now: datetime) -> None:
-        self._request("write", self._w.resumeChargingSession)
-        self._enabled = _Sent(True, now)
+        self._write("resume", self._w.resumeChargingSession)
+        self._enabled = _Sent(True, self._mono())
         log.debug("resumed")
 
     @property
@@ -150,65 +173,34 @@ class WallboxCharger:
         def sent() -> None:
             # Only a request that went out makes the next read wait a minute; one our own
             # limiter refused must not push the next read back another cycle.
-            self.limiter.last_status_attempt = self._clock()
+            self.limiter.last_status_attempt = self._mono()
 
         body = self._request("get", self._w.getChargerStatus, on_sent=sent)
-        try:
-            config = body.get("config_data") or {}
-            status_id = body.get("status_id")
-            setpoint = config.get("max_charging_current")
-            power = body.get("charging_power")
-            energy = body.get("added_energy")
-            # amperes despite its name (docs/design.md, "The Wallbox cloud")
-            available = body.get("max_available_power")
-            self._read = _Read(
-                at=now,
-                status_id=None if status_id is None else int(status_id),
-                setpoint_a=None if setpoint is None else int(setpoint),
-                power_kw=None if power is None else float(power),
-                added_energy_kwh=None if energy is None else float(energy),
-                max_available_a=None if available is None else int(available),
-            )
-        except (AttributeError, TypeError, ValueError) as e:
-            raise ChargerUnavailable(f"unexpected status answer: {e}") from None
+        read = parse_status(body, now, self._mono())
+        was_ocpp = self._read is not None and self._read.operation_mode == "ocpp"
+        if was_ocpp and read.operation_mode != "ocpp" and self._refused:
+            log.info("The charger left OCPP mode: commands are sent again")
+            self._refused.clear()
+        self._read = read
 
-    def _newer_than(self, r: _Read, sent: _Sent | None) -> _Sent | None:
+    def _newer_than(self, r: StatusRead, sent: _Sent | None) -> _Sent | None:
         """``sent`` when the read cannot reflect it yet (sent after, or just before, the read)."""
-        return sent if sent is not None and r.at < sent.at + self._settle else None
+        return sent if sent is not None and r.mono_s < sent.mono_s + self._settle_s else None
 
     def _build(self, now: datetime, error: ChargerError | None) -> ChargerSnapshot:
         """The last read, overlaid with commands it cannot reflect yet (sent after, or less than
         settle_s before, the read)."""
         r = self._read
         assert r is not None
-        estimated: set[str] = set()
-        status_id, setpoint = r.status_id, r.setpoint_a
-
         sent_setpoint = self._newer_than(r, self._setpoint)
-        if sent_setpoint is not None:
-            setpoint = sent_setpoint.value
-            estimated.add("setpoint_a")
         sent_enabled = self._newer_than(r, self._enabled)
-        if sent_enabled is not None:
-            phase = status_phase(status_id)
-            if sent_enabled.value and phase in (Phase.PAUSED, Phase.SCHEDULED):
-                status_id = STATUS_CHARGING
-                estimated.add("status")
-            elif not sent_enabled.value and phase in (
-                Phase.CHARGING,
-                Phase.CAR_DEMAND,
-                Phase.WAITING,
-            ):
-                status_id = STATUS_PAUSED
-                estimated.add("status")
-        age_s = (now - r.at).total_seconds()
-        if status_phase(status_id) is not Phase.CHARGING:
-            power_w = 0.0
-        elif not estimated and r.power_kw is not None and age_s <= self._max_read_age_s:
-            power_w = r.power_kw * 1000.0  # the cloud reports kW
-        else:
-            power_w = (setpoint or 0) * self._wpa
-            estimated.add("power_w")
+        status_id, setpoint, power_w, estimated = overlay(
+            r,
+            None if sent_setpoint is None else sent_setpoint.value,
+            None if sent_enabled is None else sent_enabled.value,
+            fresh=self._mono() - r.mono_s <= self._max_read_age_s,
+            watts_per_amp=self._wpa,
+        )
         return ChargerSnapshot(
             ts=now,
             charger_id=self._charger_id or "?",
@@ -217,18 +209,38 @@ class WallboxCharger:
             power_w=power_w,
             added_energy_kwh=r.added_energy_kwh,
             read_at=r.at,
-            estimated=frozenset(estimated),
+            estimated=estimated,
             read_error=None if error is None else str(error),
             max_available_a=r.max_available_a,
+            operation_mode=r.operation_mode,
+            refused=frozenset(
+                name for name, refusal in self._refused.items() if refusal.until_s > self._mono()
+            ),
         )
 
     # -- requests ------------------------------------------------------------------------------
+
+    def _write(self, command: str, call: Callable[[str], T]) -> T:
+        """A command, unless the cloud refused it (403) and its back-off has not ended."""
+        refusal = self._refused.get(command)
+        if refusal is not None and self._mono() < refusal.until_s:
+            until = self.limiter.wall(refusal.until_s)
+            raise ChargerRefused(
+                f"{command} refused by the Wallbox cloud (HTTP 403); next try at {until:%H:%M}",
+                command,
+                until,
+            )
+        result = self._request("write", call, command=command)
+        for name in REMOTE_ACTIONS if command in REMOTE_ACTIONS else (command,):
+            self._refused.pop(name, None)
+        return result
 
     def _request(
         self,
         kind: Literal["get", "write"],
         call: Callable[[str], T],
         on_sent: Callable[[], None] | None = None,
+        command: str | None = None,
     ) -> T:
         """One API request with a token, re-authenticating once on 401."""
         self._ensure_token()
@@ -238,28 +250,53 @@ class WallboxCharger:
             if on_sent is not None:
                 on_sent()
             try:
-                result = call(cid)
+                result = self._runner.run(lambda: call(cid))
+            except ChargerUnavailable:
+                self.limiter.answered(kind)
+                raise  # the deadline passed, or the process is stopping
             except Exception as e:  # mapped below; the package raises requests' exceptions
                 self.limiter.answered(kind)
-                status = _http_status(e)
+                status = http_status(e)
                 if status == 401 and attempt == 1:
                     log.info("Wallbox cloud answered 401: signing in again")
                     self._w.jwtToken = ""
                     self._ensure_token()
                     continue
+                if status == 403 and command is not None:
+                    raise self._refuse(command) from None
                 raise self._map_error(e, status, sign_in=False) from None
             self.limiter.answered(kind)
             self.limiter.succeeded()
             return result
         raise AssertionError("unreachable")
 
+    def _refuse(self, command: str) -> ChargerRefused:
+        """A 403 on a command: not that command again for an hour, doubling up to six."""
+        limits, before = self.limiter.limits, self._refused.get(command)
+        strikes = 1 if before is None else before.strikes + 1
+        wait_s = min(limits.refused_backoff_s * 2 ** (strikes - 1), limits.max_refused_backoff_s)
+        refusal = _Refusal(self._mono() + wait_s, strikes)
+        for name in REMOTE_ACTIONS if command in REMOTE_ACTIONS else (command,):
+            self._refused[name] = refusal
+        until = self.limiter.wall(refusal.until_s)
+        log.warning(
+            "Wallbox cloud refused %s (HTTP 403): %s. Not sent again before %s; the status is "
+            "still read every minute",
+            command,
+            REFUSED_HELP,
+            f"{until:%H:%M}",
+        )
+        return ChargerRefused(f"{command} refused (HTTP 403)", command, until)
+
     def _ensure_charger_id(self) -> str:
         if self._charger_id is None:
             self.limiter.acquire("get")
             try:
-                ids = self._w.getChargersList()
+                ids = self._runner.run(self._w.getChargersList)
+            except ChargerUnavailable:
+                raise
             except Exception as e:
-                raise self._map_error(e, _http_status(e), sign_in=False) from None
+                raise self._map_error(e, http_status(e), sign_in=False) from None
             finally:
                 self.limiter.answered("get")
             if not ids:
@@ -288,10 +325,13 @@ class WallboxCharger:
         refreshing = bool(w.jwtToken)
         self.limiter.acquire("get")
         try:
-            w.authenticate()
+            self._runner.run(w.authenticate)
+        except ChargerUnavailable:
+            self.limiter.answered("get")
+            raise
         except Exception as e:
             self.limiter.answered("get")
-            status = _http_status(e)
+            status = http_status(e)
             if refreshing and status in (400, 401, 403):
                 log.info("token refresh refused (HTTP %s): signing in", status)
                 w.jwtToken = ""
@@ -307,39 +347,22 @@ class WallboxCharger:
 
     def _restore_session(self) -> None:
         """Take the token and charger id a previous run kept, if they are for this account."""
-        if self._session_file is None:
-            return
-        s = self._session_file.load(self._account)
+        s = None if self._session_file is None else self._session_file.load(self._account)
         if s is None:
             return
-        if s.token:
-            w = self._w
-            w.jwtToken, w.jwtTokenTtl = s.token, s.token_ttl_ms
-            w.jwtRefreshToken, w.jwtRefreshTokenTtl = s.refresh_token, s.refresh_token_ttl_ms
-            w.headers["Authorization"] = f"Bearer {s.token}"
+        put_tokens(self._w, s)
         if self._charger_id is None and s.charger_id:
             self._charger_id = s.charger_id
-        log.info("Wallbox session restored from %s", self._session_file.path)
+        log.info("Wallbox session restored from %s", s.path)
 
     def _save_session(self) -> None:
-        if self._session_file is None:
-            return
-        w = self._w
-        self._session_file.save(
-            WallboxSession(
-                account=self._account,
-                token=w.jwtToken,
-                token_ttl_ms=int(w.jwtTokenTtl or 0),
-                refresh_token=w.jwtRefreshToken,
-                refresh_token_ttl_ms=int(w.jwtRefreshTokenTtl or 0),
-                charger_id=self._charger_id,
-            )
-        )
+        if self._session_file is not None:
+            self._session_file.save(taken_tokens(self._w, self._account, self._charger_id))
 
     def _map_error(self, e: Exception, status: int | None, sign_in: bool) -> ChargerError:
         if status == 429 or (status == 403 and not sign_in):
             until = self.limiter.back_off()
-            why = "too many requests" if status == 429 else "throttled or insufficient rights"
+            why = "too many requests" if status == 429 else "throttled"
             log.warning(
                 "Wallbox cloud answered %s (%s): no requests until %s",
                 status,
@@ -348,28 +371,13 @@ class WallboxCharger:
             )
             return ChargerRateLimited(f"HTTP {status} ({why})", until)
         if sign_in and status in (400, 401, 403):
-            until = self.limiter.back_off(self.limiter.limits.auth_backoff_s)
-            return ChargerAuthError(
-                f"Wallbox sign-in refused (HTTP {status}): check wallbox.username/password; "
-                f"next try after {until:%H:%M:%S}"
+            return sign_in_refused(
+                status, self.limiter.back_off(self.limiter.limits.auth_backoff_s)
             )
-        if status == 401:
-            return ChargerAuthError("Wallbox cloud refused the token twice (HTTP 401)")
-        if status is not None:
-            return ChargerUnavailable(f"Wallbox cloud answered HTTP {status}")
-        if isinstance(e, requests.Timeout):
-            return ChargerUnavailable("Wallbox cloud timed out")
-        if isinstance(e, requests.RequestException):
-            return ChargerUnavailable(f"Wallbox cloud unreachable: {type(e).__name__}")
-        if isinstance(e, ValueError | KeyError | TypeError):
-            return ChargerUnavailable(f"unexpected answer from the Wallbox cloud: {e!r}")
-        raise e
-
-
-def _http_status(e: Exception) -> int | None:
-    if isinstance(e, requests.HTTPError) and e.response is not None:
-        return e.response.status_code
-    return None
+        error = transport_error(e, status)
+        if error is None:
+            raise e
+        return error
 
 
 def _with_slash(url: str) -> str:

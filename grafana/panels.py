@@ -229,11 +229,14 @@ def current() -> timeseries.Panel:
             "Charging current: setpoint vs target",
             "Setpoint: the current the charger is set to (read or sent). Target: what the "
             "controller computed from the surplus at each cycle, floor(surplus / W per A), "
-            "clamped to the charger's range; 0 means pause.",
+            "clamped to the charger's range; 0 means pause. Right axis: the watts per ampere "
+            "the car draws, as the controller measured it (230 for a car on one phase, 692.8 "
+            "for three on 3N~400 V), else the configured value.",
             grid(0, 14, 24, 8),
             "amp",
             Flux("A", q.windowed("charger", "current_a", "setpoint_a")),
             Flux("B", q.windowed("decision", "target_a", "target_a")),
+            Flux("C", q.windowed("charger", "watts_per_amp", "car_w_per_a")),
         )
         .decimals(0)
         .axis_soft_min(0)
@@ -244,6 +247,15 @@ def current() -> timeseries.Panel:
             [
                 rename("setpoint_a", "Charger setpoint", "blue"),
                 rename("target_a", "Controller target", "yellow", dashed()),
+                rename(
+                    "car_w_per_a",
+                    "Car: W per A",
+                    "purple",
+                    prop("unit", "suffix: W/A"),
+                    prop("custom.axisPlacement", "right"),
+                    prop("custom.axisSoftMin", 0),
+                    prop("decimals", 1),
+                ),
             ]
         )
     )

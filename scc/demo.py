@@ -7,8 +7,9 @@ times faster than the wall clock:
 - the real collector polling it every simulated second into a SQLite store in a temporary folder;
 - the real controller steering the simulated Wallbox cloud through the real ``wallbox`` package
   (rate limits, latency and token expiry in simulated time);
-- the real toggle app on http://127.0.0.1:PORT, reading the same store: switching the mode there
-  changes what the controller does at its next cycle.
+- the real toggle app on http://127.0.0.1:PORT (``--host 0.0.0.0``: on every network, for a
+  phone to reach a headless Pi; without a password, as nothing real can be switched), reading
+  the same store: switching the mode there changes what the controller does at its next cycle.
 The day starts just before the profile's first sunny spell, so the controller starts the car
 within a minute. Ctrl-C or SIGTERM stops everything, writes what is pending and exits 0.
 """
@@ -16,14 +17,16 @@ within a minute. Ctrl-C or SIGTERM stops everything, writes what is pending and 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
+import socket
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -37,10 +40,12 @@ from common.timeutil import local_day_start
 from controller.policy import PolicySettings
 from controller.service import Controller, run_loop
 from controller.wallbox import WallboxCharger
+from scc.replay import CarOptions
+from scc.replay_cli import car_options
 from sim.clock import ScaledClock, sim_day_start
 from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
-from sim.rig import SimHouse, profile_origin, wallbox_config
+from sim.rig import SimHouse, car_watts_per_amp, profile_origin, wallbox_config
 from sim.wallbox_cloud import SimCharger, WallboxCloud
 
 log = logging.getLogger("demo")
@@ -102,7 +107,55 @@ def start_second(profile: Profile, config: Config, start: str | None) -> int:
     return max(sunny - LEAD_S, profile.start_s)
 
 
-def _demo_config(config: Config, tmp: Path, port: int, meter_url: str, cloud: WallboxCloud):
+@dataclass(frozen=True, slots=True)
+class PageAddress:
+    """Where the phone page listens: ``--host`` and ``--port``."""
+
+    host: str
+    port: int
+
+    @property
+    def local_only(self) -> bool:
+        try:
+            return self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # a host name: whatever network it names
+
+    def banner(self) -> str:
+        """The lines that tell the user where to open the page, and who else can."""
+        if self.local_only:
+            return f"{_PAGE}{self.url(self.host)}  (switch the mode there)"
+        wildcard = self.host in ("0.0.0.0", "::", "")
+        shown = (lan_address() or "<this machine's address>") if wildcard else self.host
+        return (
+            f"{_PAGE}{self.url(shown)}  (listening on {self.host or '*'}; "
+            "`hostname -I` shows this machine's addresses)\n"
+            "  no password:         anyone on this network can open the page and flip the "
+            "switch; it steers only the simulated charger"
+        )
+
+    def url(self, host: str) -> str:
+        return f"http://[{host}]:{self.port}/" if ":" in host else f"http://{host}:{self.port}/"
+
+
+_PAGE = "  phone page:          "
+
+
+def lan_address() -> str | None:
+    """This machine's address on its network: the source address of a route out (connecting a
+    UDP socket sends nothing), or None without a network."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): routed, never reached
+            address = str(s.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def _demo_config(
+    config: Config, tmp: Path, page: PageAddress, meter_url: str, cloud: WallboxCloud
+) -> Config:
     """The user's charging settings; everything else pointed at the simulated devices."""
     return replace(
         config,
@@ -110,7 +163,7 @@ def _demo_config(config: Config, tmp: Path, port: int, meter_url: str, cloud: Wa
         meter=replace(config.meter, url=meter_url, api="v1", spool_path=str(tmp / "spool")),
         # The id is known, as it would be in a config: no look-up eating the first minute's GETs.
         wallbox=wallbox_config(cloud, charger_id=str(cloud.charger.charger_id)),
-        toggle_app=replace(config.toggle_app, host="127.0.0.1", port=port, password=None),
+        toggle_app=replace(config.toggle_app, host=page.host, port=page.port, password=None),
         source="<demo>",
     )
 
@@ -145,7 +198,9 @@ class _Threads:
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
     speed = float(getattr(args, "speed", 20.0) or 20.0)
-    port = int(getattr(args, "port", 8080))
+    page = PageAddress(
+        str(getattr(args, "host", None) or "127.0.0.1"), int(getattr(args, "port", 8080))
+    )
     duration = getattr(args, "duration", None)
     if speed <= 0 or speed > 1000:
         print("scc demo: --speed must be above 0 and at most 1000", file=sys.stderr)
@@ -158,6 +213,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         if profile is None:
             profile = synthetic_day("broken")  # the same day as bench/days/broken.csv
         first_s = start_second(profile, config, getattr(args, "start", None))
+        car = car_options(args)
     except (ProfileError, ValueError) as e:
         print(f"scc demo: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -172,7 +228,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="scc-demo-") as tmp:
-            return _run(config, profile, first_s, speed, port, duration, Path(tmp), stop)
+            return _run(config, profile, car, first_s, speed, page, duration, Path(tmp), stop)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -181,9 +237,10 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
 def _run(
     config: Config,
     profile: Profile,
+    car: CarOptions,
     first_s: int,
     speed: float,
-    port: int,
+    page: PageAddress,
     duration: float | None,
     tmp: Path,
     stop: threading.Event,
@@ -198,11 +255,19 @@ def _run(
         h.setFormatter(SimTimeFormatter(clock))
     c = config.charging
     settings = PolicySettings.from_config(c)
-    charger = SimCharger(clock, watts_per_amp=settings.watts_per_amp, setpoint_a=c.max_current_a)
+    charger = SimCharger(
+        clock,
+        watts_per_amp=car_watts_per_amp(c, car.phases),
+        setpoint_a=c.max_current_a,
+        phases=car.phases or c.phases,
+    )
     house = SimHouse(profile, charger, origin)
-    cloud = WallboxCloud(clock, charger=charger).start()
-    meter = MeterServer(SimulatedP1(house.grid_power_w, clock)).start()
-    cfg = _demo_config(config, tmp, port, meter.url, cloud)
+    cloud = WallboxCloud(
+        clock, charger=charger, ocpp_mode=car.ocpp_mode, zero_kw_every=car.zero_kw_every
+    ).start()
+    p1 = SimulatedP1(house.grid_power_w, clock, phase_provider=house.phase_powers_w)
+    meter = MeterServer(p1).start()
+    cfg = _demo_config(config, tmp, page, meter.url, cloud)
     db = cfg.store.sqlite_path
     stores: list[SqliteStore] = []
 
@@ -213,10 +278,10 @@ def _run(
 
     app = create_app(cfg, store=store(), clock=clock)
     try:
-        server = create_server(app, host="127.0.0.1", port=port, threads=4, ident="scc")
+        server = create_server(app, host=page.host, port=page.port, threads=4, ident="scc")
     except OSError as e:
         print(
-            f"scc demo: cannot listen on 127.0.0.1:{port}: {e.strerror or e} (try --port)",
+            f"scc demo: cannot listen on {page.host}:{page.port}: {e.strerror or e} (try --port)",
             file=sys.stderr,
         )
         meter.stop()
@@ -246,7 +311,7 @@ def _run(
         f"Solar Car Charge demo: a simulated {profile.name} day from {start_local:%H:%M}, "
         f"{speed:g}x real time (a controller cycle of {c.interval_s:.0f} s every "
         f"{c.interval_s / speed:.1f} s)\n"
-        f"  phone page:          http://127.0.0.1:{port}/  (switch the mode there)\n"
+        f"{page.banner()}\n"
         f"  simulated P1 meter:  {meter.url}/api/v1/data\n"
         f"  simulated Wallbox:   {cloud.api_url} (car plugged in, charger paused)\n"
         f"  store:               {db} (deleted at exit)\n"

@@ -14,50 +14,61 @@ The one shortcut: the meter is sampled in-process rather than over HTTP. 86 400 
 take about a minute and a half; the collector's HTTP path has its own tests and benchmark, and the
 controller sees only the readings in the store, which are the same either way.
 
-``--policy naive`` runs the original scripts' rule through the same Controller (scc.naive);
-``--policy perfect`` is the limit: current follows the instantaneous surplus at whole amps within
-[min, max], no delay, no rate limit (computed, nothing to drive).
+``--policy naive`` runs the original scripts' rule through the same Controller (scc.naive),
+``--policy seed`` and ``--policy evcc`` the two peers of the benchmark (scc.peers), each with its
+own cadence and window; ``--policy perfect`` is the limit: current follows the instantaneous
+surplus at whole amps within [min, max], no delay, no rate limit (computed, nothing to drive).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import itertools
-import json
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
-
-import yaml
+from typing import Any, Literal
 
 from collector.spool import Spool
 from collector.writer import ReadingWriter
-from common.config import Config, ConfigError
+from common.config import Config
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
-from controller.policy import PolicySettings, decide
+from controller.policy import PolicySettings
 from controller.service import Controller
 from controller.wallbox import WallboxCharger
-from scc.naive import NAIVE_WINDOW_S, decide_naive
+from scc.peers import policy_for
 from sim.clock import ManualClock, sim_day_start
 from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
-from sim.profiles import Profile, ProfileError, load_csv
-from sim.rig import profile_origin, wallbox_config
+from sim.profiles import Profile
+from sim.rig import car_watts_per_amp, profile_origin, wallbox_config
 from sim.wallbox_cloud import SimCharger, WallboxCloud
 
-PolicyName = Literal["default", "naive", "perfect"]
-POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
+PolicyName = Literal["default", "naive", "seed", "evcc", "perfect"]
+POLICIES: tuple[str, ...] = ("default", "naive", "seed", "evcc", "perfect")
 #: The cloud passes a command on after 10-30 s (docs/design.md, "Surplus arithmetic"); the simulated
 #: charger takes 15 s.
 DEFAULT_LATENCY_S = 15.0
 EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CarOptions:
+    """The car and cloud as they are, whatever the config assumes (docs/design.md, "Replay and
+    benchmarks"): its phases, a cloud that reports 0 kW now and then, OCPP mode, a taper."""
+
+    #: 1 or 3; None: as ``charging.phases`` says.
+    phases: int | None = None
+    #: Every n-th status read of a charging car says 0 kW (0: never).
+    zero_kw_every: int = 0
+    #: The charger is in OCPP mode: remote actions (pause, resume) are refused with 403.
+    ocpp_mode: bool = False
+    #: The car takes less and less over its last this many kWh (with ``car_kwh``).
+    taper_kwh: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,7 @@ class ReplayOptions:
     car_kwh: float | None = None
     #: Keep the per-second series (for the plot); a benchmark can skip them.
     keep_series: bool = True
+    car: CarOptions = field(default_factory=lambda: CarOptions())
 
 
 @dataclass
@@ -114,26 +126,29 @@ class ReplayResult:
         return out
 
 
-def _charging_summary(config: Config, policy: str) -> dict[str, float]:
-    c = config.charging
+def _charging_summary(config: Config, policy: str, car: CarOptions) -> dict[str, float]:
+    c = config.charging if policy == "perfect" else policy_for(policy, config.charging)[1]
     out: dict[str, float] = {
         "watts_per_amp": round(c.effective_watts_per_amp, 1),
+        "car_watts_per_amp": round(car_watts_per_amp(c, car.phases), 1),
         "min_current_a": c.min_current_a,
         "max_current_a": c.max_current_a,
     }
     if policy != "perfect":
         out["interval_s"] = c.interval_s
-        out["window_s"] = NAIVE_WINDOW_S if policy == "naive" else c.window_s
-    if policy == "default":
+        out["window_s"] = c.window_s
+    if policy not in ("naive", "seed"):
         out["start_delay_s"] = c.start_delay_s
         out["stop_delay_s"] = c.stop_delay_s
     return out
 
 
-def limit_ev_w(profile: Profile, config: Config) -> list[float]:
+def limit_ev_w(profile: Profile, config: Config, car: CarOptions | None = None) -> list[float]:
+    """The perfect-tracking limit for the car as it is (its own watts per ampere)."""
     c = config.charging
+    wpa = car_watts_per_amp(c, None if car is None else car.phases)
     return perfect_tracking_ev_w(
-        profile.pv_w, profile.house_w, c.effective_watts_per_amp, c.min_current_a, c.max_current_a
+        profile.pv_w, profile.house_w, wpa, c.min_current_a, c.max_current_a
     )
 
 
@@ -143,7 +158,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
     if options.policy not in POLICIES:
         raise ValueError(f"unknown policy {options.policy!r} ({', '.join(POLICIES)})")
     started = time.perf_counter()
-    limit = limit_ev_w(profile, config)
+    limit = limit_ev_w(profile, config, options.car)
     limit_m = energy_balance(profile.pv_w, profile.house_w, limit)
     if options.policy == "perfect":
         starts, stops = count_sessions(limit)
@@ -151,7 +166,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
         metrics = replace(limit_m, starts=starts, stops=stops, current_changes=changes)
         series = None
         if options.keep_series:
-            wpa = config.charging.effective_watts_per_amp
+            wpa = car_watts_per_amp(config.charging, options.car.phases)
             series = DaySeries(
                 profile.start_s,
                 profile.pv_w,
@@ -162,7 +177,7 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
         return ReplayResult(
             profile=profile.name,
             policy="perfect",
-            charging=_charging_summary(config, "perfect"),
+            charging=_charging_summary(config, "perfect", options.car),
             metrics=metrics,
             limit_solar_kwh=limit_m.ev_solar_kwh,
             duration_s=len(profile),
@@ -173,6 +188,19 @@ def replay(profile: Profile, config: Config, options: ReplayOptions | None = Non
     result.limit_solar_kwh = limit_m.ev_solar_kwh
     result.runtime_s = time.perf_counter() - started
     return result
+
+
+def _reading(now: datetime, base_w: float, car_w: tuple[float, float, float]) -> Reading:
+    """What the P1 meter reads: the house and a 3-phase inverter spread evenly over the phases,
+    the car on its own (so a 1-phase car shows on L1 only)."""
+    phases = [round(base_w / 3 + w, 1) for w in car_w]
+    return Reading(
+        ts=now,
+        active_power_w=float(round(base_w + sum(car_w))),
+        active_power_l1_w=phases[0],
+        active_power_l2_w=phases[1],
+        active_power_l3_w=phases[2],
+    )
 
 
 @contextlib.contextmanager
@@ -192,21 +220,22 @@ def _quiet_controller(config: Config) -> Iterator[None]:
 
 
 def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
-    c = config.charging
-    if options.policy == "naive":
-        c = replace(c, window_s=NAIVE_WINDOW_S)
+    policy, c = policy_for(options.policy, config.charging)
     settings = PolicySettings.from_config(c)
     wpa = settings.watts_per_amp
     start = profile_origin(profile, sim_day_start()) + timedelta(seconds=profile.start_s)
     clock = ManualClock(start)
+    car = options.car
     charger = SimCharger(
         clock,
-        watts_per_amp=wpa,
+        watts_per_amp=car_watts_per_amp(c, car.phases),
         latency_s=options.latency_s,
         setpoint_a=c.max_current_a,
         paused=True,
         car_connected=True,
         kwh_to_full=options.car_kwh,
+        phases=car.phases or c.phases,
+        taper_kwh=car.taper_kwh,
     )
     n = len(profile)
     pv, house = profile.pv_w, profile.house_w
@@ -215,7 +244,9 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
     decisions: list[Decision] = []
     with (
         tempfile.TemporaryDirectory(prefix="scc-replay-") as tmp,
-        WallboxCloud(clock, charger=charger) as cloud,
+        WallboxCloud(
+            clock, charger=charger, ocpp_mode=car.ocpp_mode, zero_kw_every=car.zero_kw_every
+        ) as cloud,
         _quiet_controller(config),
     ):
         store = SqliteStore(":memory:")
@@ -229,7 +260,6 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
             clock=clock,
             settle_s=settings.settle_s,
         )
-        policy = decide_naive if options.policy == "naive" else decide
         controller = Controller(store, adapter, settings, policy=policy)
         interval = timedelta(seconds=c.interval_s)
         # The controller starts with the collector; its first window is mostly empty, as at home.
@@ -241,7 +271,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
                 clock.t = now
                 e = charger.power_w(now)
                 ev_w[i] = e
-                writer.add(Reading(ts=now, active_power_w=float(round(house[i] - pv[i] + e))))
+                writer.add(_reading(now, house[i] - pv[i], charger.phase_powers_w(now)))
                 if writer.due():
                     writer.flush()
                 if now >= next_cycle:
@@ -269,7 +299,7 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
     return ReplayResult(
         profile=profile.name,
         policy=options.policy,
-        charging=_charging_summary(config, options.policy),
+        charging=_charging_summary(config, options.policy, options.car),
         metrics=metrics,
         limit_solar_kwh=0.0,
         duration_s=n,
@@ -280,121 +310,3 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         if options.keep_series
         else None,
     )
-
-
-# -- the command line ---------------------------------------------------------------------------
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    """``["charging.start_delay_s=60"]`` -> ``{"charging.start_delay_s": 60}`` (YAML scalars)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, eq, text = item.partition("=")
-        key = key.strip()
-        if not eq or "." not in key:
-            raise ConfigError(f"--set {item}: expected SECTION.KEY=VALUE")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        out[key] = text if isinstance(value, dict | list) else value
-    return out
-
-
-def apply_sets(config: Config, items: Sequence[str]) -> Config:
-    """The config with ``--set`` overrides, validated like the file; errors name the --set."""
-    for key, value in parse_sets(items).items():
-        try:
-            config = config.with_overrides({key: value})
-        except ConfigError as e:
-            msg = str(e)
-            prefix = f"{config.source}: "
-            msg = msg[len(prefix) :] if msg.startswith(prefix) else msg
-            raise ConfigError(f"--set {key}={value}: {msg}") from None
-    return config
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1%}"
-
-
-def format_table(r: ReplayResult) -> str:
-    m = r.metrics
-    settings = ", ".join(f"{k} {v:g}" for k, v in r.charging.items())
-    lines = [
-        f"Replay of {r.profile} ({r.duration_s / 3600:.1f} h), policy {r.policy}",
-        f"  {settings}",
-        "",
-        f"  {'PV':<34}{m.pv_kwh:8.2f} kWh",
-        f"  {'house':<34}{m.house_kwh:8.2f} kWh",
-        f"  {'surplus (PV above house)':<34}{m.surplus_kwh:8.2f} kWh",
-        f"  {'EV':<34}{m.ev_kwh:8.2f} kWh",
-        f"  {'  from solar':<34}{m.ev_solar_kwh:8.2f} kWh   solar share {_pct(m.solar_share)}",
-        f"  {'  from the grid':<34}{m.ev_grid_kwh:8.2f} kWh",
-        f"  {'grid import':<34}{m.import_kwh:8.2f} kWh",
-        f"  {'grid export':<34}{m.export_kwh:8.2f} kWh",
-        f"  {'limit (perfect tracking), solar':<34}{r.limit_solar_kwh:8.2f} kWh   "
-        f"captured {_pct(r.captured)}",
-        "",
-        f"  {'starts / stops':<34}{m.starts:>4} / {m.stops}",
-        f"  {'current changes':<34}{m.current_changes:>4}",
-    ]
-    if r.cloud_requests is not None:
-        lines += [
-            f"  {'charger writes':<34}{m.charger_writes:>4}",
-            f"  {'status reads':<34}{m.charger_reads:>4}",
-            f"  {'429 answers from the cloud':<34}{m.rate_limited:>4}",
-            f"  {'cloud requests in all':<34}{r.cloud_requests:>4}",
-        ]
-    lines.append(f"\nReplayed in {r.runtime_s:.1f} s")
-    return "\n".join(lines)
-
-
-def run_cli(config: Config, args: argparse.Namespace) -> int:
-    config = apply_sets(config, getattr(args, "set", None) or [])
-    policy = getattr(args, "policy", "default") or "default"
-    if policy not in POLICIES:
-        print(f"scc replay: --policy must be one of {', '.join(POLICIES)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    latency_s = getattr(args, "latency_s", None)
-    latency_s = DEFAULT_LATENCY_S if latency_s is None else latency_s
-    car_kwh = getattr(args, "car_kwh", None)
-    if not 0 <= latency_s <= 600 or (car_kwh is not None and car_kwh <= 0):
-        print("scc replay: --latency-s must be 0-600 and --car-kwh positive", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    plot_path = getattr(args, "plot", None)
-    if plot_path:
-        from scc.plot import PlotUnavailable, check_available
-
-        try:
-            check_available()
-        except PlotUnavailable as e:
-            print(f"scc replay: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    try:
-        profile = load_csv(args.profile)
-    except ProfileError as e:
-        print(f"scc replay: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    options = ReplayOptions(
-        policy=cast(PolicyName, policy),
-        latency_s=latency_s,
-        car_kwh=car_kwh,
-        keep_series=bool(plot_path),
-    )
-    result = replay(profile, config, options)
-    if plot_path:
-        from scc.plot import plot_day
-
-        try:
-            plot_day(result, plot_path)
-        except OSError as e:
-            print(f"scc replay: cannot write {plot_path}: {e.strerror or e}", file=sys.stderr)
-            return 1
-    if getattr(args, "json", False):
-        print(json.dumps(result.to_json()))
-    else:
-        print(format_table(result))
-        if plot_path:
-            print(f"Plot: {plot_path}")
-    return 0

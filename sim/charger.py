@@ -3,6 +3,11 @@
 It follows commands only after a latency, as the real charger does behind the cloud
 (docs/design.md, "The Wallbox cloud"), draws setpoint x watts per ampere while the car takes
 power, and counts the session's energy. Everything runs on an injected clock.
+
+The car is the car, not the config: ``watts_per_amp`` is what it really draws per ampere and
+``phases`` which meter phases that lands on (a plug-in hybrid on one phase of a 3-phase charger
+draws on L1 only), and with ``taper_kwh`` it takes less and less current over its last kWh, as a
+battery near full does (docs/design.md, "Surplus arithmetic").
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ class SimCharger:
     Status ids: 161 no car, 182 paused, 181 connected but the car takes nothing (full), 194
     charging. Draw = setpoint x watts_per_amp while charging (capped by what the car accepts).
     Time only moves forward; every query first advances the model to the asked time.
+
+    A schedule set in the Wallbox app can hold the car (``hold_on_schedule``): the charger then
+    shows ``schedule_status_id`` (179 Scheduled, or 161 Ready as some chargers do) and draws
+    nothing until the schedule starts it (``schedule_start``) or, when ``resume_overrides`` says
+    so, a remote resume does.
     """
 
     def __init__(
@@ -38,13 +48,24 @@ class SimCharger:
         kwh_to_full: float | None = None,
         car_max_current_a: int = 32,
         max_available_a: int = 32,
+        phases: int = 3,
+        taper_kwh: float = 0.0,
+        schedule_status_id: int | None = None,
+        resume_overrides: bool = True,
     ) -> None:
+        if phases not in (1, 3):
+            raise ValueError("phases must be 1 or 3")
         self._lock = threading.RLock()
         self.charger_id = charger_id
         self.watts_per_amp = watts_per_amp
         self.latency_s = latency_s
         self.max_available_a = max_available_a
         self.car_max_current_a = car_max_current_a
+        self.phases = phases
+        self.taper_kwh = taper_kwh
+        #: While set, a schedule holds the car and the charger shows this status id.
+        self.schedule_status_id = schedule_status_id
+        self.resume_overrides = resume_overrides
         self.setpoint_a = setpoint_a
         self.paused = paused
         self.locked = 0
@@ -59,10 +80,17 @@ class SimCharger:
 
     # -- physics -------------------------------------------------------------------------------
 
+    def _accepted_a(self) -> float:
+        """What the car takes: its own maximum, less and less over its last ``taper_kwh``."""
+        left = self.kwh_to_full
+        if left is None or self.taper_kwh <= 0 or left >= self.taper_kwh:
+            return float(self.car_max_current_a)
+        return self.car_max_current_a * max(left, 0.0) / self.taper_kwh
+
     def _draw_w(self) -> float:
-        if not self.car_connected or self.paused or self.car_full:
+        if not self.car_connected or self.paused or self.car_full or self._held():
             return 0.0
-        return min(self.setpoint_a, self.car_max_current_a) * self.watts_per_amp
+        return min(self.setpoint_a, self._accepted_a()) * self.watts_per_amp
 
     def advance(self, now: datetime) -> None:
         """Integrate energy up to ``now``, applying commands whose latency has passed."""
@@ -86,15 +114,20 @@ class SimCharger:
             self.charging_time_s += dt
             if self.kwh_to_full is not None:
                 self.kwh_to_full -= kwh
-                if self.kwh_to_full <= 0:
+                if self.kwh_to_full <= 0 or self._accepted_a() < 0.5:
                     self.car_full = True
         self._t = until
+
+    def _held(self) -> bool:
+        return self.schedule_status_id is not None and self.car_connected
 
     def _apply(self, kind: str, value: Any) -> None:
         if kind == "current":
             self.setpoint_a = int(value)
         elif kind == "paused":
-            if self.car_connected:
+            if self._held() and not value and self.resume_overrides:
+                self.schedule_status_id = None  # a resume overrides the schedule
+            if self.car_connected and not self._held():
                 self.paused = bool(value)
         elif kind == "locked":
             self.locked = int(value)
@@ -117,6 +150,12 @@ class SimCharger:
             self.advance(now)
             self.car_connected, self.paused = False, False
 
+    def schedule_start(self, now: datetime) -> None:
+        """The schedule's time has come: the car charges at the setpoint."""
+        with self._lock:
+            self.advance(now)
+            self.schedule_status_id, self.paused = None, False
+
     def set_car_full(self, now: datetime, full: bool = True) -> None:
         with self._lock:
             self.advance(now)
@@ -126,6 +165,11 @@ class SimCharger:
         with self._lock:
             self.advance(now)
             return self._draw_w()
+
+    def phase_powers_w(self, now: datetime) -> tuple[float, float, float]:
+        """The draw on L1, L2, L3: all on L1 for a 1-phase car, a third each for a 3-phase one."""
+        p = self.power_w(now)
+        return (p, 0.0, 0.0) if self.phases == 1 else (p / 3, p / 3, p / 3)
 
     def added_energy(self, now: datetime) -> float:
         """kWh of the current session up to ``now``."""
@@ -138,6 +182,8 @@ class SimCharger:
             self.advance(now)
             if not self.car_connected:
                 return 161
+            if self.schedule_status_id is not None:
+                return self.schedule_status_id
             if self.paused:
                 return 182
             if self.car_full:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: Grid power in W at a time: + import, - export (HomeWizard's ``active_power_w``).
 GridPowerProvider = Callable[[datetime], float]
+#: The same per phase (L1, L2, L3), when the simulation knows where its loads sit.
+PhasePowerProvider = Callable[[datetime], tuple[float, float, float]]
 Clock = Callable[[], datetime]
 
 DEFAULT_SERIAL = "5c2fafa1b2c3"
@@ -69,8 +71,10 @@ class SimulatedP1:
         export_t1_kwh: float = 4388.12,
         export_t2_kwh: float = 822.788,
         monthly_peak_w: float = 3560.0,
+        phase_provider: PhasePowerProvider | None = None,
     ) -> None:
         self.provider = provider
+        self.phase_provider = phase_provider
         self.clock = clock
         self.phases = phases
         self.serial = serial
@@ -127,10 +131,12 @@ class SimulatedP1:
             self._peak_w, self._peak_at = 0.0, next_start
         self._quarter_start, self._quarter_import_ws = next_start, 0.0
 
-    def _phases(self, power_w: float) -> list[_Phase | None]:
+    def _phases(self, power_w: float, now: datetime) -> list[_Phase | None]:
         total = round(power_w)
         if self.phases == 1:
             powers = [total]
+        elif self.phase_provider is not None:
+            powers = [round(p) for p in self.phase_provider(now)]
         else:
             l1, l2 = round(power_w * _PHASE_SHARE[0]), round(power_w * _PHASE_SHARE[1])
             powers = [l1, l2, total - l1 - l2]
@@ -151,7 +157,7 @@ class SimulatedP1:
         with self._lock:
             now = self.clock()
             power_w = self._advance(now)
-            return now, power_w, self._phases(power_w), self._avg_w(now)
+            return now, power_w, self._phases(power_w, now), self._avg_w(now)
 
     # -- bodies ---------------------------------------------------------------------------
     def device_v1(self) -> dict[str, Any]:

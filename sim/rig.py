@@ -6,10 +6,11 @@ Used by the replay, the demo and the tests, so all three simulate the same house
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
-from common.config import Secret, WallboxConfig
+from common.config import ChargingConfig, Secret, WallboxConfig
 from sim.profiles import Profile
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 
@@ -44,6 +45,28 @@ class SimHouse:
     def grid_power_w(self, now: datetime) -> float:
         pv, house = self.pv_house_w(now)
         return house - pv + self.charger.power_w(now)
+
+    def phase_powers_w(self, now: datetime) -> tuple[float, float, float]:
+        """Per phase: house and a 3-phase inverter spread evenly, the car on its own phases."""
+        pv, house = self.pv_house_w(now)
+        base = (house - pv) / 3
+        car = self.charger.phase_powers_w(now)
+        return (base + car[0], base + car[1], base + car[2])
+
+
+def car_watts_per_amp(charging: ChargingConfig, car_phases: int | None) -> float:
+    """What a car on ``car_phases`` draws per ampere on the connection the config describes.
+
+    The car, not the config: a 1-phase car behind a 3N~400 V connection draws at the phase
+    voltage (230.9 W/A), behind the Belgian 3 x 230 V delta between two lines (230 W/A).
+    """
+    wpa = charging.effective_watts_per_amp
+    if car_phases is None or car_phases == charging.phases:
+        return wpa
+    if car_phases == 1:  # on a 3-phase connection
+        star = charging.voltage_v > 300
+        return charging.voltage_v / math.sqrt(3) if star else charging.voltage_v
+    return 3 * charging.voltage_v  # a 3-phase car on a 1-phase config: three such phases
 
 
 def wallbox_config(cloud: WallboxCloud, **kw: Any) -> WallboxConfig:

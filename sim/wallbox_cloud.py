@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +27,7 @@ from sim.charger import DEFAULT_CHARGER_ID, Clock, SimCharger
 from sim.loopback import serve, shut
 from sim.wallbox_auth import Account, Accounts, Answer
 from sim.wallbox_bodies import groups_body, put_body, status_body
+from sim.wallbox_record import Recorder, RequestRecord
 
 __all__ = [
     "DEFAULT_CHARGER_ID",
@@ -48,26 +47,15 @@ def _real_clock() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class RequestRecord:
-    method: str
-    path: str
-    status: int  # 0: the client got no answer (simulated timeout)
-    ts: datetime
-    body: str = ""
-    account: str | None = None
+class WallboxCloud(Recorder):
+    """The cloud: accounts, tokens, limits, faults and a recorder around one ``SimCharger``.
 
-
-@dataclass
-class _Fault:
-    status: int | str  # HTTP status, or "timeout"
-    times: int
-    path_contains: str | None
-    method: str | None
-
-
-class WallboxCloud:
-    """The cloud: accounts, tokens, limits, faults and a recorder around one ``SimCharger``."""
+    Two behaviours of real accounts are options: ``ocpp_mode`` (the charger is set to OCPP in
+    the app: the status says ``operation_mode: ocpp`` and remote actions are refused with 403,
+    while setting the current still works) and ``zero_kw_every`` (every n-th status read of a
+    charging car reports ``charging_power: 0`` while ``added_energy`` keeps rising, as owners
+    see; docs/design.md, "The Wallbox cloud").
+    """
 
     def __init__(
         self,
@@ -82,7 +70,10 @@ class WallboxCloud:
         limit_window_s: float = 60.0,
         over_limit_status: int = 429,
         timeout_delay_s: float = 1.0,
+        ocpp_mode: bool = False,
+        zero_kw_every: int = 0,
     ) -> None:
+        super().__init__()
         self.clock = clock
         self.charger = charger or SimCharger(clock)
         self.accounts = Accounts(username, password, token_ttl_s, refresh_token_ttl_s)
@@ -91,11 +82,11 @@ class WallboxCloud:
         self.limit_window_s = limit_window_s
         self.over_limit_status = over_limit_status
         self.timeout_delay_s = timeout_delay_s
+        self.ocpp_mode = ocpp_mode
+        self.zero_kw_every = zero_kw_every
+        self._charging_reads = 0
         #: A recorded status body to answer instead of the model's (tests of the adapter's parsing).
         self.recorded_status: dict[str, Any] | None = None
-        self.requests: list[RequestRecord] = []
-        self._faults: list[_Fault] = []
-        self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -116,63 +107,16 @@ class WallboxCloud:
 
     # -- test controls -------------------------------------------------------------------------
 
-    def inject(
-        self,
-        status: int | str,
-        times: int = 1,
-        path_contains: str | None = None,
-        method: str | None = None,
-    ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (or "timeout")."""
-        with self._lock:
-            self._faults.append(_Fault(status, times, path_contains, method))
-
     def revoke_tokens(self) -> None:
         """Invalidate every access token (the next API call gets 401)."""
         with self._lock:
             self.accounts.revoke_tokens()
 
-    def count(
-        self, method: str | None = None, path_contains: str | None = None, status: int | None = None
-    ) -> int:
-        return len(self.select(method, path_contains, status))
-
-    def select(
-        self, method: str | None = None, path_contains: str | None = None, status: int | None = None
-    ) -> list[RequestRecord]:
-        with self._lock:
-            return [
-                r
-                for r in self.requests
-                if (method is None or r.method == method)
-                and (path_contains is None or path_contains in r.path)
-                and (status is None or r.status == status)
-            ]
-
-    def commands(self) -> list[str]:
-        """The accepted non-GET requests as short names: current(10), resume, pause, lock(1)."""
-        out = []
-        for r in self.select(status=200):
-            if r.method == "GET":
-                continue
-            body = json.loads(r.body) if r.body else {}
-            if "maxChargingCurrent" in body:
-                out.append(f"current({body['maxChargingCurrent']})")
-            elif "locked" in body:
-                out.append(f"lock({body['locked']})")
-            elif body.get("action") == 1:
-                out.append("resume")
-            elif body.get("action") == 2:
-                out.append("pause")
-            else:
-                out.append(f"{r.method} {r.path}")
-        return out
-
     # -- server --------------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> WallboxCloud:
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> WallboxCloud:
         handler = type("Handler", (_Handler,), {"cloud": self})
-        self._server = serve(handler, port)
+        self._server = serve(handler, port, host=host)
         return self
 
     def stop(self) -> None:
@@ -219,18 +163,6 @@ class WallboxCloud:
             )
             return status, answer
 
-    def _fault_for(self, method: str, path: str) -> int | str | None:
-        for f in self._faults:
-            if f.times <= 0:
-                continue
-            if f.path_contains is not None and f.path_contains not in path:
-                continue
-            if f.method is not None and f.method != method:
-                continue
-            f.times -= 1
-            return f.status
-        return None
-
     def _over_limit(self, account: Account, is_get: bool, now: datetime) -> bool:
         edge = now - timedelta(seconds=self.limit_window_s)
         while account.calls and account.calls[0][0] <= edge:
@@ -248,7 +180,7 @@ class WallboxCloud:
         now: datetime,
         account: Account | None,
     ) -> tuple[int | str, dict[str, Any]]:
-        fault = self._fault_for(method, path)
+        fault = self.fault_for(method, path)
         if fault is not None:
             return fault, {"error": True, "message": f"injected {fault}"}
         if account is not None and self._over_limit(account, method == "GET", now):
@@ -282,7 +214,14 @@ class WallboxCloud:
     def _status(self, now: datetime) -> dict[str, Any]:
         if self.recorded_status is not None:
             return self.recorded_status
-        return status_body(self.charger, now)
+        body = status_body(self.charger, now)
+        if self.ocpp_mode:
+            body["config_data"]["operation_mode"] = "ocpp"
+        if body["status_id"] == 194 and self.zero_kw_every > 0:
+            self._charging_reads += 1
+            if self._charging_reads % self.zero_kw_every == 0:
+                body["charging_power"] = 0
+        return body
 
     def _put_charger(self, body: str, now: datetime) -> Answer:
         ch = self.charger
@@ -303,6 +242,8 @@ class WallboxCloud:
 
     def _remote_action(self, body: str, now: datetime) -> Answer:
         ch = self.charger
+        if self.ocpp_mode:
+            return 403, {"error": True, "message": "Forbidden"}
         try:
             action = json.loads(body)["action"]
         except (ValueError, KeyError, TypeError):
@@ -353,25 +294,35 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="A simulated Wallbox cloud on 127.0.0.1 (real time).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--username", default=DEFAULT_USERNAME)
     p.add_argument("--password", default=DEFAULT_PASSWORD)
     p.add_argument("--latency-s", type=float, default=15.0, help="command latency")
     p.add_argument("--watts-per-amp", type=float, default=692.8)
     p.add_argument("--no-car", action="store_true", help="start without a car plugged in")
+    p.add_argument("--car-phases", type=int, choices=(1, 3), default=3)
+    p.add_argument("--ocpp-mode", action="store_true", help="refuse remote actions (403)")
+    p.add_argument("--zero-kw-every", type=int, default=0, metavar="N")
     args = p.parse_args(argv)
     charger = SimCharger(
         _real_clock,
         watts_per_amp=args.watts_per_amp,
         latency_s=args.latency_s,
         car_connected=not args.no_car,
+        phases=args.car_phases,
     )
     cloud = WallboxCloud(
-        _real_clock, charger=charger, username=args.username, password=args.password
+        _real_clock,
+        charger=charger,
+        username=args.username,
+        password=args.password,
+        ocpp_mode=args.ocpp_mode,
+        zero_kw_every=args.zero_kw_every,
     )
-    cloud.start(args.port)
+    cloud.start(args.port, host=args.host)
     print(
-        f"Simulated Wallbox cloud on 127.0.0.1:{cloud.port}\n"
+        f"Simulated Wallbox cloud on {args.host}:{cloud.port}\n"
         f"  wallbox.api_url:  {cloud.api_url}\n  wallbox.auth_url: {cloud.auth_url}\n"
         f"  wallbox.username: {args.username}\n  wallbox.password: {args.password}\n"
         f"  charger id: {charger.charger_id}; Ctrl-C stops",

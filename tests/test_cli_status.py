@@ -97,9 +97,11 @@ def test_status_shows_the_store_size_and_the_span_it_holds(tmp_path):
     s.close()
     out = run_scc("status", db=db)
     assert out.returncode == 0, out.stderr
-    store_line, span_line = out.stdout.splitlines()[-2:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"Store:     SQLite {db.resolve()}"
+    store_line, span_line = lines[-2:]
     m = re.fullmatch(
-        rf"Store:     SQLite {re.escape(str(db))}, ([\d.]+) MB; "
+        r"Size:      ([\d.]+) MB; "
         "1 s readings for 7 days, then 1-minute means for 730 days",
         store_line,
     )
@@ -115,10 +117,31 @@ def test_status_shows_the_store_size_and_the_span_it_holds(tmp_path):
         f"Readings:  {utc(start)} to {utc(now - timedelta(minutes=1))} "
         f"(1-minute means before {utc(raw_since)}, 1 s after)"
     )
-    st = json.loads(run_scc("status", "--json", db=db).stdout)["store"]
+    st = json.loads(run_scc("status", "--json", db=db).stdout)["store_info"]
     assert st["size_bytes"] > 0 and st["raw_since"] == raw_since.isoformat().replace("+00:00", "Z")
 
 
 def test_status_of_an_empty_store_says_it_holds_no_readings(tmp_path):
+    SqliteStore(tmp_path / "empty.db").close()
     out = run_scc("status", db=tmp_path / "empty.db")
     assert out.stdout.splitlines()[-1] == "Readings:  none"
+    assert out.stdout.splitlines()[-2].endswith(
+        "MB; 1 s readings for 7 days, then 1-minute means for 730 days"
+    )
+
+
+def test_status_text_shows_the_cars_watts_per_amp_the_state_in_words_and_ocpp_mode():
+    from common.models import ChargerState, Status
+    from scc.cli import format_status
+
+    now = datetime.now(UTC)
+    charger = ChargerState(
+        ts=now, charger_id="1", status_id=179, status="Scheduled", current_a=16.0, power_w=0.0,
+        watts_per_amp=230.9, operation_mode="ocpp", refused="pause,resume",
+    )  # fmt: skip
+    st = Status(now=now, latest_reading=None, grid_power_mean_w=None, window_s=60.0, mode=None,
+                last_decision=None, charger=charger, today=None)  # fmt: skip
+    text = format_status(st)
+    assert "Charger:   Scheduled (179), 16 A, 0 W, car 230.9 W/A" in text
+    assert "Scheduled: a schedule set in the Wallbox app holds the car" in text
+    assert "Problem:   The charger is in OCPP mode" in text

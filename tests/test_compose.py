@@ -9,9 +9,11 @@ container.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -20,7 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
+from wallbox import Wallbox
 
+from collector.homewizard import HomeWizardClient
 from common.config import ChargingConfig, Config, load_config
 from scc.cli import build_parser
 
@@ -49,7 +53,12 @@ FILLED = {
 }
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
 # Optional values left empty in .env.example: empty means unset.
-OPTIONAL_BLANKS = {"METER_TOKEN", "WALLBOX_CHARGER_ID"}
+OPTIONAL_BLANKS = {
+    "METER_TOKEN",
+    "WALLBOX_CHARGER_ID",
+    "TOGGLE_ALLOWED_HOSTS",
+    "TOGGLE_TRUSTED_PROXIES",
+}
 
 RAW = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 
@@ -454,3 +463,232 @@ def test_every_service_the_readme_names_exists() -> None:
     assert named, "the README names no services"
     assert named <= SERVICES, named - SERVICES
     assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M)) == SERVICES
+
+
+# --- the demo stack (docker-compose.demo.yml with .env.demo) -----------------------------------
+
+DEMO = REPO / "docker-compose.demo.yml"
+ENV_DEMO = REPO / ".env.demo"
+SIMS = {"sim_meter": "sim.meter", "sim_wallbox": "sim.wallbox_cloud"}
+DEMO_PROJECT = "scc-demo"
+
+
+def _env_values(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not NAME=value: {line!r}"
+            values[name.strip()] = value.strip()
+    return values
+
+
+def _demo_compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
+    """docker-compose with both files and exactly this env file (a developer's .env stays out)."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run(
+        [
+            _tool("docker-compose"),
+            "--project-directory",
+            str(REPO),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE),
+            "-f",
+            str(DEMO),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, Any]:
+    """The demo stack as Docker sees it: both files merged, .env.demo filled in."""
+    result = _demo_compose(ENV_DEMO, "config")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def _flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_docker_compose_accepts_the_demo_stack() -> None:
+    result = _demo_compose(ENV_DEMO, "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("which", ["merged", "override alone"])
+def test_demo_stack_matches_the_compose_specification(which: str, tmp_path: Path) -> None:
+    target = DEMO
+    if which == "merged":
+        result = _demo_compose(ENV_DEMO, "config")
+        assert result.returncode == 0, result.stderr
+        target = tmp_path / "docker-compose.yml"
+        target.write_text(result.stdout, encoding="utf-8")
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_demo_stack_needs_its_env_file(tmp_path: Path) -> None:
+    # Compose fills in docker-compose.yml's required ${...} before it merges the override, so the
+    # override cannot answer them: without .env.demo the demo is refused, naming the variable.
+    empty = tmp_path / "empty.env"
+    empty.write_text("", encoding="utf-8")
+    result = _demo_compose(empty, "config", "-q")
+    assert result.returncode != 0
+    assert re.search(r"set (METER_URL|WALLBOX_\w+|ADMIN_PASSWORD|INFLUXDB_TOKEN)", result.stderr)
+
+
+def test_demo_values_live_only_in_env_demo() -> None:
+    values = _env_values(ENV_DEMO)
+    assert set(values) == REQUIRED | {"COMPOSE_PROJECT_NAME"}
+    assert values["COMPOSE_PROJECT_NAME"] == DEMO_PROJECT  # its own volumes, never a home's
+    assert len(values["INFLUXDB_TOKEN"]) >= 8  # InfluxDB's minimum for the admin password
+    for path in (COMPOSE, ENV_EXAMPLE, DEMO):
+        text = path.read_text(encoding="utf-8")
+        for name, value in values.items():
+            if name != "COMPOSE_PROJECT_NAME":
+                assert value not in text, f"{path.name} holds the demo value of {name}"
+    # The override names its secrets only by reference, like docker-compose.yml.
+    raw = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    for name, service in raw["services"].items():
+        for key in service.get("environment") or {}:
+            assert not SECRET_NAME.search(key), (name, key)
+        command = service.get("command") or []
+        for flag, value in itertools.pairwise(command):
+            if flag in ("--password", "--token"):
+                assert _REFERENCE.fullmatch(value), (name, flag)
+
+
+def test_demo_adds_the_simulators_built_from_the_same_image(demo: dict[str, Any]) -> None:
+    services = demo["services"]
+    assert set(services) == SERVICES | set(SIMS)
+    for name, module in SIMS.items():
+        s = services[name]
+        assert s["image"] == services["collector"]["image"]
+        assert Path(s["build"]["context"]) == REPO
+        assert s["command"][:3] == ["python", "-m", module]
+        assert _flag(s["command"], "--host") == "0.0.0.0"  # reachable from the other containers
+        assert s["init"] is True and s["restart"] == "unless-stopped"
+        assert "ports" not in s  # only inside the stack, as InfluxDB
+    for name, s in services.items():
+        assert s["healthcheck"]["test"][0] == "CMD", name  # `up --wait` waits for every one
+    assert services["collector"]["depends_on"]["sim_meter"] == {"condition": "service_healthy"}
+    assert services["controller"]["depends_on"]["sim_wallbox"] == {"condition": "service_healthy"}
+    published = {n for n, s in services.items() if s.get("ports")}
+    assert published == {"grafana", "toggle_app"}
+
+
+def test_demo_services_point_at_the_simulators(demo: dict[str, Any], tmp_path: Path) -> None:
+    meter_cmd = demo["services"]["sim_meter"]["command"]
+    cloud_cmd = demo["services"]["sim_wallbox"]["command"]
+    collector = _service_config(demo, "collector", tmp_path)
+    assert collector.meter.url == f"http://sim_meter:{_flag(meter_cmd, '--port')}"
+    controller = _service_config(demo, "controller", tmp_path)
+    w = controller.wallbox
+    cloud = f"http://sim_wallbox:{_flag(cloud_cmd, '--port')}"
+    assert (w.api_url, w.auth_url) == (f"{cloud}/api/", f"{cloud}/auth/")
+    assert w.username == _flag(cloud_cmd, "--username")
+    assert w.password is not None and w.password.get() == _flag(cloud_cmd, "--password")
+    # The car charges within two minutes: the start delay and one cycle.
+    c = controller.charging
+    assert c.start_delay_s + c.interval_s <= 120
+    assert c.start_delay_s < ChargingConfig().start_delay_s  # a demo value, not a changed default
+    toggle = _service_config(demo, "toggle_app", tmp_path).toggle_app
+    assert toggle.password is not None
+    assert toggle.password.get() == _env_values(ENV_DEMO)["ADMIN_PASSWORD"]
+
+
+class _Sim:
+    """A simulator started from its demo command, on 127.0.0.1 and a free port instead."""
+
+    def __init__(self, service: dict[str, Any]) -> None:
+        command = list(service["command"])
+        command[command.index("--host") + 1] = "127.0.0.1"
+        command[command.index("--port") + 1] = "0"
+        assert command[0] == "python"
+        self.proc = subprocess.Popen(
+            [sys.executable, *command[1:]],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()
+        m = re.search(r" on \S*?:(\d+)", first)
+        assert m, f"{command}: {first!r}"
+        self.port = int(m.group(1))
+        self.service = service
+
+    def healthcheck(self) -> int:
+        """The service's own healthcheck command, aimed at this port; its exit status."""
+        test = self.service["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"]
+        code = re.sub(r"\b(8081|8090)\b", str(self.port), test[3])
+        return subprocess.run([sys.executable, "-c", code], timeout=30, check=False).returncode
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=10)
+        assert self.proc.returncode == 0, out
+
+
+def test_demo_simulators_serve_what_the_services_expect(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    """The simulators run from their demo commands: the healthchecks pass while they listen and
+    fail after; the collector's client reads a sunny export big enough to start the car; the
+    real ``wallbox`` package signs in with the controller's account and finds a car plugged in."""
+    meter, cloud = _Sim(demo["services"]["sim_meter"]), _Sim(demo["services"]["sim_wallbox"])
+    try:
+        assert meter.healthcheck() == cloud.healthcheck() == 0
+        collector = _service_config(demo, "collector", tmp_path).meter
+        reading = HomeWizardClient(f"http://127.0.0.1:{meter.port}", collector.api).read()
+        charging = _service_config(demo, "controller", tmp_path).charging
+        min_power_w = charging.min_current_a * charging.effective_watts_per_amp
+        assert reading.active_power_w is not None and -reading.active_power_w > min_power_w
+        w = _service_config(demo, "controller", tmp_path).wallbox
+        assert w.username is not None and w.password is not None
+        account = Wallbox(w.username, w.password.get(), requestGetTimeout=5)
+        account.baseUrl = w.api_url.replace("sim_wallbox:8090", f"127.0.0.1:{cloud.port}")
+        account.authUrl = w.auth_url.replace("sim_wallbox:8090", f"127.0.0.1:{cloud.port}")
+        account.authenticate()
+        (charger_id,) = account.getChargersList()
+        assert account.getChargerStatus(charger_id)["status_id"] == 182  # car in, paused
+    finally:
+        meter.stop()
+        cloud.stop()
+    assert meter.healthcheck() != 0 and cloud.healthcheck() != 0
+
+
+DEMO_UP = (
+    "docker compose --env-file .env.demo -f docker-compose.yml -f docker-compose.demo.yml up -d"
+)
+
+
+def test_readme_gives_the_demo_stack_next_to_scripts_demo() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Try it in two commands")
+    section = text[start : text.index("\n## ", start + 3)]
+    assert "scripts/demo" in section and DEMO_UP in section
+    values = _env_values(ENV_DEMO)
+    assert f"password `{values['ADMIN_PASSWORD']}`" in section
+    assert f"`{values['COMPOSE_PROJECT_NAME']}`" in section
+    assert "http://127.0.0.1:3000" in section and "http://127.0.0.1:8080" in section
+    # The same command where a reader of the files finds it.
+    assert DEMO_UP in DEMO.read_text(encoding="utf-8")
+    assert DEMO_UP in ENV_DEMO.read_text(encoding="utf-8")

@@ -190,6 +190,14 @@ def _query(
             "annotations": ["datatype", "group", "default"],
         },
     }
+    if name in flux.WINDOWED:  # a duration option, as influxdb-client sends a timedelta
+        every = {"type": "DurationLiteral", "values": [{"magnitude": 60, "unit": "s"}]}
+        body["extern"]["body"].append(
+            {
+                "type": "OptionStatement",
+                "assignment": {"id": {"name": "windowEvery"}, "init": every},
+            }
+        )
     return requests.post(
         f"{fake.url}/api/v2/query",
         params={"org": kw.pop("org", "solar")},

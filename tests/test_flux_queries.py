@@ -4,7 +4,7 @@ options influxdb-client sends; and the check does fail on broken Flux."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,16 +21,28 @@ from tests.support.fluxcheck import (
 EXAMPLE_PARAMS = flux.bind_params(
     "solar", datetime(2026, 5, 18, 10, tzinfo=UTC), datetime(2026, 5, 18, 12, tzinfo=UTC)
 )
+EXAMPLE_WINDOWED_PARAMS = flux.bind_params(
+    "solar",
+    datetime(2026, 5, 18, 10, tzinfo=UTC),
+    datetime(2026, 5, 18, 12, tzinfo=UTC),
+    timedelta(minutes=1),
+)
+
+
+def example_params(query: str) -> dict[str, object]:
+    return EXAMPLE_WINDOWED_PARAMS if query in flux.WINDOWED else EXAMPLE_PARAMS
 
 
 def test_every_store_query_type_checks_clean_with_the_params_prelude() -> None:
-    sources = {name: with_prelude(params_prelude(), q) for name, q in flux.QUERIES.items()}
+    sources = {name: with_prelude(params_prelude(name), q) for name, q in flux.QUERIES.items()}
     assert check_flux(sources) == {name: [] for name in flux.QUERIES}
 
 
 def test_every_store_query_type_checks_clean_with_the_extern_influxdb_client_builds() -> None:
-    extern = client_extern_source(EXAMPLE_PARAMS)
-    sources = {name: with_prelude(extern, q) for name, q in flux.QUERIES.items()}
+    sources = {
+        name: with_prelude(client_extern_source(example_params(name)), q)
+        for name, q in flux.QUERIES.items()
+    }
     assert check_flux(sources) == {name: [] for name in flux.QUERIES}
 
 
@@ -63,6 +75,24 @@ def test_params_prelude_names_and_types_match_what_influxdb_client_sends() -> No
     assert all(s.type == "OptionStatement" for s in ast.body)
     assert _options(params_prelude()) == sent
     assert _options(client_extern_source(EXAMPLE_PARAMS)) == sent
+
+
+def test_the_window_option_is_the_duration_influxdb_client_sends() -> None:
+    from influxdb_client.client._base import _BaseQueryApi
+
+    ast = _BaseQueryApi._build_flux_ast(EXAMPLE_WINDOWED_PARAMS)
+    sent = {s.assignment.id.name: s.assignment.init.type for s in ast.body}
+    assert sent["windowEvery"] == "DurationLiteral"
+    for name in flux.WINDOWED:
+        kinds = _options(params_prelude(name))
+        assert kinds == _options(client_extern_source(EXAMPLE_WINDOWED_PARAMS))
+        assert kinds["windowEvery"] == "duration"
+
+
+def test_the_windowed_queries_fail_without_their_window_option() -> None:
+    result = check_flux({n: with_prelude(params_prelude(), flux.QUERIES[n]) for n in flux.WINDOWED})
+    for name in flux.WINDOWED:
+        assert any("undefined identifier windowEvery" in m for m in result[name]), result
 
 
 def test_every_store_query_reads_a_bounded_range_of_the_bound_bucket() -> None:

@@ -475,3 +475,15 @@ def test_provisioning_schema_check_catches_missing_keys() -> None:
     errors = _errors(schema, doc)
     assert any("secureJsonData" in e for e in errors)
     assert any("defaultBucket" in e for e in errors)
+
+
+def test_the_cars_measured_watts_per_amp_is_on_the_current_panel() -> None:
+    """charger.watts_per_amp (issue 11): on its own right axis beside the setpoint and target."""
+    d = DASHBOARDS[DASHBOARDS_DIR / "solar-charging.json"]
+    panel = next(p for p in _panels(d) if p["title"].startswith("Charging current"))
+    assert any('r._field == "watts_per_amp"' in t["query"] for t in panel["targets"])
+    override = next(
+        o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "car_w_per_a"
+    )
+    props = {x["id"]: x["value"] for x in override["properties"]}
+    assert props["unit"] == "suffix: W/A" and props["custom.axisPlacement"] == "right"

@@ -35,6 +35,7 @@ CALLS: dict[str, Callable[[InfluxStore], object]] = {
     "last_decision": lambda s: s.last_decision(),
     "last_charger_state": lambda s: s.last_charger_state(),
     "energy_summary": lambda s: s.energy_summary(T0 - timedelta(hours=1), T0),
+    "power_series": lambda s: s.power_series(T0 - timedelta(hours=1), T0, 60),
 }
 
 

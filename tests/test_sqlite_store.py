@@ -78,3 +78,32 @@ def test_an_unknown_stored_mode_is_a_store_error_not_a_crash(tmp_path):
         store.get_mode()
     with pytest.raises(StoreError, match="turbo"):
         store.last_decision()
+
+
+def test_a_file_from_before_gets_the_new_charger_columns(tmp_path):
+    """A store made by an earlier version has no watts_per_amp, operation_mode or refused: they
+    are added at open, the old points read back with None there, and new points keep them."""
+    from datetime import UTC, datetime
+
+    from common.models import ChargerState
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE charger (ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, "
+            "status_id INTEGER, status TEXT, current_a REAL, power_w REAL, added_energy_kwh REAL, "
+            "PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO charger VALUES (1000, 'c', 194, 'Charging', 10.0, 6928.0, 1.5)")
+    store = SqliteStore(path)
+    old = store.last_charger_state()
+    assert old is not None and (old.power_w, old.watts_per_amp, old.refused) == (6928.0, None, None)
+    new = ChargerState(
+        ts=datetime(2026, 5, 18, 12, tzinfo=UTC), charger_id="c", status_id=194,
+        status="Charging", current_a=16.0, power_w=3694.0, watts_per_amp=230.9,
+        operation_mode="wallbox",
+    )  # fmt: skip
+    store.write_charger_state(new)
+    assert store.last_charger_state() == new
+    store.close()
+    SqliteStore(path).close()  # opening again adds nothing twice

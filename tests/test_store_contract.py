@@ -264,8 +264,46 @@ def test_mode_round_trips_and_the_latest_wins(store, t0) -> None:
     assert first == ModeChange(ts=s(t0, -20), mode=Mode.MANUAL, source="phone")
     assert store.get_mode() == first
     store.set_mode(Mode.SOLAR, "cli", s(t0, -10))
-    store.set_mode(Mode.MIN_SOLAR, "late writer", s(t0, -15))  # older than the current one
     assert store.get_mode() == ModeChange(ts=s(t0, -10), mode=Mode.SOLAR, source="cli")
+
+
+def test_a_switch_after_a_row_dated_in_the_future_is_still_the_last(store, t0) -> None:
+    """A clock that was an hour ahead (DST bug, a wrong RTC) left a row in the future; the
+    switches made after the clock was put right must not hide behind it (issue 11, item 8)."""
+    store.set_mode(Mode.MANUAL, "phone, clock ahead", s(t0, 3600))
+    later = store.set_mode(Mode.SOLAR, "phone", s(t0, 0))
+    assert later.ts == s(t0, 3600) + timedelta(milliseconds=1)
+    assert store.get_mode() == later
+    store.set_mode(Mode.MIN_SOLAR, "cli", s(t0, 10))
+    assert store.get_mode().mode is Mode.MIN_SOLAR
+
+
+def test_grid_phase_means_per_phase_and_total(store, t0) -> None:
+    store.write_readings(
+        [
+            Reading(ts=s(t0, 0), active_power_w=-900.0, active_power_l1_w=-300.0,
+                    active_power_l2_w=-300.0, active_power_l3_w=-300.0),
+            Reading(ts=s(t0, 1), active_power_w=480.0, active_power_l1_w=1080.0,
+                    active_power_l2_w=-300.0, active_power_l3_w=-300.0),
+            Reading(ts=s(t0, 2), active_power_w=100.0),  # a phase-less reading counts in the total
+        ]
+    )  # fmt: skip
+    got = store.grid_phase_means(60, s(t0, 3))
+    assert got is not None
+    assert got.active_power_w == pytest.approx(-320 / 3)
+    assert got.phases() == (pytest.approx(390.0), pytest.approx(-300.0), pytest.approx(-300.0))
+    since = store.grid_phase_means(60, s(t0, 3), since=s(t0, 1))
+    assert since is not None and since.active_power_l1_w == pytest.approx(1080.0)
+    assert store.grid_phase_means(60, s(t0, 200)) is None
+
+
+def test_charger_state_keeps_watts_per_amp_and_the_cloud_mode(store, t0) -> None:
+    state = ChargerState(
+        ts=s(t0, -5), charger_id="12345", status_id=194, status="Charging", current_a=16.0,
+        power_w=3680.0, watts_per_amp=230.0, operation_mode="ocpp", refused="pause,resume",
+    )  # fmt: skip
+    store.write_charger_state(state)
+    assert store.last_charger_state() == state
 
 
 def test_mode_survives_reopening_the_store(backend: Backend, t0) -> None:
@@ -418,22 +456,25 @@ def test_retention_keeps_what_the_contract_reads(backend: Backend, store, t0) ->
     energy_scenario(store, t0)
     mode = store.set_mode(Mode.MIN_SOLAR, "phone", t0 - timedelta(days=8))
     day = (old_day, old_day + timedelta(days=1))
-    before = (
-        store.energy_summary(*day),
-        store.energy_summary(t0, s(t0, 300)),
-        store.grid_power_mean(120, t0),
-        store.latest_reading(t0),
-    )
+
+    def reads() -> tuple:
+        return (
+            store.energy_summary(*day),
+            store.energy_summary(t0, s(t0, 300)),
+            store.grid_power_mean(120, t0),
+            store.latest_reading(t0),
+            store.power_series(old_day, old_day + timedelta(hours=2), 600),
+        )
+
+    before = reads()
     while store.prune(t0, budget_s=5):
         pass
-    after = (
-        store.energy_summary(*day),
-        store.energy_summary(t0, s(t0, 300)),
-        store.grid_power_mean(120, t0),
-        store.latest_reading(t0),
-    )
+    after = reads()
     assert after[0] == before[0] and after[0].import_kwh == pytest.approx(1439 / 60)
-    assert after[1:] == before[1:]
+    assert after[1:4] == before[1:4]
+    # The chart of a past day: its grid power from the minutes it was rolled up into.
+    assert [p.ts for p in after[4]] == [p.ts for p in before[4]] and len(after[4]) >= 12
+    assert [p.grid_power_w for p in after[4]] == pytest.approx([p.grid_power_w for p in before[4]])
     assert store.get_mode() == mode
 
 
@@ -475,3 +516,72 @@ def test_build_status_gathers_the_latest_of_everything(store, t0) -> None:
         "mode": "solar",
         "source": "phone",
     }
+
+
+# -- the phone page's chart: a downsampled series -----------------------------------------------
+
+
+def minute_of(t0: datetime) -> datetime:
+    """The whole minute (since the epoch) at or before t0: where a 60 s bucket starts."""
+    return t0.replace(second=0)
+
+
+def chart_scenario(store: Store, m: datetime) -> None:
+    """Readings every second from m-30 s to m+149 s (two meters in the second minute), the car's
+    draw at three cycles, and decisions with and without a surplus."""
+    store.write_readings([Reading(ts=s(m, k), active_power_w=100.0 + k) for k in range(-30, 150)])
+    store.write_readings([Reading(ts=s(m, 60 + k) + timedelta(milliseconds=500), meter="b",
+                                  active_power_w=-50.0) for k in range(60)])  # fmt: skip
+    for sec, power in ((10, 1380.0), (70, 4140.0), (75, 4200.0)):
+        store.write_charger_state(
+            ChargerState(
+                ts=s(m, sec),
+                charger_id="c",
+                status_id=194,
+                status="Charging",
+                current_a=6.0,
+                power_w=power,
+            )
+        )
+    for sec, surplus in ((10, 2000.0), (70, None), (130, 3000.0), (135, 3100.0)):
+        store.write_decision(
+            Decision(
+                ts=s(m, sec),
+                mode=Mode.SOLAR,
+                action=Action.HOLD,
+                reason=Reason.HOLD,
+                target_a=6,
+                surplus_w=surplus,
+            )
+        )
+
+
+def test_power_series_gives_means_per_step_in_epoch_aligned_buckets(store, t0) -> None:
+    m = minute_of(t0)
+    chart_scenario(store, m)
+    # A start inside a minute rounds down to it; the last bucket ends at stop.
+    points = store.power_series(s(m, -25), s(m, 140), 60)
+    assert [p.ts for p in points] == [s(m, -60), m, s(m, 60), s(m, 120)]
+    grid = [p.grid_power_w for p in points]
+    assert grid == pytest.approx(
+        [
+            sum(100.0 + k for k in range(-30, 0)) / 30,  # m-30 .. m-1
+            sum(100.0 + k for k in range(0, 60)) / 60,
+            (sum(100.0 + k for k in range(60, 120)) - 50.0 * 60) / 120,  # both meters, one mean
+            sum(100.0 + k for k in range(120, 140)) / 20,  # m+120 .. m+139: stop is open
+        ]
+    )
+    assert [p.ev_power_w for p in points] == [None, 1380.0, pytest.approx(4170.0), None]
+    assert [p.surplus_w for p in points] == [None, 2000.0, None, pytest.approx(3050.0)]
+
+
+def test_power_series_of_other_steps_and_of_nothing(store, t0) -> None:
+    m = minute_of(t0) - timedelta(minutes=t0.minute % 5)  # a whole five minutes
+    chart_scenario(store, m)
+    five = store.power_series(m, s(m, 150), 300)
+    assert len(five) == 1 and five[0].ts == m
+    assert five[0].ev_power_w == pytest.approx((1380.0 + 4140.0 + 4200.0) / 3)
+    assert five[0].surplus_w == pytest.approx((2000.0 + 3000.0 + 3100.0) / 3)
+    assert store.power_series(s(m, -3600), s(m, -60), 60) == []
+    with pytest.raises(ValueError, match="at least 1 s"):
+        store.power_series(m, s(m, 60), 0.5)

@@ -7,6 +7,7 @@ picks it up at its next cycle.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, Response, jsonify, request
@@ -26,6 +27,14 @@ bp = Blueprint("api", __name__)
 def status() -> Response:
     st = state()
     return jsonify(st.payload(st.clock()))
+
+
+@bp.get("/api/history")
+@api_auth_required
+def history() -> Response:
+    """The last hour for the page's chart: SVG path data and labels, and the points."""
+    st = state()
+    return jsonify(st.history(st.clock()))
 
 
 @bp.post("/api/mode")
@@ -55,11 +64,20 @@ def healthz() -> Response:
     return jsonify(ok=True, store=st.config.store.backend)
 
 
+def _json_body() -> object:
+    """The parsed body, None when it is not JSON. Nesting deeper than the parser's recursion
+    limit (a few kB of ``[[[[``) raises RecursionError, not ValueError: it is bad input too."""
+    try:
+        return json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return None
+
+
 def _mode_from_json() -> Mode | Response:
     # Only real JSON: a cross-site form can send text/plain but not application/json.
     if not request.is_json:
         return api_error(415, "send JSON with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    data = _json_body()
     if not isinstance(data, dict) or "mode" not in data:
         return api_error(400, 'invalid JSON: expected an object like {"mode": "solar"}')
     try:

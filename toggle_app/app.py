@@ -1,7 +1,8 @@
 """The toggle app's factory: settings, shared state, blueprints and what every answer carries.
 
 The views are in pages.py (phone page, form, login) and api.py (JSON API, health check); who may
-call them is in auth.py; how they refuse is in responses.py.
+call them is in auth.py (host names and origins: hosts.py; reverse proxies: proxy.py); how they
+refuse is in responses.py.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from common.config import Config
 from common.models import utcnow
 from common.store import Store, StoreError
 from toggle_app import api, pages
-from toggle_app.auth import csrf_token
+from toggle_app.auth import check_host_and_origin, csrf_token
+from toggle_app.proxy import TrustedProxies, parse_networks
 from toggle_app.responses import http_error, store_down
 from toggle_app.security import resolve_secret_key
 from toggle_app.state import EXTENSION, AppState, Clock
@@ -27,12 +30,19 @@ CSP = (
 )
 #: How often the page script refreshes the numbers (app.config["SCC_REFRESH_S"]; tests shorten it).
 REFRESH_S = 5
+#: ... and the chart, whose points are minute means (app.config["SCC_CHART_REFRESH_S"]).
+CHART_REFRESH_S = 30
 
 
 def create_app(config: Config, store: Store | None = None, clock: Clock | None = None) -> Flask:
     """Tests inject a store and a clock; without a store the app opens the configured one when
     first asked, so it starts (and /healthz answers 503) while the store is down."""
     app = Flask(__name__)
+    proxies = parse_networks(
+        config.toggle_app.trusted_proxies, "toggle_app.trusted_proxies", config.source
+    )
+    # WSGI middleware goes around wsgi_app, as Flask documents; mypy sees a method replaced.
+    app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]  # see above
     secret_key = resolve_secret_key(config)
     app.config.update(
         SECRET_KEY=secret_key,
@@ -43,15 +53,28 @@ def create_app(config: Config, store: Store | None = None, clock: Clock | None =
         PERMANENT_SESSION_LIFETIME=timedelta(days=365),
         MAX_CONTENT_LENGTH=16 * 1024,
         SCC_REFRESH_S=REFRESH_S,
+        SCC_CHART_REFRESH_S=CHART_REFRESH_S,
     )
-    app.extensions[EXTENSION] = AppState.build(config, secret_key, store, clock or utcnow)
+    app.session_interface = SessionCookies()
+    app.extensions[EXTENSION] = AppState.build(
+        config, secret_key, store, clock or utcnow, app.permanent_session_lifetime
+    )
     app.jinja_env.globals.update(csrf_token=csrf_token)
+    app.before_request(check_host_and_origin)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_error_handler(StoreError, store_down)
     app.register_error_handler(HTTPException, http_error)
     app.after_request(security_headers)
     return app
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the phone came over HTTPS, directly or through a
+    trusted proxy (proxy.py), so it never travels in clear text afterwards."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def security_headers(resp: Response) -> Response:

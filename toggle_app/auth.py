@@ -9,6 +9,9 @@ logged-in session (the page's own script), and records the caller in ``g.caller`
 ``api_csrf_required`` then asks a session caller for the page's token in X-CSRF-Token. Without a
 password everyone is let in, named by address (or "phone" when the token shows it is the page).
 Order: credentials first, so nothing about the body is revealed to a caller without them.
+
+Every request, before any of that (``check_host_and_origin``): the Host must be a name the app
+answers to, and a POST must come from the app's own page (hosts.py: DNS rebinding, CSRF).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import ParamSpec
 from flask import Response, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from toggle_app.responses import api_error, form_expired, too_many
+from toggle_app.hosts import same_origin
+from toggle_app.responses import api_error, cross_origin, form_expired, too_many, unknown_host
 from toggle_app.security import (
     credentials_from_header,
     new_csrf_token,
@@ -50,8 +54,35 @@ class Caller:
 
 
 def logged_in() -> bool:
-    fingerprint = state().fingerprint
-    return fingerprint is None or tokens_match(session.get("auth"), fingerprint)
+    """A session made with the current password whose phone has not been logged out."""
+    st = state()
+    if st.fingerprint is None:
+        return True
+    return tokens_match(session.get("auth"), st.fingerprint) and st.sessions.valid(
+        session.get("sid"), st.clock()
+    )
+
+
+def check_host_and_origin() -> ResponseReturnValue | None:
+    """Before every request: a known Host, and for a change the app's own origin (hosts.py)."""
+    st, host, who = state(), request.host, client()
+    if not st.hosts.allows(host):
+        if host not in st.refused_hosts and len(st.refused_hosts) < 100:
+            st.refused_hosts.add(host)
+            log.warning(
+                "refused a request for host %r from %s: not a name of this app "
+                "(add it to toggle_app.allowed_hosts if it is)",
+                host[:100],
+                who,
+            )
+        return unknown_host(host)
+    h = request.headers
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(
+        host, h.get("Sec-Fetch-Site"), h.get("Origin"), h.get("Referer")
+    ):
+        log.warning("refused a %s %s from another site (%s)", request.method, request.path, who)
+        return cross_origin()
+    return None
 
 
 def csrf_token() -> str:

@@ -36,15 +36,18 @@ bp = Blueprint("pages", __name__)
 @login_required
 def index() -> ResponseReturnValue:
     st = state()
-    v = st.payload(st.clock())
+    now = st.clock()
+    v = st.payload(now)
     min_a = st.settings.min_current_a
     return render_template(
         "index.html",
         v=v,
         d=v["display"],
+        chart=st.history(now)["chart"],
         labels={m.value: mode_label(m, min_a) for m in Mode},
         password_set=st.password is not None,
         refresh_s=current_app.config["SCC_REFRESH_S"],
+        chart_refresh_s=current_app.config["SCC_CHART_REFRESH_S"],
         window=format_duration(st.config.charging.window_s),
     )
 
@@ -76,8 +79,24 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @csrf_required
 def logout() -> ResponseReturnValue:
+    """This phone: its id comes off the server's list, so a copy of the cookie is dead too."""
+    st = state()
+    st.sessions.remove(session.get("sid"))
     session.clear()
-    return redirect(url_for("pages.login" if state().password is not None else "pages.index"), 303)
+    log.info("logout from %s", client())
+    return redirect(url_for("pages.login" if st.password is not None else "pages.index"), 303)
+
+
+@bp.post("/logout-all")
+@login_required
+@csrf_required
+def logout_all() -> ResponseReturnValue:
+    """Every phone, this one included: for a lost phone, or a cookie that got out."""
+    st = state()
+    count = st.sessions.clear()
+    session.clear()
+    log.warning("all phones logged out (%d sessions) from %s", count, client())
+    return redirect(url_for("pages.login" if st.password is not None else "pages.index"), 303)
 
 
 def _log_in(st: AppState, password: str) -> ResponseReturnValue:
@@ -97,5 +116,6 @@ def _log_in(st: AppState, password: str) -> ResponseReturnValue:
     session.clear()  # a fresh session (and CSRF token) after login: no fixation
     session.permanent = True
     session["auth"] = st.fingerprint
+    session["sid"] = st.sessions.add(now)
     log.info("login from %s", who)
     return redirect(url_for("pages.index"), 303)

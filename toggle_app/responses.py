@@ -44,6 +44,26 @@ def too_many(wait_s: float) -> tuple[str, dict[str, str]]:
     )
 
 
+def unknown_host(host: str) -> Response | tuple[str, int]:
+    """A Host the app does not answer to (hosts.py): what a DNS rebinding attack sends."""
+    text = (
+        f"This app does not answer to the name {host[:100]!r}. If that is how you reach it, "
+        "add the name to toggle_app.allowed_hosts (or $SCC_TOGGLE_APP__ALLOWED_HOSTS)."
+    )
+    if is_api():
+        return api_error(400, text)
+    return message_page(400, "Unknown host name", text)
+
+
+def cross_origin() -> Response | tuple[str, int]:
+    """A change sent from another site's page (hosts.py)."""
+    if is_api():
+        return api_error(403, "cross-origin request refused: changes come from this app's page")
+    return message_page(
+        403, "Refused", "Changes come from this app's own page; another site sent this one."
+    )
+
+
 def store_down(e: StoreError) -> Response | tuple[str, int]:
     log.warning("store unavailable: %s", e)
     if is_api():

@@ -1,4 +1,5 @@
-"""Password check, failed-login throttle, CSRF tokens and the session key.
+"""Password check, CSRF tokens and the session key (the failed-password throttle is in
+throttle.py, the list of logged-in phones in sessions.py).
 
 Small on purpose: one password, two forms and a JSON API do not need Flask-Login or Flask-WTF
 (which pulls in WTForms for one hidden field). Everything that compares a secret does it in
@@ -14,9 +15,6 @@ import hmac
 import logging
 import os
 import secrets
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from common.config import Config
@@ -71,55 +69,12 @@ def tokens_match(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-@dataclass
-class LoginThrottle:
-    """Refuses a client for a growing while after repeated wrong passwords.
-
-    The first ``free_failures`` mistakes cost nothing (typos); every further one locks the client
-    out for ``base_delay_s`` doubled per failure, up to ``max_delay_s``. A client that stays quiet
-    for ``forget_after_s`` starts afresh. Refusing (429 with Retry-After) instead of sleeping keeps
-    the server's few threads free. Time comes in as an argument, so tests need no sleeps.
-    """
-
-    free_failures: int = 5
-    base_delay_s: float = 1.0
-    max_delay_s: float = 300.0
-    forget_after_s: float = 3600.0
-    max_clients: int = 1024
-    _state: dict[str, tuple[int, datetime, datetime]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def retry_after_s(self, client: str, now: datetime) -> float:
-        """Seconds this client must still wait; 0 when it may try."""
-        with self._lock:
-            entry = self._current(client, now)
-        return 0.0 if entry is None else max(0.0, (entry[2] - now).total_seconds())
-
-    def failure(self, client: str, now: datetime) -> int:
-        """Record a wrong password; returns the client's failure count."""
-        with self._lock:
-            entry = self._current(client, now)
-            failures = entry[0] + 1 if entry is not None else 1
-            extra = failures - self.free_failures
-            delay_s = (
-                0.0 if extra <= 0 else min(self.base_delay_s * 2 ** (extra - 1), self.max_delay_s)
-            )
-            self._state[client] = (failures, now, now + timedelta(seconds=delay_s))
-            if len(self._state) > self.max_clients:
-                oldest = min(self._state, key=lambda c: self._state[c][1])
-                del self._state[oldest]
-            return failures
-
-    def success(self, client: str) -> None:
-        with self._lock:
-            self._state.pop(client, None)
-
-    def _current(self, client: str, now: datetime) -> tuple[int, datetime, datetime] | None:
-        entry = self._state.get(client)
-        if entry is not None and (now - entry[1]).total_seconds() > self.forget_after_s:
-            del self._state[client]
-            return None
-        return entry
+def data_dir(config: Config) -> Path | None:
+    """Where the app keeps its small files (session key, session list): beside the SQLite
+    store, which is where a deployment keeps its state; None for an in-memory store."""
+    if config.store.sqlite_path == ":memory:":
+        return None
+    return Path(config.store.sqlite_path).parent
 
 
 def resolve_secret_key(config: Config) -> bytes:
@@ -134,9 +89,10 @@ def resolve_secret_key(config: Config) -> bytes:
     configured = config.toggle_app.secret_key
     if configured:
         return configured.get().encode("utf-8")
-    if config.store.sqlite_path == ":memory:":
+    folder = data_dir(config)
+    if folder is None:
         return secrets.token_bytes(32)
-    path = Path(config.store.sqlite_path).parent / SECRET_KEY_FILE
+    path = folder / SECRET_KEY_FILE
     try:
         return _read_or_create_key(path)
     except OSError as e:

@@ -19,6 +19,22 @@ log = logging.getLogger(__name__)
 
 #: Phones poll every few seconds; a handful of threads is plenty and keeps memory small.
 THREADS = 4
+#: Waitress serves at most this many connections; past it, new ones wait in the listen queue.
+CONNECTION_LIMIT = 100
+#: An idle connection (no request in progress, nothing received) is closed after this long, so
+#: connections a client opened and left (a half-open socket, a hung phone, a hundred on purpose)
+#: cannot hold every slot and lock out the health check and the phones for long. Waitress's
+#: default is 120 s; a phone polling every 5 s reconnects without noticing.
+CHANNEL_TIMEOUT_S = 10
+#: How often waitress looks for idle connections (its default: every 30 s).
+CLEANUP_INTERVAL_S = 2
+SERVER_SETTINGS: dict[str, object] = {
+    "threads": THREADS,
+    "connection_limit": CONNECTION_LIMIT,
+    "channel_timeout": CHANNEL_TIMEOUT_S,
+    "cleanup_interval": CLEANUP_INTERVAL_S,
+    "ident": "scc",
+}
 
 
 def _is_loopback(host: str) -> bool:
@@ -49,7 +65,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     from waitress import create_server
 
     try:
-        server = create_server(app, host=host, port=port, threads=THREADS, ident="scc")
+        server = create_server(app, host=host, port=port, **SERVER_SETTINGS)
     except OSError as e:
         print(
             f"scc toggle: cannot listen on {host}:{port} (toggle_app.host/port): {e.strerror or e}",

@@ -1,19 +1,26 @@
 """What the phone page and ``GET /api/status`` show, derived from one Status read.
 
-Pure: it takes the Status, the settings and the time, and does no I/O, so every number and every
-stale rule is testable with a fixed clock. The page and the API share one payload; its ``display``
-part holds the ready-formatted strings, so the page's script only copies text into place and the
-server-rendered page (JavaScript off) shows exactly the same words.
+Pure: it takes the Status, the settings, the time and the few extra reads state.py makes
+(``Extras``), and does no I/O, so every number and every stale rule is testable with a fixed
+clock. The page and the API share one payload; its ``display`` part holds the ready-formatted
+strings, so the page's script only copies text into place and the server-rendered page
+(JavaScript off) shows exactly the same words. The controller's decision in words is in words.py.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from common.models import Decision, Mode, Status, to_jsonable
+from common.charger_words import charger_note, control_lines
+from common.config import ChargingConfig
+from common.models import Action, Decision, Mode, Reason, Status, to_jsonable
 from common.timeutil import format_age, format_duration
+from toggle_app import words
+from toggle_app.text import clock_time, format_w
+
+__all__ = ["format_age", "format_duration", "format_w"]
 
 #: The meter counts as stale after this many poll intervals without a reading ...
 METER_STALE_POLLS = 3
@@ -21,6 +28,11 @@ METER_STALE_POLLS = 3
 METER_STALE_MIN_S = 10.0
 #: The controller counts as stale after this many of its intervals without a decision.
 CONTROLLER_STALE_INTERVALS = 2
+#: How long after a command the grid readings reflect it: the controller's ``settle_s``
+#: (docs/design.md, "The settle rule").
+SETTLE_S = 30.0
+#: Actions that send the charger a command, after which its draw changes.
+COMMANDS = frozenset({Action.START, Action.STOP, Action.ADJUST, Action.RELEASE})
 
 MODE_LABELS = {
     Mode.SOLAR: "Surplus only",
@@ -37,6 +49,9 @@ class ViewSettings:
     interval_s: float
     min_current_a: int
     watts_per_amp: float
+    window_s: float = ChargingConfig.window_s
+    start_delay_s: float = ChargingConfig.start_delay_s
+    stop_delay_s: float = ChargingConfig.stop_delay_s
 
     @property
     def meter_stale_after_s(self) -> float:
@@ -50,21 +65,54 @@ class ViewSettings:
     def min_power_w(self) -> float:
         return self.min_current_a * self.watts_per_amp
 
+    @property
+    def plan(self) -> words.Plan:
+        return words.Plan(
+            min_current_a=self.min_current_a,
+            watts_per_amp=self.watts_per_amp,
+            interval_s=self.interval_s,
+            start_delay_s=self.start_delay_s,
+            stop_delay_s=self.stop_delay_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What the page reads beyond the Status: the grid mean since the last change of the
+    charger's draw (``last_change``), and when the controller's current delay began
+    (``words.delay_start``)."""
+
+    settled_mean_w: float | None = None
+    delay_since: datetime | None = None
+
 
 def _seconds(delta: timedelta) -> float:
     return delta / timedelta(seconds=1)
 
 
-def format_w(value: float | None) -> str:
-    """Whole watts with a thin-space thousands separator and a real minus sign."""
-    if value is None:
-        return "–"
-    text = f"{abs(value):,.0f}".replace(",", "\u202f")
-    return f"{'−' if round(value) < 0 else ''}{text} W"
-
-
 def mode_label(mode: Mode, min_current_a: int) -> str:
     return MODE_LABELS[mode].format(min_a=min_current_a)
+
+
+def last_change(decision: Decision | None) -> datetime | None:
+    """From when grid readings show the charger drawing what it draws now: ``SETTLE_S`` after a
+    command of the last decision, or the cycle that saw the charger change by itself; None when
+    the last decision changed nothing."""
+    if decision is None:
+        return None
+    if decision.action in COMMANDS and decision.command_error is None:
+        return decision.ts + timedelta(seconds=SETTLE_S)
+    if decision.reason is Reason.SETTLING:
+        return decision.ts
+    return None
+
+
+def needs_settled_mean(status: Status, settings: ViewSettings, now: datetime) -> datetime | None:
+    """The ``since`` for which the page needs a grid mean of its own (None: the window's will
+    do): after a change inside the window, before which readings mix two draws."""
+    change = last_change(status.last_decision)
+    window_start = now - timedelta(seconds=settings.window_s)
+    return change if change is not None and window_start < change < now else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +128,12 @@ class Facts:
     next_cycle_in_s: float | None
     charger_power_w: float | None
     surplus_w: float | None
+    #: The charger's draw changed so recently that no reading since shows the new one.
+    surplus_settling: bool
     mode_applied: bool
 
 
-def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
+def facts(status: Status, settings: ViewSettings, now: datetime, extras: Extras) -> Facts:
     reading, decision, charger = status.latest_reading, status.last_decision, status.charger
     mode = status.mode.mode if status.mode is not None else Mode.SOLAR
     meter_age_s = _seconds(now - reading.ts) if reading is not None else None
@@ -91,28 +141,24 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
     next_cycle_at = (
         decision.ts + timedelta(seconds=settings.interval_s) if decision is not None else None
     )
-    # What the car could take with the house load as it is (docs/design.md, "Surplus arithmetic"):
-    # the charger's draw now minus the grid's window mean. An unknown charger draw counts as nothing
-    # drawn.
-    charger_power_w = charger.power_w if charger is not None else None
-    mean_w = status.grid_power_mean_w
     controller_fresh = (
         decision_age_s is not None and decision_age_s <= settings.controller_stale_after_s
     )
+    charger_power_w = charger.power_w if charger is not None else None
+    surplus_w, settling = _surplus(status, settings, now, extras, controller_fresh)
     return Facts(
         mode=mode,
         meter_age_s=meter_age_s,
         meter_stale=meter_age_s is None or meter_age_s > settings.meter_stale_after_s,
         decision_age_s=decision_age_s,
-        controller_stale=(
-            decision_age_s is None or decision_age_s > settings.controller_stale_after_s
-        ),
+        controller_stale=not controller_fresh,
         next_cycle_at=next_cycle_at,
         next_cycle_in_s=(
             None if next_cycle_at is None else max(0.0, _seconds(next_cycle_at - now))
         ),
         charger_power_w=charger_power_w,
-        surplus_w=_surplus_w(decision, controller_fresh, charger_power_w, mean_w),
+        surplus_w=surplus_w,
+        surplus_settling=settling,
         # The controller follows the mode once it has decided in it after the change.
         mode_applied=(
             decision is not None
@@ -122,27 +168,46 @@ def facts(status: Status, settings: ViewSettings, now: datetime) -> Facts:
     )
 
 
-def _surplus_w(
-    decision: Decision | None,
-    controller_fresh: bool,
-    charger_power_w: float | None,
-    mean_w: float | None,
-) -> float | None:
-    """The surplus the controller acted on, while its decision is fresh.
+def _surplus(
+    status: Status, settings: ViewSettings, now: datetime, extras: Extras, controller_fresh: bool
+) -> tuple[float | None, bool]:
+    """The surplus the car could take, and whether it is still settling after a change.
 
-    Right after a command the window mean mixes readings from before and after the charger
-    changed; the controller then averages only the settled readings, and the page must show the
-    same number, not a figure that overstates the surplus for two minutes after every start.
-    Without a fresh decision (or in manual mode, where it has none) the window estimate stands in.
+    What the controller acted on while its decision is fresh: it averages only settled readings
+    (docs/design.md, "The settle rule"), and the page must not show a figure that mixes the
+    draw before a switch with the draw after it. Otherwise (manual mode, no surplus in the
+    decision, the controller down) the charger's draw minus the grid mean over the readings
+    since the last change; none yet means settling. An unknown draw counts as nothing drawn.
     """
+    decision, charger = status.last_decision, status.charger
     if controller_fresh and decision is not None and decision.surplus_w is not None:
-        return decision.surplus_w
-    return None if mean_w is None else (charger_power_w or 0.0) - mean_w
+        return decision.surplus_w, False
+    change = last_change(decision)
+    mean_w = status.grid_power_mean_w
+    if change is not None and change > now - timedelta(seconds=settings.window_s):
+        mean_w = extras.settled_mean_w if change < now else None
+        if mean_w is None:
+            return None, True
+    if mean_w is None:
+        return None, False
+    return (charger.power_w or 0.0 if charger is not None else 0.0) - mean_w, False
 
 
-def derive(status: Status, settings: ViewSettings, now: datetime) -> dict[str, object]:
+def derive(
+    status: Status, settings: ViewSettings, now: datetime, extras: Extras | None = None
+) -> dict[str, object]:
     """The /api/status payload: the Status as JSON plus what the page computes from it."""
-    f = facts(status, settings, now)
+    extras = extras or Extras()
+    f = facts(status, settings, now, extras)
+    plan = settings.plan
+    if status.charger is not None and status.charger.watts_per_amp:
+        # what "6 A needs" costs for this car, as the controller measured it
+        plan = replace(plan, watts_per_amp=status.charger.watts_per_amp)
+    said = (
+        None
+        if status.last_decision is None
+        else words.explain(status.last_decision, plan, now, extras.delay_since)
+    )
     payload = status.to_json()
     payload.update(
         effective_mode=f.mode.value,
@@ -150,6 +215,7 @@ def derive(status: Status, settings: ViewSettings, now: datetime) -> dict[str, o
         mode_applied=f.mode_applied,
         charger_power_w=f.charger_power_w,
         surplus_w=f.surplus_w,
+        surplus_settling=f.surplus_settling,
         meter_age_s=f.meter_age_s,
         meter_stale=f.meter_stale,
         meter_stale_after_s=settings.meter_stale_after_s,
@@ -159,7 +225,8 @@ def derive(status: Status, settings: ViewSettings, now: datetime) -> dict[str, o
         interval_s=settings.interval_s,
         next_cycle_at=to_jsonable(f.next_cycle_at),
         next_cycle_in_s=f.next_cycle_in_s,
-        display=display(status, settings, f),
+        next_step_at=to_jsonable(said.next_at if said is not None else None),
+        display=display(status, settings, f, said),
         tones=tones(status, settings, f),
     )
     return payload
@@ -178,6 +245,14 @@ def pending_text(f: Facts, interval_s: float) -> str:
     return f"The controller acts at its next cycle, within {format_duration(f.next_cycle_in_s)}."
 
 
+def next_text(f: Facts, said: words.Words | None, interval_s: float) -> str:
+    """The page's most useful line: what the controller does next, and when; until it has
+    taken up a new mode (or while it is not deciding), when it will."""
+    if said is None or f.controller_stale or not f.mode_applied:
+        return pending_text(f, interval_s)
+    return said.next
+
+
 def _direction(w: float | None) -> str:
     if w is None:
         return "no data"
@@ -186,18 +261,21 @@ def _direction(w: float | None) -> str:
     return "importing" if w > 0 else "exporting"
 
 
-def _surplus_sub(surplus_w: float | None, settings: ViewSettings) -> str:
-    if surplus_w is None:
+def _surplus_sub(f: Facts, settings: ViewSettings, car_w_per_a: float | None = None) -> str:
+    """How many amperes the surplus pays for, at what the car draws per ampere when measured."""
+    if f.surplus_settling:
+        return "the charger just changed: waiting for new readings"
+    if f.surplus_w is None:
         return "no meter data"
-    amps = math.floor(surplus_w / settings.watts_per_amp)
+    amps = math.floor(f.surplus_w / (car_w_per_a or settings.watts_per_amp))
     if amps >= settings.min_current_a:
         return f"enough for {amps} A"
     return f"below the {settings.min_current_a} A minimum"
 
 
-def banner_text(settings: ViewSettings, f: Facts) -> str:
+def banner_text(settings: ViewSettings, f: Facts, status: Status | None = None) -> str:
     """One line per problem (the page shows line breaks); empty when all is well."""
-    lines = []
+    lines = [] if status is None else control_lines(status.charger)
     if f.meter_stale:
         if f.meter_age_s is None:
             lines.append("No meter data yet: solar charging waits for the first readings.")
@@ -233,27 +311,22 @@ def tones(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
     }
 
 
-def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
+HINTS = {
+    Mode.SOLAR: "The car charges from sunshine the house does not use.",
+    Mode.MIN_SOLAR: "The car charges at least {min_a} A, more with sunshine.",
+    Mode.MANUAL: "Solar control is off: the car charges as with a plain charger.",
+}
+
+
+def display(
+    status: Status, settings: ViewSettings, f: Facts, said: words.Words | None
+) -> dict[str, str]:
     """Every string the page shows, formatted once here for the page and its script."""
-    reading = status.latest_reading
+    reading, decision = status.latest_reading, status.last_decision
     grid_w = reading.active_power_w if reading is not None else None
     mean_w = status.grid_power_mean_w
-
-    charger = status.charger
-    if charger is None:
-        charger_main, charger_sub = "–", "no charger data yet"
-    else:
-        charger_main = "–" if charger.current_a is None else f"{charger.current_a:.0f} A"
-        power = "" if charger.power_w is None else f" · {charger.power_w / 1000:.1f} kW"
-        charger_sub = f"{charger.status}{power} · {format_age(_seconds(status.now - charger.ts))}"
-
-    decision = status.last_decision
-    if decision is None:
-        decision_main, decision_sub = "none yet", ""
-    else:
-        decision_main = f"{decision.action.value} · {decision.target_a} A"
-        decision_sub = f"{decision.stored_reason} · {format_age(f.decision_age_s)}"
-
+    car_w_per_a = None if status.charger is None else status.charger.watts_per_amp
+    charger_main, charger_sub = words.charger_tile(status.charger, status.now)
     today = status.today
     if today is None:
         today_main, today_sub = "–", ""
@@ -261,34 +334,31 @@ def display(status: Status, settings: ViewSettings, f: Facts) -> dict[str, str]:
         today_main = f"{today.ev_kwh:.{1 if today.ev_kwh >= 10 else 2}f} kWh"
         share = today.solar_share
         today_sub = "nothing charged yet" if share is None else f"{share:.0%} from solar"
-
     who = ""
     if status.mode is not None:
         age = format_age(_seconds(status.now - status.mode.ts))
         who = f"Mode set by {status.mode.source} {age}."
-
-    hints = {
-        Mode.SOLAR: "The car charges from sunshine the house does not use.",
-        Mode.MIN_SOLAR: f"The car charges at least {settings.min_current_a} A, more with sunshine.",
-        Mode.MANUAL: "Solar control is off: the car charges as with a plain charger.",
-    }
     return {
         "mode": mode_label(f.mode, settings.min_current_a),
         "switch": "On" if f.mode is not Mode.MANUAL else "Off",
-        "mode_hint": hints[f.mode],
+        "mode_hint": HINTS[f.mode].format(min_a=settings.min_current_a),
         "mode_who": who,
         "pending": pending_text(f, settings.interval_s),
+        "next": next_text(f, said, settings.interval_s),
         "grid_now": format_w(grid_w),
         "grid_now_sub": f"{_direction(grid_w)} · {format_age(f.meter_age_s)}",
         "grid_mean": format_w(mean_w),
         "grid_mean_sub": _direction(mean_w),
-        "surplus": format_w(f.surplus_w),
-        "surplus_sub": _surplus_sub(f.surplus_w, settings),
+        "surplus": "Settling" if f.surplus_settling else format_w(f.surplus_w),
+        "surplus_sub": _surplus_sub(f, settings, car_w_per_a),
         "charger": charger_main,
         "charger_sub": charger_sub,
-        "decision": decision_main,
-        "decision_sub": decision_sub,
+        "decision": "Nothing decided yet" if said is None else said.doing,
+        "decision_sub": "" if decision is None else f"checked {format_age(f.decision_age_s)}",
+        "decision_code": "" if decision is None else words.code(decision),
         "today": today_main,
         "today_sub": today_sub,
-        "banner": banner_text(settings, f),
+        "charger_note": charger_note(status.charger, status.last_decision),
+        "banner": banner_text(settings, f, status),
+        "updated": f"Updated {clock_time(status.now, seconds=True)}",
     }

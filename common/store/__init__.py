@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from common.config import Config
-from common.store.base import Store, StoreError, StoreInfo, StoreRefused, build_status
+from common.store.base import (
+    PowerPoint,
+    Store,
+    StoreError,
+    StoreInfo,
+    StoreRefused,
+    UnreadableRow,
+    build_status,
+)
 
-__all__ = ["Store", "StoreError", "StoreInfo", "StoreRefused", "build_status", "open_store"]
+__all__ = [
+    "PowerPoint",
+    "Store",
+    "StoreError",
+    "StoreInfo",
+    "StoreRefused",
+    "UnreadableRow",
+    "build_status",
+    "open_store",
+]
 
 
 def open_store(config: Config) -> Store:

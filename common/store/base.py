@@ -7,15 +7,17 @@ Store errors::
 
     StoreError          the store could not be reached or failed: retry later (the data waits)
     +-- StoreRefused    the store answered and refuses these points for good (older than its
-                        retention, say): retrying the same points would fail the same way
+    |                   retention, say): retrying the same points would fail the same way
+    +-- UnreadableRow   the store answered, but its newest row holds a value no version of us
+                        wrote: asking again will not help
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from common.models import (
@@ -24,6 +26,7 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     Status,
 )
@@ -31,6 +34,37 @@ from common.models import (
 #: A charger point counts for at most this long: two default controller intervals and a half. A
 #: longer gap means the controller was down, and its last draw must not keep adding kWh.
 MAX_STEP_S = 150.0
+
+
+#: Buckets of ``Store.power_series`` start at whole multiples of the step since this instant.
+SERIES_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PowerPoint:
+    """One bucket of ``Store.power_series``: means over [ts, ts + step); None where the bucket
+    holds no value of that kind."""
+
+    ts: datetime
+    #: The P1 meter's ``active_power_w`` (positive: importing).
+    grid_power_w: float | None = None
+    #: The charger's ``power_w``, as the controller recorded it each cycle.
+    ev_power_w: float | None = None
+    #: The controller's ``surplus_w`` of its decisions (docs/design.md, "Surplus arithmetic").
+    surplus_w: float | None = None
+
+
+def series_start(start: datetime, step_s: float) -> datetime:
+    """``start`` rounded down to a bucket start; ValueError for a step under a second."""
+    if not step_s >= 1:
+        raise ValueError(f"a series step must be at least 1 s, got {step_s!r}")
+    step = timedelta(seconds=step_s)
+    return SERIES_EPOCH + (start - SERIES_EPOCH) // step * step
+
+
+def merge_series(buckets: Mapping[datetime, Mapping[str, float]]) -> list[PowerPoint]:
+    """Per-bucket values by PowerPoint field name, as points in time order."""
+    return [PowerPoint(ts=ts, **buckets[ts]) for ts in sorted(buckets)]
 
 
 class StoreError(Exception):
@@ -59,9 +93,14 @@ class StoreInfo:
     retention: str  # one line: what is kept for how long
 
 
+class UnreadableRow(StoreError):
+    """The store answered, but its newest row holds a value no version of us wrote (a mode
+    another tool set to "off", say). Asking again will not help: it is a fact to report once."""
+
+
 @contextmanager
 def stored_row(where: str) -> Iterator[None]:
-    """Turn a row that does not parse (a mode another tool wrote, say) into a StoreError.
+    """Turn a row that does not parse (a mode another tool wrote, say) into an UnreadableRow.
 
     Callers handle StoreError (the controller keeps its last mode, the page shows the error);
     a bare ValueError would instead end every controller cycle in a crash.
@@ -69,7 +108,15 @@ def stored_row(where: str) -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError, KeyError) as e:
-        raise StoreError(f"{where}: unreadable stored value: {e}") from e
+        raise UnreadableRow(f"{where}: unreadable stored value: {e}") from e
+
+
+def mode_stamp(now: datetime, newest: datetime | None) -> datetime:
+    """When to stamp a new mode: now, or just after the newest row if that one is dated later
+    (written while the clock was ahead), so the newest row is always the last switch."""
+    if newest is not None and newest >= now:
+        return newest + timedelta(milliseconds=1)
+    return now
 
 
 @runtime_checkable
@@ -82,6 +129,11 @@ class Store(Protocol):
     ) -> float | None:
         """Mean ``active_power_w`` over [max(now - window_s, since), now); None when no reading."""
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        """Like ``grid_power_mean``, for the total and each phase's power; None: no reading."""
+
     def latest_reading(self, now: datetime) -> Reading | None:
         """The newest reading at or before ``now``."""
 
@@ -89,7 +141,8 @@ class Store(Protocol):
 
     def write_decision(self, decision: Decision) -> None: ...
 
-    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange: ...
+    def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
+        """Record a switch, stamped ``mode_stamp(now, newest)``: never before the newest row."""
 
     def get_mode(self) -> ModeChange | None:
         """The last mode set, or None when nobody has set one (callers default to solar)."""
@@ -112,6 +165,12 @@ class Store(Protocol):
 
     def info(self, now: datetime) -> StoreInfo:
         """Where the store is, its size and the span of readings it holds."""
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        """Grid power, the car's draw and the controller's surplus as means per ``step_s`` over
+        [start, stop), for a chart: buckets start at whole steps since the Unix epoch (``start``
+        rounds down to one, ``series_start``), come in time order, and a bucket without any value
+        is left out. Downsampled in the store, so an hour is some 60 points, not 3 600."""
 
     def close(self) -> None: ...
 

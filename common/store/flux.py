@@ -10,7 +10,7 @@ and types the same options as the extern influxdb-client builds from ``bind_para
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # The controller's mean (docs/design.md, "Store schema"). group() first, so a meter whose tag
 # changed inside the window (a re-plugged dongle with a new serial) still yields one mean, as SQLite
@@ -19,6 +19,16 @@ GRID_POWER_MEAN = """from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
   |> group()
+  |> mean()"""
+
+# The same over the total and each phase, one mean per field: a command's step in these shows
+# what the car draws per ampere and on which phases (docs/design.md, "Surplus arithmetic").
+GRID_PHASE_MEANS = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "active_power_w" or r._field == "active_power_l1_w"
+        or r._field == "active_power_l2_w" or r._field == "active_power_l3_w"))
+  |> group(columns: ["_field"])
   |> mean()"""
 
 # The newest point of each kind: last() per series (each series is in time order; a group() first
@@ -86,8 +96,22 @@ lasts = from(bucket: bucketName)
 
 union(tables: [firsts, lasts])"""
 
+# The phone page's chart (Store.power_series): means per window of the grid power, the car's draw
+# and the controller's surplus. group() first, as for the window mean, so each kind is one stream
+# whatever its tags; windows start at whole multiples of windowEvery since the epoch (the caller
+# aligns rangeStart), and timeSrc "_start" stamps each mean with its window's start, as SQLite does.
+POWER_SERIES = """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) =>
+      (r._measurement == "p1" and r._field == "active_power_w")
+      or (r._measurement == "charger" and r._field == "power_w")
+      or (r._measurement == "decision" and r._field == "surplus_w"))
+  |> group(columns: ["_measurement", "_field"])
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: false, timeSrc: "_start")"""
+
 QUERIES: dict[str, str] = {
     "grid_power_mean": GRID_POWER_MEAN,
+    "grid_phase_means": GRID_PHASE_MEANS,
     "latest_reading": LATEST_READING,
     "last_charger_state": LAST_CHARGER_STATE,
     "last_decision": LAST_DECISION,
@@ -95,12 +119,22 @@ QUERIES: dict[str, str] = {
     "energy_points": ENERGY_POINTS,
     "meter_counters": METER_COUNTERS,
     "p1_span": P1_SPAN,
+    "power_series": POWER_SERIES,
 }
 
+#: Queries that aggregate per window and so take ``windowEvery`` too (``bind_params(every=)``).
+WINDOWED = frozenset({"power_series"})
 
-def bind_params(bucket: str, start: datetime, stop: datetime) -> dict[str, object]:
-    """The ``params`` every query takes; influxdb-client turns each key into an option."""
-    return {"bucketName": bucket, "rangeStart": start, "rangeStop": stop}
+
+def bind_params(
+    bucket: str, start: datetime, stop: datetime, every: timedelta | None = None
+) -> dict[str, object]:
+    """The ``params`` every query takes (and ``every`` for the WINDOWED ones); influxdb-client
+    turns each key into an option (a timedelta into a duration)."""
+    params: dict[str, object] = {"bucketName": bucket, "rangeStart": start, "rangeStop": stop}
+    if every is not None:
+        params["windowEvery"] = every
+    return params
 
 
 #: The option statements influxdb-client builds from ``bind_params``, with example values, for
@@ -110,3 +144,5 @@ PARAMS_OPTION = (
     "option rangeStart = 2026-05-18T10:00:00.000000000Z\n"
     "option rangeStop = 2026-05-18T12:00:00.000000000Z"
 )
+#: The extra option of the WINDOWED queries, for the same check.
+WINDOW_OPTION = "option windowEvery = 60000000us"

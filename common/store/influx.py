@@ -2,11 +2,11 @@
 
 Writes are synchronous so that a failure reaches the caller (the collector then spools); the
 client does no retries of its own for the same reason, and every request ends within
-``timeout_s`` all included (common/deadline.py), however slowly InfluxDB answers. A write that
-InfluxDB refuses for good (422: points beyond the bucket's retention, a field type conflict; 400: a
-point it cannot parse) is a ``StoreRefused``, so the collector sets those points aside instead of
-retrying them for ever. Every query lives in ``flux.py``, takes its values as bind parameters and
-reads a bounded range of time.
+``timeout_s`` all included, however slowly InfluxDB answers. A write that InfluxDB refuses for
+good (422: points beyond the bucket's retention, a field type conflict; 400: a point it cannot
+parse) is a ``StoreRefused``, so the collector sets those points aside instead of retrying them
+for ever (influx_errors.py). Every query lives in ``flux.py``, takes its values as bind
+parameters and reads a bounded range of time.
 
 The mode is the one point that must outlive the bucket's retention: it is set once and then holds
 (docs/design.md, "Modes"). So whoever reads it and finds it older than a day writes it again, with
@@ -16,20 +16,14 @@ the time it was set in its ``set_ms`` field, and ``get_mode`` needs to look back
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import urllib3
 from influxdb_client import InfluxDBClient, Point, WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.flux_csv_parser import FluxCsvParserException, FluxQueryException
 from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.rest import ApiException
 
-from common.deadline import deadline, guard_pools
+from common.deadline import guard_pools
 from common.models import (
     P1_FIELDS,
     Action,
@@ -38,20 +32,32 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     decode_reason,
     utcnow,
 )
 from common.store import flux
-from common.store.base import StoreError, StoreInfo, StoreRefused, integrate_energy, stored_row
+from common.store.base import (
+    PowerPoint,
+    StoreError,
+    StoreInfo,
+    integrate_energy,
+    merge_series,
+    mode_stamp,
+    series_start,
+    stored_row,
+)
+from common.store.influx_errors import (
+    QUERY_ERRORS,
+    WRITE_ERRORS,
+    describe,
+    request_deadline,
+    write_error,
+)
 
 log = logging.getLogger(__name__)
 
-_ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
-#: A query answer can also fail while the client parses it: an error table InfluxDB streams after
-#: a 200, or something that is not annotated CSV at all (a proxy's page), which the client's parser
-#: meets with IndexError/ValueError.
-_QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexError, ValueError)
 #: How far back "latest" looks: older than this is no longer news for the phone page, and the
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
@@ -62,25 +68,15 @@ MODE_LOOKBACK = timedelta(days=30)
 MODE_REFRESH = timedelta(days=1)
 #: The copy goes this far before now, so that a mode someone sets while we read is newer.
 MODE_REFRESH_MARGIN = timedelta(minutes=1)
-#: Write statuses that mean "never these points": retrying the same batch cannot succeed.
-_REFUSED = (400, 413, 422)
-_DROPPED = re.compile(r"dropped=(\d+)")
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, ApiException):
-        return f"HTTP {e.status} {e.reason}: {(e.body or '').strip()[:200]}"
-    return f"{type(e).__name__}: {e}"
-
-
-def _write_error(url: str, e: BaseException, points: int) -> StoreError:
-    message = f"InfluxDB {url} write failed: {_describe(e)}"
-    if isinstance(e, ApiException) and e.status in _REFUSED:
-        dropped = _DROPPED.search(e.body or "")
-        # 422 is a partial write: InfluxDB kept the other points and says how many it dropped.
-        everything = e.status != 422 or (dropped is not None and int(dropped[1]) >= points)
-        return StoreRefused(message, all_refused=everything and points > 0)
-    return StoreError(message)
+#: How far ahead of the clock a mode row is still found (a clock that was years ahead once).
+MODE_LOOKAHEAD = timedelta(days=3660)
+_PHASE_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
+#: (measurement, field) -> PowerPoint field of the power_series query.
+_SERIES = {
+    ("p1", "active_power_w"): "grid_power_w",
+    ("charger", "power_w"): "ev_power_w",
+    ("decision", "surplus_w"): "surplus_w",
+}
 
 
 class InfluxStore:
@@ -96,7 +92,7 @@ class InfluxStore:
         self.url, self.org, self.bucket = url, org, bucket
         self.timeout_s = timeout_s
         self._clock = clock
-        # Connect within timeout_s; reads are ended by the deadline (``_deadline``), the client's
+        # Connect within timeout_s; reads are ended by the deadline (request_deadline), the client's
         # own read timeout is a backstop only, a second later, so that the error says which.
         timeout_ms: Any = (round(timeout_s * 1000), round((timeout_s + 1) * 1000))
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=timeout_ms, retries=0)
@@ -106,42 +102,28 @@ class InfluxStore:
         self._searched_all_modes = False
         self._refresh_warned = False
 
-    @contextmanager
-    def _deadline(self, what: str) -> Iterator[None]:
-        """The request ends within timeout_s; if the deadline cut it, the error says so."""
-        with deadline(self.timeout_s) as limit:
-            message = (
-                f"InfluxDB {self.url} {what} failed: no complete answer within {self.timeout_s:g} s"
-            )
-            try:
-                yield
-            except _QUERY_ERRORS as e:
-                if limit.ended:
-                    raise StoreError(message) from e
-                raise
-            if limit.ended:  # cut off where the answer could have ended: it may be partial
-                raise StoreError(message)
-
     def _write_points(self, points: list[Point]) -> None:
         if not points:
             return
         try:
             # WritePrecision.MS is a plain str; the client's annotation names the class itself.
             precision: Any = WritePrecision.MS
-            with self._deadline("write"):
+            with request_deadline(self.url, self.timeout_s, "write"):
                 self._write.write(
                     bucket=self.bucket, org=self.org, record=points, write_precision=precision
                 )
-        except _ERRORS as e:
-            raise _write_error(self.url, e, len(points)) from e
+        except WRITE_ERRORS as e:
+            raise write_error(self.url, e, len(points)) from e
 
-    def _query(self, name: str, start: datetime, stop: datetime) -> list[dict[str, Any]]:
-        params = flux.bind_params(self.bucket, start, stop)
+    def _query(
+        self, name: str, start: datetime, stop: datetime, every: timedelta | None = None
+    ) -> list[dict[str, Any]]:
+        params = flux.bind_params(self.bucket, start, stop, every)
         try:
-            with self._deadline(f"query {name}"):
+            with request_deadline(self.url, self.timeout_s, f"query {name}"):
                 tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
-        except _QUERY_ERRORS as e:
-            raise StoreError(f"InfluxDB {self.url} query {name} failed: {_describe(e)}") from e
+        except QUERY_ERRORS as e:
+            raise StoreError(f"InfluxDB {self.url} query {name} failed: {describe(e)}") from e
         return [rec.values for table in tables for rec in table.records]
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
@@ -168,6 +150,23 @@ class InfluxStore:
         values = [r["_value"] for r in rows if r.get("_value") is not None]
         return float(values[0]) if values else None
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        start = now - timedelta(seconds=window_s)
+        if since is not None and since > start:
+            start = since
+        if start >= now:
+            return None
+        means = {
+            str(r["_field"]): float(r["_value"])
+            for r in self._query("grid_phase_means", start, now)
+            if r.get("_value") is not None
+        }
+        if "active_power_w" not in means:
+            return None
+        return PhaseMeans(**{k: v for k, v in means.items() if k in _PHASE_FIELDS})
+
     def latest_reading(self, now: datetime) -> Reading | None:
         # last() runs in the server, so the range must end at now: points are stored to the
         # millisecond, and [start, floor_ms(now) + 1 ms) holds exactly those at or before now.
@@ -191,10 +190,14 @@ class InfluxStore:
         )
         if state.status_id is not None:
             p = p.field("status_id", int(state.status_id))
-        for name in ("current_a", "power_w", "added_energy_kwh"):
+        for name in ("current_a", "power_w", "added_energy_kwh", "watts_per_amp"):
             v = getattr(state, name)
             if v is not None:
                 p = p.field(name, float(v))
+        for name in ("operation_mode", "refused"):
+            text = getattr(state, name)
+            if text is not None:
+                p = p.field(name, str(text))
         self._write_points([p])
 
     def write_decision(self, d: Decision) -> None:
@@ -213,7 +216,9 @@ class InfluxStore:
         self._write_points([p])
 
     def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
-        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        newest = self._newest_mode_row()
+        ts = mode_stamp(now, None if newest is None else newest["_time"])
+        change = ModeChange(ts=ts, mode=Mode(mode), source=source)
         p = (
             Point("mode")
             .time(change.ts, WritePrecision.MS)
@@ -221,19 +226,28 @@ class InfluxStore:
             .field("source", source)
         )
         self._write_points([p])
+        self._searched_all_modes = False  # stamped ``now``, which may lie before the lookback
         return change
 
-    def _last(self, name: str, lookback: timedelta = LATEST_LOOKBACK) -> dict | None:
+    def _last(
+        self, name: str, lookback: timedelta = LATEST_LOOKBACK, ahead: timedelta = timedelta(days=1)
+    ) -> dict | None:
         now = self._clock()
-        rows = self._query(name, now - lookback, now + timedelta(days=1))
+        rows = self._query(name, now - lookback, now + ahead)
         return max(rows, key=lambda r: r["_time"]) if rows else None
 
-    def get_mode(self) -> ModeChange | None:
-        row = self._last("last_mode", MODE_LOOKBACK)
+    def _newest_mode_row(self) -> dict | None:
+        """The newest mode row: a month back, and far ahead (a row stamped while the clock was
+        ahead, and the switches stamped after it, are the newest); all history once per store,
+        for a mode from before the lookback (everything was off a long time)."""
+        row = self._last("last_mode", MODE_LOOKBACK, MODE_LOOKAHEAD)
         if row is None and not self._searched_all_modes:
-            # Once per store: a mode from before the lookback (everything was off a long time).
             self._searched_all_modes = True
-            row = self._last("last_mode", self._clock() - EPOCH)
+            row = self._last("last_mode", self._clock() - EPOCH, MODE_LOOKAHEAD)
+        return row
+
+    def get_mode(self) -> ModeChange | None:
+        row = self._newest_mode_row()
         if row is None or row.get("mode") is None:
             return None
         with stored_row(f"InfluxDB {self.url}, mode"):
@@ -298,6 +312,9 @@ class InfluxStore:
             current_a=row.get("current_a"),
             power_w=row.get("power_w"),
             added_energy_kwh=row.get("added_energy_kwh"),
+            watts_per_amp=row.get("watts_per_amp"),
+            operation_mode=row.get("operation_mode"),
+            refused=row.get("refused"),
         )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
@@ -345,6 +362,17 @@ class InfluxStore:
             raw_since=None,
             retention="as the bucket's retention says (influx bucket list)",
         )
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        first = series_start(start, step_s)
+        if first >= stop:
+            return []
+        buckets: dict[datetime, dict[str, float]] = {}
+        for r in self._query("power_series", first, stop, timedelta(seconds=step_s)):
+            name = _SERIES.get((str(r.get("_measurement")), str(r.get("_field"))))
+            if name is not None and r.get("_value") is not None:
+                buckets.setdefault(r["_time"], {})[name] = float(r["_value"])
+        return merge_series(buckets)
 
     def close(self) -> None:
         self._client.close()

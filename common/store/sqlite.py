@@ -24,11 +24,21 @@ from common.models import (
     EnergySummary,
     Mode,
     ModeChange,
+    PhaseMeans,
     Reading,
     decode_reason,
 )
 from common.store import sqlite_retention as retention
-from common.store.base import StoreError, StoreInfo, integrate_energy, stored_row
+from common.store.base import (
+    PowerPoint,
+    StoreError,
+    StoreInfo,
+    integrate_energy,
+    merge_series,
+    mode_stamp,
+    series_start,
+    stored_row,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _P1_COLS = ", ".join(f"{f} REAL" for f in P1_FIELDS)
@@ -39,6 +49,7 @@ CREATE TABLE IF NOT EXISTS p1 (
 CREATE TABLE IF NOT EXISTS charger (
     ts_ms INTEGER NOT NULL, charger_id TEXT NOT NULL, status_id INTEGER, status TEXT,
     current_a REAL, power_w REAL, added_energy_kwh REAL,
+    watts_per_amp REAL, operation_mode TEXT, refused TEXT,
     PRIMARY KEY (ts_ms, charger_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decision (
     ts_ms INTEGER NOT NULL, mode TEXT NOT NULL, grid_power_mean_w REAL, surplus_w REAL,
@@ -62,12 +73,29 @@ def _upsert(table: str, key: tuple[str, str], fields: tuple[str, ...]) -> str:
     )
 
 
+#: PowerPoint field -> (table, column) of Store.power_series.
+_SERIES = {
+    "grid_power_w": ("p1", "active_power_w"),
+    "ev_power_w": ("charger", "power_w"),
+    "surplus_w": ("decision", "surplus_w"),
+}
+
 _P1_UPSERT = _upsert("p1", ("ts_ms", "meter"), P1_FIELDS)
-_CHARGER_UPSERT = _upsert(
-    "charger",
-    ("ts_ms", "charger_id"),
-    ("status_id", "status", "current_a", "power_w", "added_energy_kwh"),
+_CHARGER_FIELDS = (
+    "status_id",
+    "status",
+    "current_a",
+    "power_w",
+    "added_energy_kwh",
+    "watts_per_amp",
+    "operation_mode",
+    "refused",
 )
+_CHARGER_UPSERT = _upsert("charger", ("ts_ms", "charger_id"), _CHARGER_FIELDS)
+#: Columns added after the first release, with their types: a file made before gets them at open.
+_ADDED_COLUMNS = {
+    "charger": (("watts_per_amp", "REAL"), ("operation_mode", "TEXT"), ("refused", "TEXT")),
+}
 _DECISION_UPSERT = _upsert(
     "decision",
     ("ts_ms", "mode"),
@@ -105,9 +133,18 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_columns()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"SQLite store {self.path}: {e}") from e
         self._lock = threading.Lock()
+
+    def _add_columns(self) -> None:
+        """Bring a file from an earlier version up to the schema (new columns are NULL)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _run(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -144,6 +181,20 @@ class SqliteStore:
         )
         return rows[0][0]
 
+    def grid_phase_means(
+        self, window_s: float, now: datetime, since: datetime | None = None
+    ) -> PhaseMeans | None:
+        start_ms = to_ms(now) - round(window_s * 1000)
+        if since is not None:
+            start_ms = max(start_ms, to_ms(since))
+        rows = self._run(
+            "SELECT AVG(active_power_w), AVG(active_power_l1_w), AVG(active_power_l2_w), "
+            "AVG(active_power_l3_w) FROM p1 WHERE ts_ms >= ? AND ts_ms < ?",
+            (start_ms, to_ms(now)),
+        )
+        total, l1, l2, l3 = rows[0]
+        return None if total is None else PhaseMeans(total, l1, l2, l3)
+
     def latest_reading(self, now: datetime) -> Reading | None:
         rows = self._run(
             f"SELECT ts_ms, meter, {', '.join(P1_FIELDS)} FROM p1 WHERE ts_ms <= ? "
@@ -166,6 +217,9 @@ class SqliteStore:
                 state.current_a,
                 state.power_w,
                 state.added_energy_kwh,
+                state.watts_per_amp,
+                state.operation_mode,
+                state.refused,
             ),
         )
 
@@ -184,7 +238,9 @@ class SqliteStore:
         )
 
     def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
-        change = ModeChange(ts=now, mode=Mode(mode), source=source)
+        newest = self._run("SELECT MAX(ts_ms) FROM mode")[0][0]
+        ts = mode_stamp(now, None if newest is None else from_ms(newest))
+        change = ModeChange(ts=ts, mode=Mode(mode), source=source)
         self._run(
             "INSERT OR REPLACE INTO mode VALUES (?, ?, ?)",
             (to_ms(change.ts), change.mode.value, source),
@@ -225,18 +281,17 @@ class SqliteStore:
         )
 
     def last_charger_state(self) -> ChargerState | None:
-        rows = self._run("SELECT * FROM charger ORDER BY ts_ms DESC LIMIT 1")
+        rows = self._run(
+            f"SELECT ts_ms, charger_id, {', '.join(_CHARGER_FIELDS)} FROM charger "
+            "ORDER BY ts_ms DESC LIMIT 1"
+        )
         if not rows:
             return None
-        ts_ms, charger_id, status_id, status, current_a, power_w, added = rows[0]
+        ts_ms, charger_id, *values = rows[0]
         return ChargerState(
             ts=from_ms(ts_ms),
             charger_id=charger_id,
-            status_id=status_id,
-            status=status,
-            current_a=current_a,
-            power_w=power_w,
-            added_energy_kwh=added,
+            **dict(zip(_CHARGER_FIELDS, values, strict=True)),
         )
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
@@ -301,6 +356,22 @@ class SqliteStore:
         if self.path == ":memory:":
             return None
         return sum(os.stat(p).st_size for p in (self.path, self.path + "-wal") if os.path.exists(p))
+
+    def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
+        a, b = to_ms(series_start(start, step_s)), to_ms(stop)
+        step_ms = round(step_s * 1000)
+        buckets: dict[datetime, dict[str, float]] = {}
+        for name, (table, column) in _SERIES.items():
+            args: tuple[int, ...] = (a, step_ms, a, b)
+            sql = (
+                f"SELECT (ts_ms - ?) / ? AS k, AVG({column}) FROM {table} "
+                f"WHERE ts_ms >= ? AND ts_ms < ? AND {column} IS NOT NULL GROUP BY k"
+            )
+            if table == "p1":  # the 1 s readings, and the minutes they were rolled up into
+                sql, args = retention.GRID_SERIES, args * 2
+            for k, mean in self._run(sql, args):
+                buckets.setdefault(from_ms(a + k * step_ms), {})[name] = mean
+        return merge_series(buckets)
 
     def close(self) -> None:
         with self._lock:

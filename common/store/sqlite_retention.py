@@ -4,8 +4,8 @@ Why: at 1 Hz a reading is about 127 bytes, 4 GB a year, and nothing reads 1 s re
 today (the controller's window is minutes, the page shows today). So readings older than
 ``raw_days`` are rolled up into ``p1_1m``, one row per minute and meter (docs/design.md, "Store
 schema"): the means of the power fields, the month's peak, and the first and last of each energy
-counter, which is all that an energy summary over any later period needs. Minute rows, charger
-states and decisions older than ``rollup_days`` go; the mode never does.
+counter, which is all that an energy summary or a chart over any later period needs. Minute rows,
+charger states and decisions older than ``rollup_days`` go; the mode never does.
 
 The work is done in steps of an hour of readings, one short transaction each, so the controller and
 the phone page (other processes on the same file) never wait long, and ``prune`` stops after its
@@ -120,6 +120,17 @@ def _in_transaction(db: sqlite3.Connection, *statements: tuple[str, tuple[object
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+#: Store.power_series's grid power: 1 s readings and rolled up minutes (weighted by their count)
+#: per bucket; takes (start, step, start, stop) twice.
+GRID_SERIES = (
+    "SELECT k, SUM(v * w) / SUM(w) FROM ("
+    "SELECT (ts_ms - ?) / ? AS k, active_power_w AS v, 1 AS w FROM p1 "
+    "WHERE ts_ms >= ? AND ts_ms < ? AND active_power_w IS NOT NULL UNION ALL "
+    "SELECT (ts_ms - ?) / ? AS k, active_power_w AS v, n AS w FROM p1_1m "
+    "WHERE ts_ms >= ? AND ts_ms < ? AND active_power_w IS NOT NULL) GROUP BY k"
+)
 
 
 def counter_ends(

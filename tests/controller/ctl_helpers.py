@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from common.config import ChargingConfig
 from common.models import Reading
@@ -42,16 +45,39 @@ __all__ = [
     "Loop",
     "ManualClock",
     "make_loop",
+    "minutes",
+    "pv_steps",
     "sim_cloud",
+    "trickling_server",
     "wallbox_config",
 ]
 
 
+def minutes(t: datetime) -> float:
+    return (t - T0).total_seconds() / 60
+
+
+def pv_steps(*steps: tuple[float, float]) -> Callable[[datetime], float]:
+    """PV power by minute: steps of (from_minute, watts)."""
+
+    def pv(t: datetime) -> float:
+        m, watts = minutes(t), 0.0
+        for start, w in steps:
+            if m >= start:
+                watts = w
+        return watts
+
+    return pv
+
+
 @contextmanager
-def sim_cloud(clock: ManualClock, **charger_kw: object) -> Iterator[WallboxCloud]:
+def sim_cloud(
+    clock: ManualClock, cloud_kw: dict[str, Any] | None = None, **charger_kw: Any
+) -> Iterator[WallboxCloud]:
+    """The simulated cloud (``cloud_kw``: ocpp_mode, zero_kw_every) and its charger."""
     charger_kw.setdefault("watts_per_amp", WPA)
     charger = SimCharger(clock, **charger_kw)
-    with WallboxCloud(clock, charger=charger, timeout_delay_s=0.6) as cloud:
+    with WallboxCloud(clock, charger=charger, timeout_delay_s=0.6, **(cloud_kw or {})) as cloud:
         yield cloud
 
 
@@ -112,9 +138,14 @@ def make_loop(
     charging: ChargingConfig | None = None,
     limits: RateLimits | None = None,
     charger_id: str | None = str(DEFAULT_CHARGER_ID),
+    car_known: bool = True,
 ) -> Loop:
     """A configured charger id by default: its first cycle reads the status (a cold start
-    without one reads it in the second, see test_controller_charger)."""
+    without one reads it in the second, see test_controller_charger).
+
+    ``car_known``: the controller has measured this car before (it draws what the config says),
+    as every run after the first one at home; False is a first start, whose first start at min
+    current measures the car (controller.measure)."""
     settings = PolicySettings.from_config(charging or TEST_CHARGING)
     charger = WallboxCharger(
         wallbox_config(cloud, charger_id=charger_id),
@@ -124,4 +155,38 @@ def make_loop(
         sleep=clock.advance,
     )
     house = House(store, cloud.charger, clock() - timedelta(seconds=180), pv_w)
-    return Loop(clock, cloud, store, house, Controller(store, charger, settings))
+    controller = Controller(store, charger, settings)
+    if car_known:
+        controller.car.last_w_per_a = settings.watts_per_amp
+    return Loop(clock, cloud, store, house, controller)
+
+
+def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]:
+    """A loopback server that answers every request one byte every 2 s, for ever: the reply
+    that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
+    Returns the socket, the event that stops it and one set when a request came in."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    done, asked = threading.Event(), threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            asked.set()
+            try:
+                conn.sendall(head)
+                while not done.wait(2.0):
+                    conn.sendall(b" ")
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, done, asked

@@ -277,6 +277,24 @@ ROWS = [
                 "Wallbox: ready - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
                 " -> none 0 A (no-car)",
             ),
+            # Ready may be a car held by a schedule in the Wallbox app (issue 11, item 4).
+            (
+                INFO,
+                "Ready: no car connected, or a car waiting for a schedule set in the Wallbox app",
+            ),
+        ],
+        id="ready",
+    ),
+    pytest.param(
+        dec(A.NONE, R.NO_CAR, 0, -3000.0),
+        snap(163),
+        {},
+        [
+            (
+                INFO,
+                "Wallbox: disconnected - P1 (60 s mean): -3000 W - surplus: n/a - mode: solar"
+                " -> none 0 A (no-car)",
+            ),
             (INFO, "No car connected"),
         ],
         id="no-car",
@@ -346,3 +364,69 @@ def test_describe(decision, snapshot, kwargs, lines):
 def test_window_label(window_s, settled_ago_s, label):
     since = None if settled_ago_s is None else T0 - timedelta(seconds=settled_ago_s)
     assert window_label(window_s, since, T0) == label
+
+
+# -- what the charger and the car really do (issue 11) ----------------------------------------
+
+
+def test_the_measured_car_is_on_the_cycle_line_and_in_the_adjust_line():
+    from dataclasses import replace
+
+    charging = replace(snap(CHARGING, 16), power_w=3694.4, watts_per_amp=230.9)
+    got = describe(dec(A.ADJUST, R.SURPLUS_ADJUST, 15, 180.0, 3514.4), charging, S,
+                   measured_w_per_a=230.9)  # fmt: skip
+    assert got == [
+        LogLine(INFO, "Wallbox: 16 A - P1 (60 s mean): 180 W - surplus: 3514 W (car: 230.9 W/A)"
+                " - mode: solar -> adjust 15 A (surplus-adjust)"),
+        LogLine(INFO, "Adjust charging current: 16 A -> 15 A (surplus 3514 W / 230.9 W/A)"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reason", "status_id", "level", "text"),
+    [
+        (R.START_REFUSED, 179, WARNING, "The charger stayed Scheduled when asked to start: a "
+         "schedule set in the Wallbox app holds the car. Solar charging asks again in an hour; "
+         "remove the schedule in the app to charge on the sun"),
+        (R.SCHEDULE, CHARGING, INFO,
+         "The Wallbox app's schedule started charging: left alone until it stops"),
+        (R.STORE_UNAVAILABLE, CHARGING, WARNING,
+         "Store unavailable: holding the charger as it is for up to 2 cycles"),
+        (R.CHARGER_UNKNOWN, 231, WARNING, "Unknown charger status 231: nothing sent"),
+    ],
+)  # fmt: skip
+def test_the_lines_for_what_the_charger_really_does(reason, status_id, level, text):
+    got = describe(dec(A.NONE, reason, 0, -100.0), snap(status_id), S)
+    assert got[1:] == [LogLine(level, text)]
+
+
+def test_a_ready_probe_says_why_it_starts_a_charger_with_no_car_in_sight():
+    got = describe(dec(A.START, R.READY_PROBE, 6, -3000.0, 3000.0), snap(READY), S,
+                   SET_AND_RESUME)  # fmt: skip
+    assert got[1] == LogLine(
+        INFO,
+        "The charger says Ready and there is sun to spare: asking it once to start at 6 A, in "
+        "case a car waits for a schedule set in the Wallbox app",
+    )
+
+
+def test_ocpp_mode_and_a_new_measurement_get_one_line_each():
+    from dataclasses import replace
+
+    from controller.describe import notice_lines
+    from controller.measure import WattsPerAmp
+
+    plain = replace(snap(CHARGING), operation_mode="wallbox")
+    ocpp = replace(plain, operation_mode="ocpp")
+    lines = notice_lines(plain, ocpp, WattsPerAmp(230.9, "meter", "L1"), 692.8)
+    assert lines == [
+        LogLine(WARNING, "The Wallbox is in OCPP mode: the cloud refuses pause and resume (HTTP "
+                "403), so solar charging cannot start or pause the car. Either switch OCPP off "
+                "in the Wallbox app, or let Solar Car Charge control the charger over local OCPP"),
+        LogLine(INFO, "The car draws 230.9 W per A on L1 (measured from the meter's step; the "
+                "config says 692.8 W/A)"),
+    ]  # fmt: skip
+    assert notice_lines(ocpp, ocpp, None, 692.8) == []  # once, not every cycle
+    assert notice_lines(ocpp, plain, None, 692.8) == [
+        LogLine(INFO, "The Wallbox left OCPP mode: the cloud takes commands again")
+    ]

@@ -547,3 +547,29 @@ def test_a_few_ms_of_jitter_does_not_add_a_cycle_to_the_delays():
         ["set_current(6)"],
         ["pause"],
     ]
+
+
+def test_a_wall_clock_step_back_does_not_stretch_the_start_delay():
+    """The clock steps an hour back between two cycles (NTP, a DST bug): the start delay starts
+    over at the new time instead of lasting an hour more (issue 11, item 8)."""
+    run(
+        [
+            (0, -5000, "none", 0, "start-delay"),
+            (60, -5000, "none", 0, "start-delay"),
+            (-3600 + 120, -5000, "none", 0, "start-delay"),
+            (-3600 + 180, -5000, "none", 0, "start-delay"),
+            (-3600 + 240, -5000, "start", 7, "surplus-start"),
+        ]
+    )
+
+
+def test_a_wall_clock_step_back_leaves_no_settle_window_in_the_future():
+    charger = IdealCharger(enabled=True, setpoint_a=10)
+    _, state, _ = run([(0, -5000, "adjust", 7, "surplus-adjust")], charger=charger)
+    assert settled_since(state) == T0 + timedelta(seconds=S.settle_s)
+    back = T0 - timedelta(hours=1)
+    snap = charger.snapshot(back)
+    inputs = PolicyInputs(mode=Mode.SOLAR, grid_power_mean_w=-150.0, settled_mean_w=None,
+                          charger=snap)  # fmt: skip
+    _, after = decide(inputs, state, S, back)
+    assert settled_since(after) <= back + timedelta(seconds=S.settle_s)

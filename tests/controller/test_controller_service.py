@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ctl_helpers import T0, WPA, ManualClock, make_loop, sim_cloud
+from ctl_helpers import T0, WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 from common.models import Action, CommandError, Mode, Reason
 from common.store.base import StoreError
@@ -26,23 +26,6 @@ from scc.cli import main as scc_main
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def minutes(t: datetime) -> float:
-    return (t - T0).total_seconds() / 60
-
-
-def pv_steps(*steps: tuple[float, float]):
-    """PV power by minute: steps of (from_minute, watts)."""
-
-    def pv(t: datetime) -> float:
-        m, watts = minutes(t), 0.0
-        for start, w in steps:
-            if m >= start:
-                watts = w
-        return watts
-
-    return pv
 
 
 @pytest.fixture
@@ -121,7 +104,10 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
     text = caplog.text
     assert "Sufficient power: -7550 W. Start charging at 10 A" in text
     assert "Pause charging, not enough power: 4607 W - 6 A" in text
-    assert "Wallbox: 10 A - P1 (2 min mean): -622 W - surplus: 7552 W - mode: solar" in text
+    assert (
+        "Wallbox: 10 A - P1 (2 min mean): -622 W - surplus: 7552 W (car: 692.8 W/A) - mode: solar"
+        in text
+    )
 
 
 def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
@@ -236,21 +222,26 @@ class FlakyStore:
 
 
 def test_store_failure_costs_one_cycle_and_never_charges_blind(store):
+    """A store hiccup holds a running session for up to two cycles (issue 11, item 6); a third
+    failing cycle is the stale rule: pause, never charge blind."""
     clock = ManualClock()
     flaky = FlakyStore(store)
     with sim_cloud(clock, paused=True) as cloud:
         loop = make_loop(clock, cloud, flaky, pv_steps((0, 8000)))
         loop.house.store = store
-        loop.run(5)
+        assert [d.reason for d in loop.run(6)][-1] == "hold"  # charging on the sun
         flaky.fail_reads = True
+        held = loop.run(2)
+        assert [(d.action, d.reason) for d in held] == [(Action.HOLD, "store-unavailable")] * 2
+        assert cloud.commands() == ["current(10)", "resume"]  # nothing sent while holding
         d = loop.cycle()
-        assert (d.action, d.reason) == (Action.STOP, "stale")  # no data: pause, never guess
+        assert (d.action, d.reason) == (Action.STOP, "stale")  # still no data: pause
         flaky.fail_reads, flaky.fail_writes = False, True
         d = loop.cycle()  # decisions cannot be written: logged, the cycle still steers
         assert d.reason == "start-delay"
         flaky.fail_writes = False
         assert [x.reason for x in loop.run(2)] == ["start-delay", "surplus-start"]
-    assert loop.controller.failures == 2
+    assert loop.controller.failures == 4
 
 
 def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
@@ -449,3 +440,25 @@ def test_restarts_keep_the_wallbox_session_beside_the_store(tmp_path):
         assert s.last_charger_state().status == "Paused"
     finally:
         s.close()
+
+
+def test_run_loop_keeps_its_cadence_when_the_wall_clock_steps_back_an_hour():
+    """The cadence runs on the monotonic clock; cycles are still stamped with the wall clock."""
+    wall = ManualClock()
+    mono = [0.0]
+    stamps, sleeps = [], []
+
+    class Controller:
+        def run_cycle(self, now):
+            stamps.append(now)
+            if len(stamps) == 2:
+                wall.advance(-3600)  # NTP during the second cycle
+
+    def sleep(s):
+        sleeps.append(s)
+        mono[0] += s
+        wall.advance(s)
+
+    run_loop(Controller(), 60, clock=wall, sleep=sleep, max_cycles=4, monotonic=lambda: mono[0])
+    assert sleeps == [60, 60, 60, 60]  # not 3660 s of silence after the step
+    assert (stamps[2] - stamps[1]).total_seconds() == 60 - 3600

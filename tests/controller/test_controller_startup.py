@@ -77,3 +77,24 @@ def test_store_down_at_start_in_manual_mode_neither_pauses_nor_re_releases(tmp_p
     back = ctl.run_cycle(T0 + timedelta(seconds=120))
     assert (back.mode, back.action, back.reason) == (Mode.MANUAL, Action.NONE, "manual")
     assert charger.commands == []  # and not handed back a second time
+
+
+def test_an_unknown_mode_row_is_an_error_logged_once_not_a_silent_stop(tmp_path, caplog):
+    """Another tool wrote mode 'off': the controller says so once and carries on (in the mode
+    it knew, here the default solar), instead of sending nothing for ever."""
+    import logging
+    import sqlite3
+
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "scc.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO mode VALUES (1, 'off', 'other-tool')")
+    charger = ChargingCharger()
+    ctl = Controller(SqliteStore(path), charger, PolicySettings(watts_per_amp=WPA))
+    decisions = [ctl.run_cycle(T0 + timedelta(seconds=60 * k)) for k in range(3)]
+    assert [d.reason for d in decisions] == ["stale"] * 3  # no meter data: the stale rule
+    assert decisions[0].mode is Mode.SOLAR and charger.commands[:1] == ["pause"]
+    errors = [r for r in caplog.records if "unreadable stored value" in r.getMessage()]
+    assert len(errors) == 1 and "'off'" in errors[0].getMessage()
+    assert "set the mode again on the phone page" in errors[0].getMessage()

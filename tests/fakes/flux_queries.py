@@ -13,6 +13,7 @@ from collections.abc import Callable
 from tests.fakes.flux_tables import (
     Series,
     Table,
+    aggregate_window_mean,
     first,
     group,
     keep,
@@ -23,7 +24,8 @@ from tests.fakes.flux_tables import (
     union,
 )
 
-Pipeline = Callable[[list[Series], int, int], list[Table]]
+#: (series, range start ns, range stop ns) -> tables; WINDOWED queries get windowEvery in ns too.
+Pipeline = Callable[..., list[Table]]
 
 
 def _is(measurement: str, *fields: str) -> Callable[[str, str], bool]:
@@ -32,6 +34,11 @@ def _is(measurement: str, *fields: str) -> Callable[[str, str], bool]:
 
 def grid_power_mean(s: list[Series], start: int, stop: int) -> list[Table]:
     return mean(group(read_range(s, start, stop, _is("p1", "active_power_w"))))
+
+
+def grid_phase_means(s: list[Series], start: int, stop: int) -> list[Table]:
+    fields = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
+    return mean(group(read_range(s, start, stop, _is("p1", *fields)), ["_field"]))
 
 
 def _newest(measurement: str, tag: str) -> Pipeline:
@@ -66,6 +73,18 @@ def _first_and_last(*fields: str) -> Pipeline:
     return run
 
 
+def power_series(s: list[Series], start: int, stop: int, every: int) -> list[Table]:
+    def wanted(m: str, f: str) -> bool:
+        return (m, f) in {
+            ("p1", "active_power_w"),
+            ("charger", "power_w"),
+            ("decision", "surplus_w"),
+        }
+
+    grouped = group(read_range(s, start, stop, wanted), ["_measurement", "_field"])
+    return aggregate_window_mean(grouped, every, start, stop)
+
+
 PIPELINES: dict[str, tuple[str, Pipeline]] = {
     "grid_power_mean": (
         """from(bucket: bucketName)
@@ -74,6 +93,16 @@ PIPELINES: dict[str, tuple[str, Pipeline]] = {
   |> group()
   |> mean()""",
         grid_power_mean,
+    ),
+    "grid_phase_means": (
+        """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "active_power_w" or r._field == "active_power_l1_w"
+        or r._field == "active_power_l2_w" or r._field == "active_power_l3_w"))
+  |> group(columns: ["_field"])
+  |> mean()""",
+        grid_phase_means,
     ),
     "latest_reading": (
         """from(bucket: bucketName)
@@ -143,5 +172,16 @@ lasts = from(bucket: bucketName)
 
 union(tables: [firsts, lasts])""",
         _first_and_last("active_power_w"),
+    ),
+    "power_series": (
+        """from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) =>
+      (r._measurement == "p1" and r._field == "active_power_w")
+      or (r._measurement == "charger" and r._field == "power_w")
+      or (r._measurement == "decision" and r._field == "surplus_w"))
+  |> group(columns: ["_measurement", "_field"])
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: false, timeSrc: "_start")""",
+        power_series,
     ),
 }

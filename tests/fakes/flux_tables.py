@@ -188,6 +188,32 @@ def mean(tables: Sequence[Table]) -> list[Table]:
     return out
 
 
+def aggregate_window_mean(
+    tables: Sequence[Table], every_ns: int, start_ns: int, stop_ns: int
+) -> list[Table]:
+    """aggregateWindow(every, fn: mean, createEmpty: false, timeSrc: "_start"): per table, one row
+    per window that holds values, windows at whole multiples of ``every`` since the epoch,
+    ``_time`` the window's start clipped to the range, ``_start``/``_stop`` the range again."""
+    out = []
+    for t in tables:
+        windows: dict[int, list[float]] = {}
+        for r in t.rows:
+            if r.get("_value") is not None:
+                windows.setdefault(r["_time"] - r["_time"] % every_ns, []).append(r["_value"])
+        if not windows:
+            continue
+        key = ("_start", "_stop", *(c for c in t.key if c not in ("_start", "_stop")))
+        typed = dict(t.cols) | {"_start": TIME, "_stop": TIME}
+        cols = [(c, typed[c]) for c in key] + [("_value", DOUBLE), ("_time", TIME)]
+        fixed = {c: t.rows[0].get(c) for c in key} | {"_start": start_ns, "_stop": stop_ns}
+        rows = [
+            fixed | {"_value": sum(v) / len(v), "_time": max(w, start_ns)}
+            for w, v in sorted(windows.items())
+        ]
+        out.append(Table(cols, key, rows))
+    return out
+
+
 def keep(tables: Sequence[Table], columns: Sequence[str]) -> list[Table]:
     """keep(): drops the other columns (from the group key too); tables whose reduced keys are
     equal are merged, as Flux's table builder cache does."""

@@ -63,8 +63,23 @@ def _extern_options(extern: Any) -> dict[str, tuple[str, Any]]:
         init = assignment.get("init") or {}
         if not name or "type" not in init:
             raise QueryError("extern: malformed option statement")
-        options[name] = (init["type"], init.get("value"))
+        # A duration literal holds its parts in "values" ([{magnitude, unit}]), not in "value".
+        options[name] = (init["type"], init.get("value", init.get("values")))
     return options
+
+
+_DURATION_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_DURATION_NS |= {"m": 60 * _DURATION_NS["s"], "h": 3600 * _DURATION_NS["s"]}
+
+
+def _duration_ns(parts: Any) -> int:
+    try:
+        total = sum(int(p["magnitude"]) * _DURATION_NS[p["unit"]] for p in parts)
+    except (TypeError, KeyError, ValueError):
+        raise QueryError(f"extern: unsupported duration {parts!r}") from None
+    if total <= 0:
+        raise QueryError("duration must be positive")
+    return total
 
 
 _QUERY_NAMES = {text: name for name, text in flux.QUERIES.items()}
@@ -236,7 +251,11 @@ class FakeInfluxDB:
                 Series(s.measurement, s.tags, {f: dict(v) for f, v in s.fields.items()})
                 for s in self.buckets[bucket].values()
             ]
-        tables = pipeline(series, start_ns, stop_ns)
+        if name in flux.WINDOWED:
+            every_ns = _duration_ns(self._option(options, "windowEvery", "DurationLiteral"))
+            tables = pipeline(series, start_ns, stop_ns, every_ns)
+        else:
+            tables = pipeline(series, start_ns, stop_ns)
         d = dialect or {}
         return encode_csv(
             tables,

@@ -110,8 +110,9 @@ def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_o
         assert status["mode"] is None or status["mode"]["mode"] == "solar"
         assert status["latest_reading"]["active_power_w"] is not None
         assert status["charger"]["status"] == "Charging" and status["charger"]["power_w"] > 4000
-        assert status["last_decision"]["reason"] in {"hold", "surplus-adjust", "dip-hold-min",
-                                                      "stop-delay", "surplus-start"}  # fmt: skip
+        assert status["last_decision"]["reason"] in {
+            "hold", "surplus-adjust", "dip-hold-min", "settling", "stop-delay", "surplus-start"
+        }  # fmt: skip
         with urllib.request.urlopen(base + "/", timeout=5) as r:
             page = r.read().decode()
         assert r.status == 200 and "Solar charging" in page
@@ -125,11 +126,16 @@ def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_o
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             rows = con.execute("SELECT action, reason FROM decision").fetchall()
-            readings = con.execute("SELECT COUNT(*) FROM p1").fetchone()[0]
+            readings, span_ms = con.execute(
+                "SELECT COUNT(*), MAX(ts_ms) - MIN(ts_ms) FROM p1"
+            ).fetchone()
         finally:
             con.close()
         assert ("start", "surplus-start") in rows and ("release", "manual-release") in rows
-        assert readings > 300  # one per simulated second, polled over HTTP
+        # Polled over HTTP all along: readings span the simulated minutes the demo ran. At 150 x
+        # real time a poll is due every 7 ms, so a busy machine skips some (the collector keeps
+        # its cadence by skipping, never by bunching), hence a floor below one per second.
+        assert span_ms > 300_000 and readings > span_ms / 1000 / 4
 
         demo.proc.send_signal(signal.SIGTERM)
         assert demo.proc.wait(20) == 0

@@ -51,8 +51,11 @@ GRAFANA_V = {
 }
 
 
-def params_prelude() -> str:
-    """The option statements influxdb-client sends with the store's queries (example values)."""
+def params_prelude(query: str | None = None) -> str:
+    """The option statements influxdb-client sends with the store's queries (example values);
+    with the name of a WINDOWED query, its ``windowEvery`` too."""
+    if query in flux.WINDOWED:
+        return f"{flux.PARAMS_OPTION}\n{flux.WINDOW_OPTION}"
     return flux.PARAMS_OPTION
 
 

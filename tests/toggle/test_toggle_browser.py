@@ -8,9 +8,11 @@ data, and a password brings the login page. Screenshots go to test-output/.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from waitress import create_server
 
-from common.models import Mode, Reading
+from common.models import Action, ChargerState, Decision, Mode, Reading, Reason
 from common.store.sqlite import SqliteStore
 from toggle_app import create_app
+from toggle_app.text import clock_time
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +101,7 @@ def phone_page(browser: Browser, base: str, **context: object) -> Iterator[tuple
 def app_and_clock(tmp_path: Path, store: SqliteStore, clock: FakeClock) -> tuple[Flask, FakeClock]:
     app = create_app(make_config(tmp_path), store=store, clock=clock)
     app.config["SCC_REFRESH_S"] = 1  # the page polls every second here, not every 5
+    app.config["SCC_CHART_REFRESH_S"] = 1  # and the chart too, not every 30
     return app, clock
 
 
@@ -112,7 +116,20 @@ def test_page_shows_numbers_and_the_switch_changes_the_stored_mode(
         expect(page.locator("[data-d=surplus]")).to_have_text(f"8{THIN}940 W")
         expect(page.locator("[data-d=charger]")).to_have_text("10 A")
         expect(page.locator("[data-d=charger_sub]")).to_contain_text("Charging · 6.9 kW")
-        expect(page.locator("[data-d=decision]")).to_have_text("adjust · 10 A")
+        # The controller in words; the codes behind a tap.
+        expect(page.locator("[data-d=decision]")).to_have_text("Charging at 10 A from the sun")
+        expect(page.locator("[data-d=decision_sub]")).to_have_text("checked 20 s ago")
+        code = page.locator("[data-d=decision_code]")
+        expect(code).to_be_hidden()
+        page.locator("details.code summary").click()
+        expect(code).to_have_text("adjust 10 A · surplus-adjust")
+        # The next step and when: the next check 60 s after the last one, 20 s ago.
+        expect(page.locator("#next")).to_have_text("Follows the sun. Next check in 40 s.")
+        # Units keep their case: the title reads as written, not upper-cased by the style.
+        titles = page.locator(".tile h2")
+        expect(titles.nth(1)).to_have_text("Grid, 2 min avg", use_inner_text=True)
+        # The footer's time is the app's clock (simulated in the demo), not the phone's.
+        expect(page.locator("#updated")).to_have_text(f"Updated {clock_time(clock.now, True)}")
         expect(page.locator("[data-d=today]")).to_have_text("1.07 kWh")
         expect(page.locator("[data-d=today_sub]")).to_have_text("100% from solar")
         expect(page.locator("#banner")).to_be_hidden()
@@ -144,12 +161,155 @@ def test_page_shows_numbers_and_the_switch_changes_the_stored_mode(
             path=str(out_dir / "toggle-phone-switched.png"), full_page=True, animations="disabled"
         )
 
-        # Live: a new reading appears without a reload.
+        # Live: a new reading appears without a reload, and the footer follows the app's clock.
         clock.advance(1)
         store.write_readings([Reading(ts=clock.now, active_power_w=350.0)])
         expect(page.locator("[data-d=grid_now]")).to_have_text("350 W", timeout=4000)
         expect(page.locator("[data-d=grid_now_sub]")).to_have_text("importing · just now")
+        expect(page.locator("#updated")).to_have_text(f"Updated {clock_time(clock.now, True)}")
         assert problems == []
+
+
+def test_the_chart_of_the_last_hour_is_drawn_and_follows_new_data(
+    browser, app_and_clock, store, out_dir
+):
+    app, clock = app_and_clock
+    with serve(app) as base, phone_page(browser, base) as (page, problems):
+        page.goto(base + "/")
+        chart = page.locator("#chart")
+        expect(chart).to_be_visible()
+        for line in ("grid", "surplus", "car"):
+            assert page.locator(f"[data-p={line}]").get_attribute("d").startswith("M"), line
+        expect(chart).to_have_attribute("aria-label", re.compile(r"^Last hour: grid −2\.1 kW"))
+        expect(page.locator("[data-c=top]")).to_have_text("9 kW")
+        expect(page.locator("#chart-empty")).to_be_hidden()
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100
+        chart.screenshot(path=str(out_dir / "toggle-phone-chart.png"), animations="disabled")
+        # The car takes 11 kW in a new minute: the car line and the scale follow, no reload.
+        before = page.locator("[data-p=car]").get_attribute("d")
+        clock.advance(60)
+        store.write_charger_state(
+            ChargerState(ts=clock.now - timedelta(seconds=1), charger_id="12345", status_id=194,
+                         status="Charging",
+                         current_a=16.0, power_w=11000.0)
+        )  # fmt: skip
+        expect(page.locator("[data-c=top]")).to_have_text("11 kW", timeout=5000)
+        assert page.locator("[data-p=car]").get_attribute("d") != before
+        assert problems == []
+
+
+def test_after_a_switch_the_banner_goes_once_the_controller_acts_and_the_surplus_settles(
+    browser, app_and_clock, store, out_dir
+):
+    app, clock = app_and_clock
+    with serve(app) as base, phone_page(browser, base) as (page, problems):
+        page.goto(base + "/")
+        page.locator("#switch").click()
+        flash, following = page.locator("#flash"), page.locator("#next")
+        expect(flash).to_contain_text("The controller acts at its next cycle, within 40 s.")
+        expect(following).to_have_text("The controller acts at its next cycle, within 40 s.")
+        # 10 s later the controller takes the mode up: it hands the charger back, 16 A.
+        clock.advance(10)
+        store.write_decision(
+            Decision(ts=clock.now, mode=Mode.MANUAL, action=Action.RELEASE,
+                     reason=Reason.MANUAL_RELEASE, target_a=16)
+        )  # fmt: skip
+        store.write_charger_state(
+            ChargerState(ts=clock.now, charger_id="12345", status_id=194, status="Charging",
+                         current_a=16.0, power_w=11000.0)
+        )  # fmt: skip
+        expect(flash).to_be_hidden(timeout=4000)
+        expect(following).to_have_text(
+            "Nothing planned: switch solar charging on to let the sun steer the car."
+        )
+        expect(page.locator("[data-d=decision]")).to_have_text(
+            "Solar control is off: the charger was handed back at 16 A"
+        )
+        # The window still holds the export from before the car's draw changed: no mix of both.
+        expect(page.locator("[data-d=surplus]")).to_have_text("Settling")
+        expect(page.locator("[data-d=surplus_sub]")).to_have_text(
+            "the charger just changed: waiting for new readings"
+        )
+        page.screenshot(
+            path=str(out_dir / "toggle-phone-settling.png"), full_page=True, animations="disabled"
+        )
+        # Once the draw has settled (30 s), the readings since count: 11 000 W - 6 408 W.
+        clock.advance(31)
+        store.write_readings(
+            [Reading(ts=clock.now - timedelta(seconds=0.5), active_power_w=6408.0)]
+        )
+        expect(page.locator("[data-d=surplus]")).to_have_text(f"4{THIN}592 W", timeout=4000)
+        expect(page.locator("[data-d=grid_now_sub]")).to_have_text("importing · just now")
+        assert problems == []
+
+
+def cloudy(store: SqliteStore, now: datetime) -> None:
+    """A minute of export, then four cycles with too little sun for 6 A at 692.8 W/A: the
+    controller holds 6 A through the cloud since the first of them, 185 s ago."""
+    store.write_readings([Reading(ts=now - timedelta(seconds=i), active_power_w=1000.0)
+                          for i in range(1, 300)])  # fmt: skip
+    for k, reason in enumerate([Reason.DIP_HOLD_MIN, *[Reason.STOP_DELAY] * 3]):
+        ts = now - timedelta(seconds=185 - 60 * k)
+        store.write_decision(
+            Decision(ts=ts, mode=Mode.SOLAR, action=Action.HOLD, reason=reason, target_a=6,
+                     grid_power_mean_w=1000.0, surplus_w=3157.0)
+        )  # fmt: skip
+        store.write_charger_state(
+            ChargerState(ts=ts, charger_id="12345", status_id=194, status="Charging",
+                         current_a=6.0, power_w=4157.0)
+        )  # fmt: skip
+
+
+def test_a_cloud_says_when_it_pauses_and_a_paused_charger_shows_it_big(
+    browser, tmp_path, clock, out_dir
+):
+    store = SqliteStore(tmp_path / "cloud.db")
+    cloudy(store, clock.now)
+    app = create_app(make_config(tmp_path), store=store, clock=clock)
+    app.config["SCC_REFRESH_S"] = 1
+    pause = clock.now - timedelta(seconds=185) + timedelta(seconds=600)
+    try:
+        with serve(app) as base, phone_page(browser, base) as (page, problems):
+            page.goto(base + "/")
+            expect(page.locator("[data-d=decision]")).to_have_text("Holding 6 A through a cloud")
+            expect(page.locator("#next")).to_have_text(
+                f"Pauses at {clock_time(pause)} if the cloud stays; more current as soon as "
+                "the sun is back."
+            )
+            expect(page.locator("[data-d=charger]")).to_have_text("6 A")
+            page.screenshot(
+                path=str(out_dir / "toggle-phone-cloud.png"), full_page=True, animations="disabled"
+            )
+            # The cloud stayed: the controller paused the car, which still has 6 A set.
+            store.write_readings(
+                [
+                    Reading(ts=clock.now + timedelta(seconds=i), active_power_w=1000.0)
+                    for i in range(int((pause - clock.now).total_seconds()))
+                ]
+            )
+            store.write_readings([Reading(ts=pause + timedelta(seconds=i), active_power_w=-3157.0)
+                                  for i in range(1)])  # fmt: skip
+            clock.now = pause + timedelta(seconds=1)
+            store.write_decision(
+                Decision(ts=pause, mode=Mode.SOLAR, action=Action.STOP,
+                         reason=Reason.SURPLUS_STOP, target_a=0, surplus_w=3157.0)
+            )  # fmt: skip
+            store.write_charger_state(
+                ChargerState(ts=pause, charger_id="12345", status_id=182, status="Paused",
+                             current_a=6.0, power_w=0.0)
+            )  # fmt: skip
+            expect(page.locator("[data-d=charger]")).to_have_text("Paused", timeout=4000)
+            expect(page.locator("[data-d=charger_sub]")).to_have_text("set to 6 A · just now")
+            expect(page.locator("[data-d=decision]")).to_have_text(
+                "Paused: the sun has not covered 6 A for 10 min"
+            )
+            page.screenshot(
+                path=str(out_dir / "toggle-phone-paused.png"), full_page=True, animations="disabled"
+            )
+            assert problems == []
+    finally:
+        store.close()
 
 
 def test_dark_mode_and_a_narrow_360px_phone(browser, app_and_clock, out_dir):

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from toggle_app.server import CHANNEL_TIMEOUT_S, CLEANUP_INTERVAL_S, CONNECTION_LIMIT
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -83,3 +85,47 @@ def test_scc_toggle_serves_with_waitress_and_stops_cleanly_on_sigterm(tmp_path):
     )
     assert json.loads(out.stdout)["mode"]["mode"] == "manual"
     assert json.loads(out.stdout)["mode"]["source"] == "api:127.0.0.1"
+
+
+def test_idle_connections_are_closed_so_the_health_check_gets_through(tmp_path):
+    """A hundred connections opened and left idle (half-open, or a request line never finished)
+    fill waitress's connection limit; with waitress's defaults /healthz then hangs for 2-2.5 min.
+    The server closes idle connections after CHANNEL_TIMEOUT_S, so it answers within seconds."""
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"store:\n  sqlite_path: {tmp_path / 'scc.db'}\n"
+        f"toggle_app:\n  host: 127.0.0.1\n  port: {port}\n"
+    )
+    proc = start(config)
+    idle: list[socket.socket] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, proc)
+        for i in range(CONNECTION_LIMIT + 5):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if i % 2:
+                s.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            idle.append(s)
+        time.sleep(1)  # let the server accept them
+        started = time.monotonic()
+        limit_s = CHANNEL_TIMEOUT_S + CLEANUP_INTERVAL_S + 5
+        with urllib.request.urlopen(base + "/healthz", timeout=limit_s) as r:
+            assert json.load(r) == {"ok": True, "store": "sqlite"}
+        took_s = time.monotonic() - started
+        assert took_s < limit_s
+        # The idle ones were closed by the server: reading gives end-of-file, not a timeout.
+        closed = 0
+        for s in idle[: CONNECTION_LIMIT - 10]:
+            s.settimeout(limit_s)
+            try:
+                closed += s.recv(1024) == b""
+            except ConnectionResetError:
+                closed += 1
+        assert closed == CONNECTION_LIMIT - 10
+    finally:
+        for s in idle:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err

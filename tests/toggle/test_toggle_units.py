@@ -14,11 +14,11 @@ from common.config import Config, Secret, StoreConfig, ToggleAppConfig
 from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading, Status
 from toggle_app.security import (
     SECRET_KEY_FILE,
-    LoginThrottle,
     credentials_from_header,
     password_matches,
     resolve_secret_key,
 )
+from toggle_app.throttle import LoginThrottle
 from toggle_app.view import ViewSettings, derive, format_age, format_w
 
 SETTINGS = ViewSettings(poll_interval_s=1.0, interval_s=60.0, min_current_a=6, watts_per_amp=230)

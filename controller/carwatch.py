@@ -1,0 +1,104 @@
+"""The car's measured watts per ampere across cycles: the state around controller.measure.
+
+The Controller hands it every snapshot (a new status read is learnt from, every snapshot is
+corrected: docs/design.md, "Surplus arithmetic"), every command that changes what the car draws
+(with the settled grid means before it), and, once that command has settled, the means after it:
+the meter's step. It tells the policy what is measured (``car_watts``) and the log what is new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from common.models import Action, Decision, PhaseMeans
+from common.snapshot import ChargerSnapshot
+from controller.localstate import LocalState
+from controller.measure import (
+    CarSession,
+    PendingStep,
+    WattsPerAmp,
+    corrected,
+    observe_read,
+    observe_step,
+)
+from controller.state import CarWatts
+
+#: Settled readings a meter step needs after the settle time before it is measured.
+STEP_READINGS_S = 20.0
+
+
+class CarWatch:
+    def __init__(
+        self, configured: float, one_phase: float | None, kept: LocalState | None = None
+    ) -> None:
+        self.configured = configured
+        self.one_phase = one_phase
+        self.session = CarSession() if kept is None else kept.car()
+        self.last_w_per_a = None if kept is None else kept.last_w_per_a
+        self.pending: PendingStep | None = None
+        self._read_at: datetime | None = None
+        self._told: WattsPerAmp | None = self.session.measured
+
+    def see(self, snap: ChargerSnapshot) -> ChargerSnapshot:
+        """Learn from a status read not seen before; the snapshot as measured."""
+        if snap.read_at is not None and snap.read_at != self._read_at:
+            self._read_at = snap.read_at
+            self.session = observe_read(self.session, snap, self.configured)
+            self._remember()
+        return self.correct(snap)
+
+    def correct(self, snap: ChargerSnapshot) -> ChargerSnapshot:
+        return corrected(snap, self.session, self.configured)
+
+    @property
+    def watts_per_amp(self) -> float:
+        measured = self.session.measured
+        return self.configured if measured is None else measured.value
+
+    def car_watts(self) -> CarWatts:
+        measured = self.session.measured
+        return CarWatts(
+            measured_w_per_a=None if measured is None else measured.value,
+            start_w_per_a=self.last_w_per_a or self.one_phase,
+        )
+
+    def note_command(
+        self, d: Decision, snap: ChargerSnapshot | None, before: PhaseMeans | None, now: datetime
+    ) -> None:
+        """A command went out: its step is measured once it has settled."""
+        from_a = float(snap.setpoint_a or 0) if snap is not None and snap.drawing else 0.0
+        to_a = {Action.START: d.target_a, Action.ADJUST: d.target_a, Action.STOP: 0}.get(d.action)
+        self.pending = None
+        if to_a is not None and before is not None:
+            self.pending = PendingStep(now, before, from_a, float(to_a))
+
+    def step_since(self, now: datetime, settle_s: float) -> datetime | None:
+        """The start of the step's settled window, once it holds enough readings; else None."""
+        if self.pending is None:
+            return None
+        since = self.pending.at + timedelta(seconds=settle_s)
+        return since if now >= since + timedelta(seconds=STEP_READINGS_S) else None
+
+    def learn_step(self, after: PhaseMeans | None) -> None:
+        if self.pending is not None and after is not None:
+            self.session = observe_step(self.session, self.pending, after, self.configured)
+            self._remember()
+        self.pending = None
+
+    def news(self) -> WattsPerAmp | None:
+        """The measurement, when it is new or changed by more than 2 % since last told."""
+        now, told = self.session.measured, self._told
+        if now is None or (
+            told is not None
+            and abs(now.value - told.value) <= 0.02 * told.value
+            and now.phases == told.phases
+        ):
+            return None
+        self._told = now
+        return now
+
+    def _remember(self) -> None:
+        if self.session.measured is not None:
+            self.last_w_per_a = self.session.measured.value
+        else:
+            self._told = None  # a new session: its first measurement is news again

@@ -1,0 +1,101 @@
+"""What the controller keeps for itself beside the Wallbox session file (controller/session.py).
+
+The store is the record, but the controller must still act when it cannot read it: at a start
+with the store down, today's mode decides whether a car left charging from the grid is paused
+(docs/design.md, "Fail-safe"). So the last mode it read (and whether it already handed the
+charger back in manual mode) lives in this small file too, with the car's measured watts per
+ampere (controller.measure): the running session's, kept across a restart, and the last
+session's, the start threshold of the next one. Written only when something changes; a damaged
+file is ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from common.config import Config
+from common.models import Mode
+from controller.measure import CarSession, WattsPerAmp, plausible
+from controller.session import session_path, write_private
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "scc-controller-state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalState:
+    mode: Mode | None = None
+    #: In manual mode: the charger was handed back already (a restart must not do it again).
+    released: bool = False
+    #: The running session's measurement (controller.measure.CarSession.measured).
+    session: WattsPerAmp | None = None
+    session_best_status_w_per_a: float | None = None
+    #: The last measurement of any session.
+    last_w_per_a: float | None = None
+
+    def car(self) -> CarSession:
+        return CarSession(
+            measured=self.session, best_status_w_per_a=self.session_best_status_w_per_a
+        )
+
+
+def state_path(config: Config) -> Path | None:
+    """Beside the Wallbox session file, or None where nothing can be kept."""
+    session = session_path(config)
+    return None if session is None else session.with_name(STATE_FILE)
+
+
+class LocalStateFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._saved: LocalState | None = None
+        self._warned = False
+
+    def load(self) -> LocalState | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            state = _parse(data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            log.warning("ignoring the controller state file %s (unreadable)", self.path)
+            return None
+        self._saved = state
+        return state
+
+    def save(self, state: LocalState) -> None:
+        """Write when it changed; a failure is logged once and costs only what a restart knows."""
+        if state == self._saved:
+            return
+        data = asdict(state)
+        data["mode"] = None if state.mode is None else state.mode.value
+        error = write_private(self.path, data)
+        if error is None:
+            self._saved = state
+        elif not self._warned:
+            log.warning("cannot keep the controller state in %s (%s)", self.path, error)
+            self._warned = True
+
+
+def _parse(data: dict) -> LocalState:
+    session = data.get("session")
+    measured = None
+    if isinstance(session, dict) and plausible(float(session["value"])):
+        measured = WattsPerAmp(
+            float(session["value"]),
+            session.get("source") or "status",
+            str(session.get("phases") or ""),
+        )
+    best = data.get("session_best_status_w_per_a")
+    last = data.get("last_w_per_a")
+    return LocalState(
+        mode=None if data.get("mode") is None else Mode(data["mode"]),
+        released=bool(data.get("released")),
+        session=measured,
+        session_best_status_w_per_a=None if best is None else float(best),
+        last_w_per_a=None if last is None or not plausible(float(last)) else float(last),
+    )
