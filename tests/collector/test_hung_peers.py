@@ -18,6 +18,7 @@ import pytest
 
 from collector.errors import MeterInvalidResponse, MeterTimeout
 from collector.homewizard import MAX_REPLY_BYTES, HomeWizardClient
+from collector.spool import Spool
 from common.heartbeat import check
 from common.models import Reading
 from common.store.base import StoreError
@@ -155,3 +156,29 @@ def test_a_reply_that_never_ends_does_not_grow_the_collector(tmp_path):
         finally:
             proc.kill()
     assert code == 0 and took < 3.0, (code, took)
+
+
+def test_sigterm_while_the_store_hangs_keeps_the_readings_in_the_spool_and_exits(
+    tmp_path, sim_meter
+):
+    """InfluxDB accepts the write and never answers: the stop cannot flush, so after 8 s what is
+    pending goes to the spool (nothing lost) and the process exits 1, before Docker's SIGKILL."""
+    meter = sim_meter()
+    with BadHttpServer("silent") as influx:
+        proc = CollectorProcess(
+            tmp_path,
+            meter={"url": meter.url, "poll_interval_s": 0.5},
+            store={"backend": "influxdb"},
+            influxdb={"url": influx.url, "token": "t", "org": "solar", "bucket": "solar"},
+        )
+        try:
+            assert wait_for(lambda: influx.connections >= 1, 20), proc.output()  # writing now
+            code, took = proc.stop(signal.SIGTERM)
+        finally:
+            proc.kill()
+    assert code == 1 and 7.5 < took < 9.5, (code, took, proc.output())
+    assert "still stopping after 8 s" in proc.output()
+    polled = meter.requests["/api/v1/data"]
+    spooled = Spool(tmp_path / "spool.sqlite")
+    assert len(spooled) == polled > 0, "every reading the meter gave is in the spool"
+    spooled.close()
