@@ -3,7 +3,7 @@
 Why: at 1 Hz a reading is about 127 bytes, 4 GB a year, and nothing reads 1 s readings older than
 today (the controller's window is minutes, the page shows today). So readings older than
 ``raw_days`` are rolled up into ``p1_1m``, one row per minute and meter (docs/design.md, "Store
-schema"): the means of the power fields, the month's peak, and the first and last of each energy
+schema"): the means of the powers, the month's peak, and the first and last of each energy
 counter, which is all that an energy summary or a chart over any later period needs. Minute rows,
 charger states and decisions older than ``rollup_days`` go; the mode never does.
 
@@ -24,14 +24,9 @@ DAY_MS = 86_400_000
 #: Readings rolled up per transaction.
 STEP_MS = 3_600_000
 
-#: Rolled up as the mean over the minute.
-MEAN_FIELDS = (
-    "active_power_w",
-    "active_power_l1_w",
-    "active_power_l2_w",
-    "active_power_l3_w",
-    "active_power_average_w",
-)
+#: Rolled up as the mean over the minute. Not ``active_power_average_w``: a minute's mean of a
+#: 15-minute average says nothing the power's own means do not (the month's peak is kept).
+MEAN_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
 #: Rolled up as the largest value of the minute.
 MAX_FIELDS = ("montly_power_peak_w",)
 #: Energy counters: the first and the last value of the minute (they only grow).
@@ -40,11 +35,14 @@ COUNTERS = ("total_power_import_kwh", "total_power_export_kwh")
 _COUNTER_COLS = tuple(f"{c}_{end}" for c in COUNTERS for end in ("first", "last"))
 _COLS = (*MEAN_FIELDS, *MAX_FIELDS, *_COUNTER_COLS)
 
+# A minute row names its meter by a number (``p1_meter``): the serial's 12 characters would be a
+# tenth of the row, repeated half a million times a year.
 SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS p1_meter (id INTEGER PRIMARY KEY, meter TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS p1_1m (
-    ts_ms INTEGER NOT NULL, meter TEXT NOT NULL, n INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL, meter_id INTEGER NOT NULL, n INTEGER NOT NULL,
     {", ".join(f"{c} REAL" for c in _COLS)},
-    PRIMARY KEY (ts_ms, meter)) WITHOUT ROWID;
+    PRIMARY KEY (ts_ms, meter_id)) WITHOUT ROWID;
 """
 
 
@@ -53,8 +51,8 @@ def _select_minutes() -> str:
     for c in COUNTERS:  # counters only grow: the first value is the smallest
         exprs += [f"MIN({c})", f"MAX({c})"]
     return (
-        f"SELECT ts_ms / {MINUTE_MS} * {MINUTE_MS}, meter, COUNT(*), {', '.join(exprs)} "
-        "FROM p1 WHERE ts_ms < ? GROUP BY 1, 2"
+        f"SELECT p1.ts_ms / {MINUTE_MS} * {MINUTE_MS}, m.id, COUNT(*), {', '.join(exprs)} "
+        "FROM p1 JOIN p1_meter m ON m.meter = p1.meter WHERE p1.ts_ms < ? GROUP BY 1, 2"
     )
 
 
@@ -71,9 +69,10 @@ def _merge(col: str) -> str:
     return f"{col} = CASE {either} ELSE {both} END"
 
 
+_METERS = "INSERT OR IGNORE INTO p1_meter (meter) SELECT DISTINCT meter FROM p1 WHERE ts_ms < ?"
 _ROLL_UP = (
-    f"INSERT INTO p1_1m (ts_ms, meter, n, {', '.join(_COLS)}) {_select_minutes()} "
-    "ON CONFLICT (ts_ms, meter) DO UPDATE SET "
+    f"INSERT INTO p1_1m (ts_ms, meter_id, n, {', '.join(_COLS)}) {_select_minutes()} "
+    "ON CONFLICT (ts_ms, meter_id) DO UPDATE SET "
     + ", ".join(_merge(c) for c in _COLS)
     + ", n = p1_1m.n + excluded.n"
 )
@@ -99,6 +98,7 @@ def prune(
             step_end = min(cutoff, oldest // MINUTE_MS * MINUTE_MS + STEP_MS)
             _in_transaction(
                 db,
+                (_METERS, (step_end,)),
                 (_ROLL_UP, (step_end,)),
                 ("DELETE FROM p1 WHERE ts_ms < ?", (step_end,)),
             )
