@@ -1,9 +1,13 @@
-"""Policy benchmark: each shipped day through our policy, the naive one and the perfect limit.
+"""Policy benchmark: ours against its peers on the realistic days, and the synthetic days.
 
-    python bench/policy_bench.py                      # the table in the README
-    python bench/policy_bench.py --set charging.stop_delay_s=600
-    python bench/policy_bench.py --sweep --days broken  # the sweep the defaults were chosen from
-    python bench/policy_bench.py --set charger.kind=ocpp  # local control: the README's OCPP rows
+    python bench/policy_bench.py                      # ours, seed, evcc on the realistic days
+    python bench/policy_bench.py --synthetic          # the synthetic days: ours, naive, perfect
+    python bench/policy_bench.py --synthetic --set charging.stop_delay_s=600
+    python bench/policy_bench.py --synthetic --sweep --days broken
+    python bench/policy_bench.py --synthetic --set charger.kind=ocpp  # the README's OCPP rows
+
+Without ``--synthetic`` see bench/realistic/compare.py (issue 13's goal, both grids, held-out
+days apart).
 
 Every row of ``default`` and ``naive`` is a full ``scc replay``: the real controller, the real
 ``wallbox`` package over HTTP to the simulated cloud and its rate limits, 86 400 meter samples.
@@ -26,6 +30,7 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.realistic import compare
 from common.config import Config, ConfigError
 from scc.replay import PolicyName, ReplayOptions, replay
 from scc.replay_cli import apply_sets
@@ -164,6 +169,10 @@ def _best_sessions(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--synthetic" not in argv:
+        return compare.main(argv)
+    argv = [a for a in argv if a != "--synthetic"]
     args = _parser().parse_args(argv)
     try:
         config = apply_sets(Config(), args.set)

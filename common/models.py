@@ -86,6 +86,15 @@ class Reason(enum.StrEnum):
     NAIVE_BELOW_THRESHOLD = "naive-below-threshold"
     NAIVE_START = "naive-start"
     NAIVE_ADJUST = "naive-adjust"
+    # The peers the benchmark compares us with (scc.peers).
+    SEED_START = "seed-start"  # the seed rule: surplus covers 0.833 x min current
+    SEED_ADJUST = "seed-adjust"
+    SEED_STOP = "seed-stop"  # below that threshold: pause at once
+    EVCC_ENABLE_TIMER = "evcc-enable-timer"  # evcc PV mode: surplus, waiting out the enable delay
+    EVCC_ENABLE = "evcc-enable"
+    EVCC_ADJUST = "evcc-adjust"
+    EVCC_DISABLE_TIMER = "evcc-disable-timer"  # short: min current while the disable delay runs
+    EVCC_DISABLE = "evcc-disable"
 
 
 class CommandError(enum.StrEnum):
@@ -213,6 +222,20 @@ class ChargerState:
         if any(a is None for a in phases):
             return None
         return (phases[0] or 0.0, phases[1] or 0.0, phases[2] or 0.0)
+
+
+#: ChargerState's optional number fields (InfluxDB's charger measurement keeps them as floats) and
+#: its text fields; ``status_id`` and ``limit_ignored`` have types of their own.
+CHARGER_NUMBERS: tuple[str, ...] = (
+    "current_a",
+    "power_w",
+    "added_energy_kwh",
+    "current_l1_a",
+    "current_l2_a",
+    "current_l3_a",
+    "watts_per_amp",
+)
+CHARGER_TEXTS: tuple[str, ...] = ("link", "firmware", "operation_mode", "refused")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ from common.secret import Secret
 class StoreConfig:
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     sqlite_path: str = "scc.db"
+    # SQLite retention (common/store/sqlite_retention.py); InfluxDB has its bucket's own.
+    raw_days: float = 7.0
+    rollup_days: float = 730.0
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,6 @@ class HealthConfig:
     # Rewritten once per loop iteration by the collector and controller, for Docker's
     # HEALTHCHECK (common/heartbeat.py); None writes nothing.
     heartbeat_file: str | None = None
+    # The collector stops beating when no reading has reached the store for this long (store
+    # down, or refusing everything), so the healthcheck shows it instead of "healthy".
+    store_stall_s: float = 60.0

@@ -53,6 +53,7 @@ from controller.rules import (
     solar_start,
     stale,
     unexpected_change,
+    worst_case_surplus,
 )
 from controller.rules_car import (
     observe,
@@ -139,13 +140,26 @@ def _steer(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
     if changed_by_itself(state, ch):
         return unexpected_change(c, ch, state)
     if inputs.settled_mean_w is None:
-        return settling(c, ch, state)
+        return _while_settling(c, ch, state)
     surplus = c.surplus(ch, inputs.settled_mean_w)
     if inputs.mode is Mode.MIN_SOLAR:
         return min_solar(c, ch, surplus, state)
     if not ch.enabled:
         return solar_start(c, surplus, state)
     return solar_running(c, ch, surplus, state)
+
+
+def _while_settling(
+    c: Cycle, ch: ChargerSnapshot, state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """Settling after our command: act on a shortfall both hypotheses agree on (docs/design.md,
+    "The settle rule"), else hold."""
+    worst = worst_case_surplus(c, ch, state)
+    if worst is None or (worst.covered and worst.target_a >= (ch.setpoint_a or 0)):
+        return settling(c, ch, state)
+    if c.inputs.mode is Mode.MIN_SOLAR:
+        return min_solar(c, ch, worst, state)
+    return solar_running(c, ch, worst, state)
 
 
 #: Reasons a ``solar`` decision gives only while a session charges on (or holds through a dip

@@ -182,6 +182,27 @@ def unexpected_change(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outc
     return settling(c, ch, replace(state, settled_from=c.now, expected_drawing=ch.drawing))
 
 
+def worst_case_surplus(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Surplus | None:
+    """While our last command settles: the surplus if the charger still draws the more of what
+    it drew before the command and what it was told to draw since.
+
+    The window mixes readings from before and after the command took effect, each with one of
+    the two draws, so the true surplus is at most this. When even this falls short of min current,
+    or pays for fewer amps than the charger has, the shortfall is real whatever the charger did,
+    and it need not wait for the settle time (None: not settling after a command of ours).
+    """
+    mean_w = c.inputs.grid_power_mean_w
+    if mean_w is None or state.prev_draw_w is None or state.settled_from is None:
+        return None
+    if state.settled_from <= c.now or not ch.enabled:
+        return None
+    draw_w = max(ch.power_w, state.prev_draw_w)
+    s = c.settings
+    surplus_w = draw_w - mean_w
+    raw_a = s.target_a(surplus_w, c.watts_per_amp)
+    return Surplus(mean_w, surplus_w, min(s.clamp(raw_a), s.max_a(ch)), raw_a >= s.min_current_a)
+
+
 def settling(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
     """No settled reading yet: hold what the charger has, do not guess."""
     if ch.enabled:
@@ -294,5 +315,10 @@ def _after(
     if ch is not None and "status" not in ch.estimated:
         st = replace(st, seen_phase=ch.phase)
     if commands_for(d, ch):
-        st = replace(st, last_command_at=now, settled_from=now + timedelta(seconds=s.settle_s))
+        st = replace(
+            st,
+            last_command_at=now,
+            settled_from=now + timedelta(seconds=s.settle_s),
+            prev_draw_w=None if ch is None else ch.power_w,
+        )
     return st

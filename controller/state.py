@@ -129,6 +129,9 @@ class PolicyState:
     expected_drawing: bool | None = None
     released: bool = False
     last_command_at: datetime | None = None
+    #: What the charger drew when our last command went out: until the command takes effect it
+    #: may still draw that (docs/design.md, "The settle rule").
+    prev_draw_w: float | None = None
     #: Cycles in a row whose store reads failed (the grace before the stale rule).
     store_misses: int = 0
     #: When a start at min current began measuring the car (its watts per ampere unknown).

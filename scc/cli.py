@@ -9,6 +9,7 @@ the Wallbox package. Starting, config errors and exit codes are ``common.entry``
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
@@ -20,7 +21,8 @@ from collector.cli import COMMAND as COLLECTOR
 from common.charger_words import charger_note, control_lines, link_text, phases_text
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
-from common.models import Status
+from common.models import Status, to_jsonable
+from common.store.base import StoreInfo
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
 from toggle_app.cli import COMMAND as TOGGLE
@@ -104,8 +106,9 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--policy",
         default="default",
-        choices=("default", "naive", "perfect"),
-        help="default: ours; naive: the original scripts' rule; perfect: the tracking limit",
+        choices=("default", "naive", "seed", "evcc", "perfect"),
+        help="default: ours; naive: the original scripts' rule; seed, evcc: the benchmark's peers; "
+        "perfect: the tracking limit",
     )
     replay.add_argument(
         "--car-kwh",
@@ -187,10 +190,18 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("solar-car-charge")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
     )
+    parser.add_argument("--version", action="version", version=f"scc {_version()}")
     add_global_options(parser)  # before the command (scc --config FILE status) or after it
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:
@@ -212,6 +223,7 @@ def status(config: Config, as_json: bool) -> int:
 
     now = datetime.now(UTC)
     store_line, missing = describe_store(config)
+    info: StoreInfo | None = None
     if missing:  # nothing recorded yet: say so without creating an empty store file
         st = Status(now, None, None, config.charging.window_s, None, None, None, None)
     else:
@@ -219,15 +231,18 @@ def status(config: Config, as_json: bool) -> int:
             store = open_store(config)
             try:
                 st = build_status(store, now, config.charging.window_s, local_day_start(now))
+                info = store.info(now)
             finally:
                 store.close()
         except StoreError as e:
             print(f"scc status: store unavailable ({store_line}): {e}", file=sys.stderr)
             return 1
     if as_json:
-        print(json.dumps({"store": store_line, **st.to_json()}, indent=2))
+        extra = {} if info is None else {"store_info": to_jsonable(info)}
+        print(json.dumps({"store": store_line, **st.to_json(), **extra}, indent=2))
         return 0
-    print(f"Store:     {store_line}\n{format_status(st, 3 * config.charging.interval_s)}")
+    stale_after_s = 3 * config.charging.interval_s
+    print(f"Store:     {store_line}\n{format_status(st, stale_after_s)}\n{format_store_info(info)}")
     return 0
 
 
@@ -244,6 +259,24 @@ def describe_store(config: Config) -> tuple[str, bool]:
         return f"SQLite {where}", False
     hint = "it does not exist yet: nothing recorded there; scc collector creates it"
     return f"SQLite {where} ({hint}; set store.sqlite_path for another one)", True
+
+
+def format_store_info(info: StoreInfo | None) -> str:
+    """``Size:`` (on disk, what is kept how long) and ``Readings:`` (the span held) lines."""
+    if info is None:
+        return "Readings:  none"
+    size = "not told by the store" if info.size_bytes is None else f"{info.size_bytes / 1e6:.1f} MB"
+    lines = [f"Size:      {size}; {info.retention}"]
+    if info.oldest_reading is None or info.newest_reading is None:
+        return "\n".join([*lines, "Readings:  none"])
+
+    def day(ts: datetime) -> str:
+        return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    span = f"Readings:  {day(info.oldest_reading)} to {day(info.newest_reading)}"
+    if info.raw_since is not None:
+        span += f" (1-minute means before {day(info.raw_since)}, 1 s after)"
+    return "\n".join([*lines, span])
 
 
 def _w(v: float | None) -> str:

@@ -16,9 +16,10 @@ The one shortcut: the meter is sampled in-process rather than over HTTP. 86 400 
 take about a minute and a half; the collector's HTTP path has its own tests and benchmark, and the
 controller sees only the readings in the store, which are the same either way.
 
-``--policy naive`` runs the original scripts' rule through the same Controller (scc.naive);
-``--policy perfect`` is the limit: current follows the instantaneous surplus at whole amps within
-[min, max], no delay, no rate limit (computed, nothing to drive).
+``--policy naive`` runs the original scripts' rule through the same Controller (scc.naive),
+``--policy seed`` and ``--policy evcc`` the two peers of the benchmark (scc.peers), each with its
+own cadence and window; ``--policy perfect`` is the limit: current follows the instantaneous
+surplus at whole amps within [min, max], no delay, no rate limit (computed, nothing to drive).
 """
 
 from __future__ import annotations
@@ -40,17 +41,16 @@ from common.config import Config
 from common.models import Decision, Reading
 from common.store.sqlite import SqliteStore
 from controller.chargers import policy_settings
-from controller.policy import decide
 from controller.service import Controller
-from scc.naive import NAIVE_WINDOW_S, decide_naive
+from scc.peers import policy_for
 from scc.simcharger import CarOptions, simulated_charger
 from sim.clock import ManualClock, sim_day_start
 from sim.metrics import DayMetrics, count_sessions, energy_balance, perfect_tracking_ev_w
 from sim.profiles import Profile
 from sim.rig import car_watts_per_amp, profile_origin
 
-PolicyName = Literal["default", "naive", "perfect"]
-POLICIES: tuple[str, ...] = ("default", "naive", "perfect")
+PolicyName = Literal["default", "naive", "seed", "evcc", "perfect"]
+POLICIES: tuple[str, ...] = ("default", "naive", "seed", "evcc", "perfect")
 #: From a command to the car's current: through the cloud 10-30 s (docs/design.md, "Surplus
 #: arithmetic"), simulated as 15 s; locally over OCPP a few seconds, simulated as 4 s.
 DEFAULT_LATENCY_S = {"wallbox_cloud": 15.0, "ocpp": 4.0}
@@ -117,7 +117,7 @@ class ReplayResult:
 
 
 def _charging_summary(config: Config, policy: str, car: CarOptions) -> dict[str, float]:
-    c = config.charging
+    c = config.charging if policy == "perfect" else policy_for(policy, config.charging)[1]
     out: dict[str, float] = {
         "watts_per_amp": round(c.effective_watts_per_amp, 1),
         "car_watts_per_amp": round(car_watts_per_amp(c, car.phases), 1),
@@ -126,8 +126,8 @@ def _charging_summary(config: Config, policy: str, car: CarOptions) -> dict[str,
     }
     if policy != "perfect":
         out["interval_s"] = c.interval_s
-        out["window_s"] = NAIVE_WINDOW_S if policy == "naive" else c.window_s
-    if policy == "default":
+        out["window_s"] = c.window_s
+    if policy not in ("naive", "seed"):
         out["start_delay_s"] = c.start_delay_s
         out["stop_delay_s"] = c.stop_delay_s
     return out
@@ -217,9 +217,9 @@ def _quiet_controller(config: Config) -> Iterator[None]:
 
 
 def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
-    if options.policy == "naive":
-        config = replace(config, charging=replace(config.charging, window_s=NAIVE_WINDOW_S))
-    c, settings = config.charging, policy_settings(config)
+    policy, c = policy_for(options.policy, config.charging)
+    config = replace(config, charging=c)
+    settings = policy_settings(config)
     start = profile_origin(profile, sim_day_start()) + timedelta(seconds=profile.start_s)
     clock = ManualClock(start)
     n = len(profile)
@@ -245,7 +245,6 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         store = SqliteStore(":memory:")
         spool = Spool(Path(tmp) / "spool.sqlite")
         writer = ReadingWriter(lambda: store, spool, clock=lambda: clock().timestamp())
-        policy = decide_naive if options.policy == "naive" else decide
         controller = Controller(store, charger.adapter, settings, policy=policy)
         interval = timedelta(seconds=c.interval_s)
         # The controller starts with the collector; its first window is mostly empty, as at home.

@@ -104,6 +104,14 @@ TEXTS: dict[Reason, tuple[str, str]] = {
     Reason.NAIVE_BELOW_THRESHOLD: ("Benchmark rule: below its threshold", _NEXT_CHECK),
     Reason.NAIVE_START: ("Benchmark rule: started at {a} A", _NEXT_CHECK),
     Reason.NAIVE_ADJUST: ("Benchmark rule: charging at {a} A", _NEXT_CHECK),
+    Reason.SEED_START: ("Benchmark peer (seed rule): started at {a} A", _NEXT_CHECK),
+    Reason.SEED_ADJUST: ("Benchmark peer (seed rule): charging at {a} A", _NEXT_CHECK),
+    Reason.SEED_STOP: ("Benchmark peer (seed rule): paused, below its threshold", _NEXT_CHECK),
+    Reason.EVCC_ENABLE_TIMER: ("Benchmark peer (evcc): surplus, waiting to start", _NEXT_CHECK),
+    Reason.EVCC_ENABLE: ("Benchmark peer (evcc): started at {a} A", _NEXT_CHECK),
+    Reason.EVCC_ADJUST: ("Benchmark peer (evcc): charging at {a} A", _NEXT_CHECK),
+    Reason.EVCC_DISABLE_TIMER: ("Benchmark peer (evcc): short, holding {a} A", _NEXT_CHECK),
+    Reason.EVCC_DISABLE: ("Benchmark peer (evcc): paused after its shortfall", _NEXT_CHECK),
 }
 #: Where "at least min current" says it differently.
 MIN_SOLAR_TEXTS: dict[Reason, tuple[str, str]] = {

@@ -187,3 +187,12 @@ def test_demo_with_local_control_starts_the_car_over_ocpp(tmp_path):
         assert "Traceback" not in demo.output()
     finally:
         demo.stop()
+
+
+def test_a_speed_of_zero_is_refused_not_replaced_by_the_default(tmp_path):
+    demo = Demo(tmp_path, "--speed", "0", "--duration", "3")
+    try:
+        assert demo.proc.wait(20) == 2
+        demo.wait_for(r"scc demo: --speed must be above 0 and at most 1000")
+    finally:
+        demo.stop()
