@@ -2,7 +2,7 @@
 
 Goals (issue 2): mean query under 5 ms median at 1 year of 1-second readings; writes above
 20,000 readings/s in batches. Prints a table. Usage:
-    python bench/store_bench.py [--days 1 30 365] [--dir /tmp/scc-bench] [--keep]
+    python -m bench.store_bench [--days 1 30 365] [--dir /tmp/scc-bench] [--keep]
 A year is 31.5 million rows (about 3 GB on disk) and takes a few minutes to fill.
 """
 
@@ -16,8 +16,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.models import Reading
 from common.store.sqlite import SqliteStore
