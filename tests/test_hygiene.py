@@ -41,7 +41,9 @@ def test_every_type_ignore_names_its_code_and_why() -> None:
 
 #: One way to import: the project is installed (editable for development), tests import helpers
 #: as ``tests.<folder>.<module>`` and benchmarks run as ``python -m bench.<name>`` from the root.
-PATH_TRICK = re.compile(r"sys\.path\.(insert|append)\(|^\s*(from|import) (conftest|ctl_helpers|test_\w+)\b")
+PATH_TRICK = re.compile(
+    r"sys\.path\.(insert|append)\(|^\s*(from|import) (conftest|ctl_helpers|test_\w+)\b"
+)
 
 
 def test_one_import_style_without_sys_path_tricks() -> None:
