@@ -8,10 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ctl_helpers import WPA, ManualClock
-
 from controller.ocpp import CentralSystem, OcppCharger, OcppSettings, Timing
 from sim.ocpp_cp import Pulsar, SimChargePoint
+from tests.controller.ctl_helpers import WPA, ManualClock
 
 #: Short real-time waits: a test must not sit out the Pulsar's 5 s boot grace.
 FAST = Timing(boot_wait_s=0.3, call_timeout_s=3.0)

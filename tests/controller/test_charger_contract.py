@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
-from ocpp_helpers import ocpp_rig
 
 from common.ports import Charger, ChargerError
 from common.snapshot import ChargerSnapshot, Phase
 from controller.wallbox import WallboxCharger
 from sim.wallbox_cloud import DEFAULT_CHARGER_ID
+from tests.controller.ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
+from tests.controller.ocpp_helpers import ocpp_rig
 
 
 @dataclass

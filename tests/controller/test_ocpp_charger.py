@@ -11,8 +11,6 @@ import logging
 import time
 
 import pytest
-from ctl_helpers import WPA, ManualClock
-from ocpp_helpers import CP_ID, FAST, ocpp_rig
 
 from common.config import Secret
 from common.ports import ChargerError, ChargerStarting, ChargerUnavailable
@@ -20,6 +18,8 @@ from common.snapshot import Phase
 from controller.ocpp import CommandRefused, OcppSettings, Timing
 from controller.ocpp.state import ProfileStyle
 from sim.ocpp_cp import FW5
+from tests.controller.ctl_helpers import WPA, ManualClock
+from tests.controller.ocpp_helpers import CP_ID, FAST, ocpp_rig
 
 THREE_PHASE_W_PER_A = 3 * 400 / 3**0.5  # the simulated car on 3 x 230.9 V
 

@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from ctl_helpers import WPA, House, ManualClock
-from ocpp_helpers import ocpp_rig
 
 from common.config import Config
 from common.models import Action, Reason
 from common.store.sqlite import SqliteStore
 from controller.chargers import policy_settings
 from controller.service import Controller
+from tests.controller.ctl_helpers import WPA, House, ManualClock
+from tests.controller.ocpp_helpers import ocpp_rig
 
 #: Local control's defaults (a cycle every 10 s, a 20 s window, the meter trusted 6 s after a
 #: command: the simulated Pulsar's current follows a limit after 4 s), with short start and stop
