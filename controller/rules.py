@@ -48,6 +48,11 @@ class Surplus:
     target_a: int
     #: Whether the surplus pays for min current (before clamping).
     covered: bool
+    #: Whether it is covered by what was measured: the charger's reported draw, or the export
+    #: alone. A draw estimated from the setpoint (a 0 kW read, a command not read back yet) can
+    #: be far above the truth for a car not measured yet, and must not make a grid session look
+    #: like a solar one (docs/design.md, "Decision rules").
+    measured: bool = False
 
     @classmethod
     def of(
@@ -61,7 +66,13 @@ class Surplus:
         surplus_w = ch.power_w - settled_mean_w
         raw_a = s.target_a(surplus_w, watts_per_amp)
         target_a = min(s.clamp(raw_a), s.max_a(ch))
-        return cls(settled_mean_w, surplus_w, target_a, raw_a >= s.min_current_a)
+        covered = raw_a >= s.min_current_a
+        if "power_w" in ch.estimated:
+            # Only the export is measured: the car draws at least nothing.
+            measured = s.target_a(-settled_mean_w, watts_per_amp) >= s.min_current_a
+        else:
+            measured = covered
+        return cls(settled_mean_w, surplus_w, target_a, covered, measured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +268,10 @@ def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState
         on = replace(on, probing_since=None)
     if not sp.covered:
         return _solar_short(c, ch, sp, on)
-    on = replace(on, short_since=None, had_surplus=True)
+    if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
+        # Importing, and the surplus rests on an estimate of the car's draw: a grid session.
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(on), sp)
+    on = replace(on, short_since=None, had_surplus=on.had_surplus or sp.measured)
     if sp.target_a != ch.setpoint_a:
         return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
     return c.out(Action.HOLD, Reason.HOLD, sp.target_a, on, sp)
@@ -270,7 +284,7 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
     """
     s = c.settings
-    stopped = replace(on, short_since=None, had_surplus=False, probing_since=None)
+    stopped = _stopped(on)
     if not on.had_surplus:
         return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped, sp)
     since = on.short_since or c.now
@@ -280,6 +294,10 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     if ch.setpoint_a != s.min_current_a:
         return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
     return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
+
+
+def _stopped(on: PolicyState) -> PolicyState:
+    return replace(on, short_since=None, had_surplus=False, probing_since=None)
 
 
 def waited(since: datetime, now: datetime, delay_s: float) -> bool:

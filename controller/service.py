@@ -89,8 +89,10 @@ class Controller:
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         settled_from = settled_since(self.state)  # before deciding: the window the means cover
-        snap, charger_ok = self._read_charger(now)
+        # The meter's step first: the snapshot is corrected, and the policy divides, at the
+        # same watts per ampere.
         self._learn_step(now)
+        snap, charger_ok = self._read_charger(now)
         inputs = PolicyInputs(
             mode=mode,
             grid_power_mean_w=full_w,

@@ -85,6 +85,8 @@ class WallboxCloud(Recorder):
         self.ocpp_mode = ocpp_mode
         self.zero_kw_every = zero_kw_every
         self._charging_reads = 0
+        #: Status replies that said 0 kW for a charging car: a test proves the lie was told.
+        self.zero_kw_served = 0
         #: A recorded status body to answer instead of the model's (tests of the adapter's parsing).
         self.recorded_status: dict[str, Any] | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -221,6 +223,7 @@ class WallboxCloud(Recorder):
             self._charging_reads += 1
             if self._charging_reads % self.zero_kw_every == 0:
                 body["charging_power"] = 0
+                self.zero_kw_served += 1
         return body
 
     def _put_charger(self, body: str, now: datetime) -> Answer:

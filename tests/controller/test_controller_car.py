@@ -7,9 +7,10 @@ The car is the car, not the config: a 1-phase car behind a 3-phase config, a clo
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
-from ctl_helpers import WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
+from ctl_helpers import TEST_CHARGING, WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 from common.models import Action, Mode
 from common.store.sqlite import SqliteStore
@@ -142,6 +143,46 @@ def test_zero_kw_reports_do_not_keep_a_session_charging_from_the_grid_after_suns
         decisions = loop.run(40)
     assert [d.reason for d in decisions if d.action is Action.STOP] == ["surplus-stop"]
     assert cloud.charger.paused
+
+
+def test_0_kw_reports_do_not_invent_surplus_for_a_1_phase_car_charging_at_night(store):
+    """A 1-phase car left charging at 16 A at night (a restart, or after manual mode), the cloud
+    saying 0 kW. Counted at the configured 692.8 W/A the car "draws" 11 085 W, which made 6941 W
+    of surplus: up to 10 A, then 16, then the stop delay. An estimate is no surplus: grid-stop
+    at once."""
+    clock = ManualClock()
+    with sim_cloud(
+        clock,
+        {"zero_kw_every": 1},
+        paused=False,
+        setpoint_a=16,
+        watts_per_amp=ONE_PHASE,
+        phases=1,
+    ) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)), car_known=False)
+        decisions = loop.run(5)
+    assert (decisions[0].action, decisions[0].reason) == (Action.STOP, "grid-stop")
+    assert cloud.commands()[0] == "pause" and "current(10)" not in cloud.commands()
+    assert cloud.charger.paused
+    assert cloud.zero_kw_served == 1  # the first read, the one that decided, said 0 kW
+
+
+def test_a_meter_step_learnt_this_cycle_corrects_the_snapshot_the_policy_divides(store):
+    """Every read says 0 kW, so the draw is setpoint x W/A. The cycle that learns 230.9 W/A from
+    the meter's step used to estimate the draw at the configured 692.8 and divide the surplus by
+    230.9: 7322 W, 31 A for a surplus of 4550 W. Learnt first, both use 230.9: 19 A."""
+    clock = ManualClock()
+    charging = replace(TEST_CHARGING, max_current_a=32)
+    with sim_cloud(
+        clock, {"zero_kw_every": 1}, paused=True, watts_per_amp=ONE_PHASE, phases=1
+    ) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 5000)), charging=charging)
+        decisions = loop.run(6)
+    acted = [(d.action, d.target_a) for d in decisions if d.action in (Action.START, Action.ADJUST)]
+    assert acted == [(Action.START, 6), (Action.ADJUST, 19)]
+    adjust = next(d for d in decisions if d.action is Action.ADJUST)
+    assert adjust.surplus_w == pytest.approx(4550, abs=60)
+    assert cloud.zero_kw_served >= 3
 
 
 # -- item 4: Ready, Scheduled and a schedule set in the Wallbox app --------------------------
