@@ -136,6 +136,26 @@ def test_ocpp_mode_refuses_pause_once_then_reads_on_and_says_so(clock, store, ca
     assert (point.operation_mode, point.refused) == ("ocpp", "pause,resume")
 
 
+def test_a_grid_session_in_ocpp_mode_drops_to_min_current_and_says_so_once(clock, store, caplog):
+    """The pause is refused (403) but setting the current still works: the car, charging from
+    the grid at 16 A at night, is lowered to 6 A, the least the cloud lets us do, and the pause
+    is tried again when the hour's back-off ends. One warning for the episode, no ERROR a
+    minute."""
+    caplog.set_level(logging.INFO)
+    with sim_cloud(clock, {"ocpp_mode": True}, paused=False, setpoint_a=16) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(3)
+        assert cloud.charger.power_w(clock()) == pytest.approx(6 * WPA)
+        loop.run(62)
+        actions = cloud.select(path_contains="remote-action")
+    assert [r.status for r in actions] == [403, 403]  # at the start and an hour later
+    assert cloud.commands() == ["current(6)"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    told = [r.getMessage() for r in caplog.records if r.name == "controller" and "refused" in
+            r.getMessage() and r.levelno == logging.WARNING]  # fmt: skip
+    assert len(told) == 1 and "lowered the current to 6 A" in told[0]
+
+
 def test_a_refused_command_is_tried_again_after_an_hour_not_every_cycle(clock):
     with sim_cloud(clock, {"ocpp_mode": True}, paused=False) as cloud:
         ch = make(cloud, clock)
