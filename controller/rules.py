@@ -332,11 +332,14 @@ def _after(
     st = replace(st, expected_drawing=expected)
     if ch is not None and "status" not in ch.estimated:
         st = replace(st, seen_phase=ch.phase)
-    if commands_for(d, ch):
+    commands = commands_for(d, ch)
+    if commands:
         st = replace(
             st,
             last_command_at=now,
             settled_from=now + timedelta(seconds=s.settle_s),
             prev_draw_w=None if ch is None else ch.power_w,
         )
+    if any(cmd.kind == "resume" for cmd in commands):
+        st = replace(st, start_sent_at=now)
     return st

@@ -10,7 +10,7 @@ Same shape as controller.rules: each takes the cycle and the state and returns a
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from common.models import Action, Mode, Reason
 from common.snapshot import ChargerSnapshot, Phase
@@ -30,7 +30,7 @@ def observe(state: PolicyState, ch: ChargerSnapshot | None) -> PolicyState:
     if not ch.ready:
         state = replace(state, ready_probed=False)
     if ch.phase is not Phase.SCHEDULED:
-        state = replace(state, start_refused_until=None)
+        state = replace(state, start_refused_until=None, start_sent_at=None)
     if not ch.drawing:
         state = replace(state, schedule_charging=False)
     return state
@@ -80,14 +80,17 @@ def ready_probe(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome | 
     return c.out(Action.START, Reason.READY_PROBE, c.settings.min_current_a, probed, sp)
 
 
-def start_not_taken(state: PolicyState, ch: ChargerSnapshot, s: PolicySettings, now) -> bool:
-    """Our start went out a settle time ago, and a read still shows the charger Scheduled."""
+def start_not_taken(
+    state: PolicyState, ch: ChargerSnapshot, s: PolicySettings, now: datetime
+) -> bool:
+    """Our start went out a settle time ago, and a read still shows the charger Scheduled. Only
+    a start of ours: a session the schedule paused by itself, hours after our last command of
+    any kind, is no refused start."""
     return (
         ch.phase is Phase.SCHEDULED
         and "status" not in ch.estimated
-        and state.expected_drawing is True
-        and state.last_command_at is not None
-        and (now - state.last_command_at).total_seconds() >= s.settle_s
+        and state.start_sent_at is not None
+        and (now - state.start_sent_at).total_seconds() >= s.settle_s
     )
 
 
@@ -95,7 +98,9 @@ def start_refused(c: Cycle, state: PolicyState) -> Outcome:
     """The schedule held the car: do not ask every cycle; ask again in an hour (the page says
     why and what to do)."""
     until = c.now + timedelta(seconds=START_RETRY_S)
-    held = replace(idle(state), start_refused_until=until, expected_drawing=False)
+    held = replace(
+        idle(state), start_refused_until=until, start_sent_at=None, expected_drawing=False
+    )
     return c.out(Action.NONE, Reason.START_REFUSED, 0, held)
 
 

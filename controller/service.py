@@ -111,7 +111,10 @@ class Controller:
             self.state = new_state
         else:
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
+            # A Ready probe counts as asked all the same (one per Ready episode): a charger that
+            # answers it with an error, with no car behind it, would be asked every cycle.
             decision = replace(decision, action=Action.NONE, command_error=error)
+            self.state = replace(self.state, ready_probed=new_state.ready_probed)
         self._log(decision, snap, commands, settled_from)
         recorded = self._record(decision, snap is not None, now)
         self.failures += not (store_ok and charger_ok and error is None and recorded)

@@ -140,6 +140,9 @@ class PolicyState:
     ready_probed: bool = False
     #: When the sun first covered a start while the charger said Ready (the probe's start delay).
     ready_sun_since: datetime | None = None
+    #: When our last start (a resume) went out, until a read shows the charger left Scheduled:
+    #: only a start of ours can be refused by a schedule.
+    start_sent_at: datetime | None = None
     #: The charger stayed Scheduled when asked to start: no new start before this.
     start_refused_until: datetime | None = None
     #: The phase of the last status read (not our estimate): shows a schedule starting the car.
@@ -167,6 +170,7 @@ def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings
         short_since=clamp(state.short_since, now),
         settled_from=clamp(state.settled_from, now + settle),
         last_command_at=clamp(state.last_command_at, now),
+        start_sent_at=clamp(state.start_sent_at, now),
         probing_since=clamp(state.probing_since, now),
         ready_sun_since=clamp(state.ready_sun_since, now),
         start_refused_until=clamp(

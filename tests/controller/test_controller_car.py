@@ -211,6 +211,23 @@ def test_ready_without_a_car_is_asked_once_per_episode(store):
     assert {d.reason for d in decisions[5:]} == {"no-car"}
 
 
+def test_a_ready_probe_answered_with_an_error_is_not_asked_again_every_cycle(store, caplog):
+    """The cloud answers the start on a charger with no car with an error (409 here, not a 403
+    that backs off by itself): the probe still counts as asked for this Ready episode. Before,
+    it went out every cycle: 28 remote actions and 28 ERROR lines in 30 minutes."""
+    clock = ManualClock()
+    with sim_cloud(clock, car_connected=False) as cloud:
+        cloud.inject(409, times=1000, path_contains="remote-action")
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000)))
+        decisions = loop.run(30)
+        actions = cloud.count(path_contains="remote-action")
+    assert actions == 1
+    assert [d.stored_reason for d in decisions if d.reason == "ready-probe"] == [
+        "ready-probe/unavailable"
+    ]
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+
+
 def test_a_schedule_that_holds_the_car_is_not_asked_every_cycle(store, caplog):
     clock = ManualClock()
     with sim_cloud(clock, paused=False, schedule_status_id=179, resume_overrides=False) as cloud:

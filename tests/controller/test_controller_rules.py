@@ -221,3 +221,24 @@ def test_only_a_measured_surplus_makes_a_solar_session(
     c = cycle(Mode.SOLAR, ch, mean_w)
     d, st = solar_running(c, ch, c.surplus(ch, mean_w), state)
     assert (d.reason, st.had_surplus) == (reason, had_after)
+
+
+def test_a_schedule_holding_the_car_refuses_only_a_start_of_ours():
+    """A solar session charging since 10:00, our last command two hours ago; now a read says
+    Scheduled (the app's schedule took over). That is no start of ours refused: it used to
+    give start-refused and block starts for an hour."""
+    from controller.policy import decide
+
+    now = T0 + timedelta(hours=2)
+    state = PolicyState(
+        mode=Mode.SOLAR, had_surplus=True, expected_drawing=True, last_command_at=T0
+    )
+    ch = ChargerSnapshot(
+        ts=now, charger_id="1", status_id=179, setpoint_a=10, power_w=0.0, read_at=now
+    )
+    d, st = decide(PolicyInputs(Mode.SOLAR, -6000.0, -6000.0, ch), state, S, now)
+    assert d.reason is not Reason.START_REFUSED and st.start_refused_until is None
+    # Our own start, a settle time ago, still Scheduled: that one is refused.
+    sent = replace(state, start_sent_at=now - timedelta(seconds=S.settle_s))
+    d, st = decide(PolicyInputs(Mode.SOLAR, -6000.0, -6000.0, ch), sent, S, now)
+    assert d.reason is Reason.START_REFUSED and st.start_refused_until is not None
