@@ -161,9 +161,11 @@ def make_loop(
     return Loop(clock, cloud, store, house, controller)
 
 
-def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]:
-    """A loopback server that answers every request one byte every 2 s, for ever: the reply
-    that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
+def trickling_server(
+    every_s: float = 2.0,
+) -> tuple[socket.socket, threading.Event, threading.Event]:
+    """A loopback server that answers every request one byte every ``every_s``, for ever: the
+    reply that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
     Returns the socket, the event that stops it and one set when a request came in."""
     srv = socket.create_server(("127.0.0.1", 0))
     done, asked = threading.Event(), threading.Event()
@@ -175,7 +177,7 @@ def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]
             asked.set()
             try:
                 conn.sendall(head)
-                while not done.wait(2.0):
+                while not done.wait(every_s):
                     conn.sendall(b" ")
             except OSError:
                 pass
