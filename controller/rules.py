@@ -242,7 +242,7 @@ def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
     if state.start_refused_until is not None and c.now < state.start_refused_until:
         return c.out(Action.NONE, Reason.START_REFUSED, 0, idle(state), sp)
     if not c.start_covered(sp):
-        return c.out(Action.NONE, Reason.NO_SURPLUS, 0, idle(state), sp)
+        return _no_surplus(c, sp, idle(state))
     since = state.surplus_since or c.now
     if not waited(since, c.now, c.settings.start_delay_s):
         return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
@@ -251,6 +251,22 @@ def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
         return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
     probing = replace(started, probing_since=c.now)
     return c.out(Action.START, Reason.SURPLUS_START, c.settings.min_current_a, probing, sp)
+
+
+def _no_surplus(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
+    """Off, and no surplus to start on. A session that ended held min current through its dip:
+    once a read shows the car paused (so it cannot draw), give the charger back its full current,
+    or a schedule set in the Wallbox app that starts the car at night charges it at 6 A."""
+    ch, max_a = c.inputs.charger, c.settings.max_a(c.inputs.charger)
+    if (
+        ch is not None
+        and ch.phase in (Phase.PAUSED, Phase.SCHEDULED)
+        and not ch.estimated & {"status", "setpoint_a"}
+        and ch.setpoint_a is not None
+        and ch.setpoint_a < max_a
+    ):
+        return c.out(Action.ADJUST, Reason.NO_SURPLUS, max_a, state, sp)
+    return c.out(Action.NONE, Reason.NO_SURPLUS, 0, state, sp)
 
 
 def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
@@ -331,7 +347,7 @@ def _after(
         expected = st.expected_drawing
     st = replace(st, expected_drawing=expected)
     if ch is not None and "status" not in ch.estimated:
-        st = replace(st, seen_phase=ch.phase)
+        st = replace(st, seen_status_id=ch.status_id)
     commands = commands_for(d, ch)
     if commands:
         st = replace(

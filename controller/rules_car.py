@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from common.models import Action, Mode, Reason
-from common.snapshot import ChargerSnapshot, Phase
+from common.snapshot import READY_IDS, ChargerSnapshot, Phase, status_phase
 from controller.rules import Cycle, Outcome, idle, waited
 from controller.state import START_RETRY_S, PolicySettings, PolicyState
 
@@ -105,14 +105,18 @@ def start_refused(c: Cycle, state: PolicyState) -> Outcome:
 
 
 def schedule_started(state: PolicyState, ch: ChargerSnapshot) -> bool:
-    """A read shows the car charging right after one showed it Scheduled, and we did not start
-    it: the Wallbox app's schedule did (a cheap night tariff, say)."""
-    return state.schedule_charging or (
-        ch.phase is Phase.CHARGING
-        and "status" not in ch.estimated
-        and state.seen_phase is Phase.SCHEDULED
-        and state.expected_drawing is not True
-    )
+    """A read shows the car charging right after one showed it Scheduled, or Ready while a
+    schedule is enabled in the Wallbox app, and we did not start it: the app's schedule did (a
+    cheap night tariff, say). Ready alone is no proof: a car plugged in at night starts from
+    Ready too, and that one is a grid session."""
+    if state.schedule_charging:
+        return True
+    if ch.phase is not Phase.CHARGING or "status" in ch.estimated:
+        return False
+    if state.expected_drawing is True:
+        return False
+    seen = state.seen_status_id
+    return status_phase(seen) is Phase.SCHEDULED or (seen in READY_IDS and ch.schedule_set is True)
 
 
 def schedule(c: Cycle, state: PolicyState) -> Outcome:

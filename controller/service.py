@@ -130,6 +130,7 @@ class Controller:
         try:
             last = self._unreadable_is_none(self.store.last_decision)
             change = self._unreadable_is_none(self.store.get_mode)
+            point = self._unreadable_is_none(self.store.last_charger_state)
         except StoreError as e:
             if self._mode is not None and self.state.mode is None:
                 log.error(
@@ -150,7 +151,8 @@ class Controller:
             self._mode = change.mode
         elif self._mode is None:
             self._mode = Mode.SOLAR
-        self.state = seed_state(last, now, self.settings, None if change is None else change.ts)
+        mode_since = None if change is None else change.ts
+        self.state = seed_state(last, now, self.settings, mode_since, point)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
         return True

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from common.config import ChargingConfig
 from common.models import Mode
-from common.snapshot import ChargerSnapshot, Phase
+from common.snapshot import ChargerSnapshot
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, docs/design.md,
 #: "Surplus arithmetic").
@@ -145,8 +145,9 @@ class PolicyState:
     start_sent_at: datetime | None = None
     #: The charger stayed Scheduled when asked to start: no new start before this.
     start_refused_until: datetime | None = None
-    #: The phase of the last status read (not our estimate): shows a schedule starting the car.
-    seen_phase: Phase | None = None
+    #: The status id of the last status read (not our estimate): shows a schedule starting the
+    #: car (from Scheduled, or from Ready when the app has a schedule).
+    seen_status_id: int | None = None
     #: The Wallbox app's schedule charges the car: left alone until it stops.
     schedule_charging: bool = False
 

@@ -47,14 +47,12 @@ from common.ports import (
     ChargerStarting,
     ChargerUnavailable,
 )
-from common.snapshot import (
-    ChargerSnapshot,
-)
+from common.snapshot import READY_IDS, ChargerSnapshot, Phase, status_phase
 from controller.deadline import RequestRunner
 from controller.ratelimit import Clock, Monotonic, RateLimiter, RateLimits, Sleep
 from controller.session import SessionFile, account_key, put_tokens, taken_tokens
 from controller.wallbox_errors import Refusals, http_status, sign_in_refused, transport_error
-from controller.wallbox_status import StatusRead, overlay, parse_status
+from controller.wallbox_status import StatusRead, overlay, parse_status, schedule_enabled
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +103,7 @@ class WallboxCharger:
         self._read: StatusRead | None = None
         self._setpoint: _Sent | None = None
         self._enabled: _Sent | None = None
+        self._schedule_set: bool | None = None
         self._refused = Refusals(self.limiter)
         self.sign_ins = 0  # sign-ins and refreshes, for tests and the log
         self._session_file = session_file
@@ -159,10 +158,27 @@ class WallboxCharger:
 
         body = self._request("get", self._w.getChargerStatus, on_sent=sent)
         read = parse_status(body, now, self._mono())
-        was_ocpp = self._read is not None and self._read.operation_mode == "ocpp"
-        if was_ocpp and read.operation_mode != "ocpp":
+        before, self._read = self._read, read
+        left_ocpp = before is not None and before.operation_mode == "ocpp"
+        if left_ocpp and read.operation_mode != "ocpp":
             self._refused.clear()
-        self._read = read
+        if status_phase(read.status_id) is not Phase.CHARGING:
+            self._schedule_set = None
+        elif before is not None and before.status_id in READY_IDS and not self._resumed(before):
+            self._schedule_set = self._read_schedules()
+
+    def _resumed(self, r: StatusRead) -> bool:
+        """Whether we sent a resume after read ``r`` (a Ready probe of ours)."""
+        return self._enabled is not None and self._enabled.value and self._enabled.mono_s > r.mono_s
+
+    def _read_schedules(self) -> bool | None:
+        """A Ready charger started a car by itself: a schedule set in the Wallbox app, or a car
+        just plugged in? Asked once per such start (one more GET); None when not answered."""
+        try:
+            return schedule_enabled(self._request("get", self._w.getChargerSchedules))
+        except ChargerError as e:
+            log.info("Wallbox schedules not read (%s): a car that starts is not taken for one", e)
+            return None
 
     def _newer_than(self, r: StatusRead, sent: _Sent | None) -> _Sent | None:
         """``sent`` when the read cannot reflect it yet (sent after, or just before, the read)."""
@@ -195,6 +211,7 @@ class WallboxCharger:
             max_available_a=r.max_available_a,
             operation_mode=r.operation_mode,
             refused=self._refused.now(),
+            schedule_set=self._schedule_set,
         )
 
     # -- requests ------------------------------------------------------------------------------

@@ -86,10 +86,11 @@ def test_a_3_phase_car_measured_at_min_current_is_paused_at_once_and_not_tried_a
     assert [a[1:] for a in acted if a[1] is not Action.HOLD] == [
         (Action.START, "surplus-start"),
         (Action.STOP, "grid-stop"),
+        (Action.ADJUST, "no-surplus"),  # paused: its full current back
     ]
-    start, stop = (a[0] for a in acted if a[1] is not Action.HOLD)
+    start, stop = (a[0] for a in acted if a[1] in (Action.START, Action.STOP))
     assert stop - start <= 2  # a minute or two at 6 A, not the 5-minute stop delay
-    assert cloud.commands() == ["current(6)", "resume", "pause"]
+    assert cloud.commands() == ["current(6)", "resume", "pause", "current(16)"]
     assert loop.controller.car.session.measured.value == pytest.approx(WPA, abs=0.5)
 
 
@@ -253,6 +254,87 @@ def test_a_night_schedule_charging_the_car_is_left_alone_in_solar_mode(store):
     assert [d for d in decisions if d.action is Action.STOP] == []
     assert "schedule" in {d.reason for d in decisions}
     assert cloud.charger.power_w(clock()) > 0 and cloud.commands() == []
+
+
+def test_a_night_schedule_that_shows_ready_is_left_alone(store):
+    """Some chargers show a car held by a schedule as Ready. When the schedule starts it at
+    night, the app has a schedule enabled (one GET asks), so it is the schedule's session, not
+    a car plugged in at night: no grid-stop."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=False, schedule_status_id=161) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(5)
+        cloud.charger.schedule_start(clock())
+        decisions = loop.run(20)
+        asked = cloud.count(path_contains="schedules")
+    assert [d for d in decisions if d.action is Action.STOP] == []
+    assert "schedule" in {d.reason for d in decisions}
+    assert cloud.charger.power_w(clock()) == pytest.approx(16 * WPA) and cloud.commands() == []
+    assert asked == 1
+
+
+def test_a_car_plugged_in_at_night_into_a_ready_charger_is_still_a_grid_session(store):
+    """Ready -> Charging is also a car plugged in: with no schedule in the app, grid-stop."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=False, car_connected=False) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(5)
+        cloud.charger.plug_in(clock())
+        decisions = loop.run(5)
+        asked = cloud.count(path_contains="schedules")
+    assert [d.reason for d in decisions if d.action is Action.STOP] == ["grid-stop"]
+    assert cloud.charger.paused and asked == 1
+
+
+@pytest.mark.parametrize("shown", [179, 161])
+def test_a_restart_during_a_schedule_session_leaves_it_alone(store, shown):
+    """The controller restarts while the schedule charges (a start at 179 or at 161): the last
+    decision says whose session it is, and it is not paused."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=False, schedule_status_id=shown) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(5)
+        cloud.charger.schedule_start(clock())
+        assert "schedule" in {d.reason for d in loop.run(5)}
+        again = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        again.house = loop.house
+        decisions = again.run(5)
+    assert {d.reason for d in decisions} == {"schedule"}
+    assert cloud.commands() == [] and cloud.charger.power_w(clock()) > 0
+
+
+def test_a_schedule_that_starts_while_the_controller_restarts_is_left_alone(store):
+    """Scheduled when the controller stops, Charging when it is back: the last charger point
+    says the charger showed Scheduled, so the schedule started it."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=False, schedule_status_id=179) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(5)
+        cloud.charger.schedule_start(clock())
+        clock.advance(120)  # the restart
+        again = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        again.house = loop.house
+        decisions = again.run(5)
+    assert [d for d in decisions if d.action is Action.STOP] == []
+    assert "schedule" in {d.reason for d in decisions}
+
+
+def test_a_night_schedule_after_a_solar_session_charges_at_full_current(store):
+    """By day a solar session, which ends at min current (the dip before the pause). Once a read
+    shows the car paused the charger gets its 16 A back, so the schedule that starts the car at
+    night charges at 16 A, not 6, and is left alone."""
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (20, 0)))
+        loop.run(40)
+        assert cloud.charger.paused and cloud.charger.setpoint_a == 16
+        cloud.charger.schedule_status_id = 179  # evening: the app's schedule waits for 01:00
+        loop.run(5)
+        cloud.charger.schedule_start(clock())
+        night = loop.run(20)
+    assert [d for d in night if d.action is Action.STOP] == []
+    assert cloud.charger.power_w(clock()) == pytest.approx(16 * WPA)
+    assert cloud.commands() == ["current(10)", "resume", "current(6)", "pause", "current(16)"]
 
 
 # -- item 7: a status id no table lists, drawing power ----------------------------------------

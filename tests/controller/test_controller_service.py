@@ -66,15 +66,17 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
         stop = [d for d in dark if d.action is Action.STOP]
         assert len(stop) == 1 and stop[0].reason == "surplus-stop"
         assert (stop[0].ts - short[0].ts).total_seconds() == 300
-        assert cloud.commands()[2:] == ["current(6)", "pause"]
-        assert cloud.charger.status_id(clock()) == 182
+        # Once a read shows it paused, the charger gets its full current back (a schedule set in
+        # the app would otherwise charge the car at 6 A tonight).
+        assert cloud.commands()[2:] == ["current(6)", "pause", "current(16)"]
+        assert cloud.charger.status_id(clock()) == 182 and cloud.charger.setpoint_a == 16
 
         # Manual: one release (resume at max current), then no command at all, only the status
         # read once a minute, so the page and the day's kWh follow the charging the user wanted.
         store.set_mode(Mode.MANUAL, "test", clock())
         release = loop.cycle()
         assert (release.action, release.reason) == (Action.RELEASE, "manual-release")
-        assert cloud.commands()[4:] == ["current(16)", "resume"]
+        assert cloud.commands()[5:] == ["resume"]
         n = cloud.count()
         later = loop.run(15)
         assert {(d.action, d.reason) for d in later} == {(Action.NONE, "manual")}
@@ -135,6 +137,8 @@ def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
             # (6.56 A -> 6 A); from 47 the settled mean says short, and the pause comes 5 min on.
             (46.0, "adjust", 6, "surplus-adjust"),
             (52.0, "stop", 0, "surplus-stop"),
+            # The next read shows it paused: its full current back, for a schedule or a hand.
+            (53.0, "adjust", 16, "no-surplus"),
         ]
         assert cloud.commands() == [
             "current(8)",
@@ -143,6 +147,7 @@ def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
             "current(12)",
             "current(6)",
             "pause",
+            "current(16)",
         ]
         assert cloud.count(status=429) == 0
         assert cloud.count(path_contains="signin") == 1
