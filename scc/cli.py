@@ -9,6 +9,7 @@ the Wallbox package. Starting, config errors and exit codes are ``common.entry``
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
@@ -176,10 +177,18 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("solar-car-charge")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scc", description="Solar Car Charge: charge the car from solar surplus only."
     )
+    parser.add_argument("--version", action="version", version=f"scc {_version()}")
     add_global_options(parser)  # before the command (scc --config FILE status) or after it
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:

@@ -197,7 +197,7 @@ class _Threads:
 
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:
-    speed = float(getattr(args, "speed", 20.0) or 20.0)
+    speed = float(getattr(args, "speed", 20.0))
     page = PageAddress(
         str(getattr(args, "host", None) or "127.0.0.1"), int(getattr(args, "port", 8080))
     )

@@ -261,3 +261,8 @@ def test_the_page_address_says_who_else_can_reach_it() -> None:
     )
     assert "no password" in lan.banner()
     assert PageAddress("::", 8080).url("fd00::5") == "http://[fd00::5]:8080/"
+
+
+def test_version_names_the_installed_package(tmp_path: Path) -> None:
+    out = scc("--version", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "scc 0.1.0"

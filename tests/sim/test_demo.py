@@ -164,3 +164,12 @@ def test_demo_duration_ends_it_and_a_busy_port_is_one_line(tmp_path):
         demo.wait_for(r"controller: Wallbox: paused - P1")  # cycles ran in those 3 s
     finally:
         demo.stop()
+
+
+def test_a_speed_of_zero_is_refused_not_replaced_by_the_default(tmp_path):
+    demo = Demo(tmp_path, "--speed", "0", "--duration", "3")
+    try:
+        assert demo.proc.wait(20) == 2
+        demo.wait_for(r"scc demo: --speed must be above 0 and at most 1000")
+    finally:
+        demo.stop()
