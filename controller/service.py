@@ -19,8 +19,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from common.models import Action, CommandError, Decision, Mode, PhaseMeans, Reason, utcnow
-from common.ports import Charger, ChargerError, ChargerRefused, ChargerStarting
+from common.models import Action, Decision, Mode, PhaseMeans, Reason, utcnow
+from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, UnreadableRow
 from controller.carwatch import CarWatch
@@ -38,6 +38,7 @@ from controller.policy import (
     settled_since,
 )
 from controller.rules_car import STORE_GRACE_CYCLES
+from controller.sender import CommandSender
 
 log = logging.getLogger("controller")
 T = TypeVar("T")
@@ -71,7 +72,7 @@ class Controller:
         self._last_reason: Reason | None = None
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged
-        self._told_refused: set[str] = set()  # commands refused (403) this episode, told once
+        self.sender = CommandSender(charger, settings.min_current_a)
         self.failures = 0  # cycles in which the store or the charger failed
 
     def run_cycle(self, now: datetime) -> Decision:
@@ -104,7 +105,7 @@ class Controller:
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
-        error = self._act(commands, snap, now)
+        error = self.sender.send(commands, snap, now)
         if error is None:
             if commands:
                 self.car.note_command(decision, snap, self._phase_means(now, settled_from), now)
@@ -219,50 +220,6 @@ class Controller:
         since = self.car.step_since(now, self.settings.settle_s)
         if since is not None:
             self.car.learn_step(self._phase_means(now, since))
-
-    def _act(
-        self, commands: tuple[Command, ...], snap: ChargerSnapshot | None, now: datetime
-    ) -> CommandError | None:
-        for cmd in commands:
-            try:
-                self._send(cmd, now)
-            except ChargerRefused as e:
-                self._refused(cmd, e, snap, now)
-                return e.code
-            except ChargerError as e:
-                log.error("Charger command %s failed: %s", cmd, e)
-                return e.code
-            self._told_refused.discard(cmd.kind)
-        return None
-
-    def _send(self, cmd: Command, now: datetime) -> None:
-        if cmd.kind == "set_current":
-            assert cmd.current_a is not None
-            self.charger.set_current(cmd.current_a, now)
-        elif cmd.kind == "resume":
-            self.charger.resume(now)
-        else:
-            self.charger.pause(now)
-
-    def _refused(
-        self, cmd: Command, e: ChargerRefused, snap: ChargerSnapshot | None, now: datetime
-    ) -> None:
-        """A command the cloud refuses this account (403: OCPP mode, missing rights), told once
-        per episode, not every cycle. A refused pause leaves the car drawing: min current is the
-        least the cloud still lets us do, and the pause is tried again when the back-off ends
-        (docs/design.md, "The Wallbox cloud")."""
-        lowered = ""
-        min_a = self.settings.min_current_a
-        if cmd.kind == "pause" and snap is not None and snap.setpoint_a != min_a:
-            try:
-                self.charger.set_current(min_a, now)
-                lowered = f"; lowered the current to {min_a} A instead, the least it accepts"
-            except ChargerError as low:
-                log.error("Charger command set_current(%d) failed: %s", min_a, low)
-        if cmd.kind in self._told_refused and not lowered:
-            return
-        self._told_refused.add(cmd.kind)
-        log.warning("Charger command %s refused: %s%s", cmd, e, lowered)
 
     def _log(
         self,
