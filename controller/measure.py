@@ -136,6 +136,16 @@ def observe_step(
     return replace(session, measured=got)
 
 
+def observe_probe(session: CarSession, configured: float) -> CarSession:
+    """The meter showed a start at min current step up by about the configured draw: the car
+    draws on all the configured phases. A few seconds of meter (the house moves too) are too
+    rough to be a value of their own, so they only confirm the configured one; a read measures
+    the car properly later."""
+    if session.measured is not None:
+        return session
+    return replace(session, measured=WattsPerAmp(configured, "meter"))
+
+
 def step_watts_per_amp(step: PendingStep, after: PhaseMeans) -> WattsPerAmp | None:
     """The grid's step over the setpoint's, counting only the phases that moved."""
     delta_a = step.to_a - step.from_a

@@ -48,6 +48,8 @@ from controller.rules import (
     manual,
     min_solar,
     not_controllable,
+    probe_overdrawn,
+    probe_stop,
     settling,
     solar_running,
     solar_start,
@@ -142,6 +144,8 @@ def _steer(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
         return hiccup
     if inputs.grid_power_mean_w is None:
         return stale(c, ch, state)
+    if probe_overdrawn(c, state):
+        return probe_stop(c, state)
     if changed_by_itself(state, ch):
         return unexpected_change(c, ch, state)
     if inputs.settled_mean_w is None:

@@ -25,6 +25,12 @@ TIMER_SLACK_S = 1.0
 
 #: The longest a start at min current waits for the car's watts per ampere to be measured.
 PROBE_S = 180.0
+#: Meanwhile the meter is looked at this often, over this many seconds of readings: the car
+#: draws 10-30 s after the start, and its step shows in the next few seconds.
+PROBE_LOOK_S = 5.0
+#: The share of min current at the configured watts per ampere by which the grid must step up
+#: for the car to count as drawing on all the configured phases (a 1-phase car steps a third).
+PROBE_FULL_SHARE = 0.75
 
 #: Charger phases with nothing to steer. A car that takes nothing (status 180/181: full, or on
 #: its own timer) draws 0 W whatever the setpoint, so it is not charging and gets no commands.
@@ -134,8 +140,34 @@ def enter_mode(state: PolicyState, mode: Mode) -> PolicyState:
 def idle(state: PolicyState) -> PolicyState:
     """No session: the timers and the session's surplus start over."""
     return replace(
-        state, surplus_since=None, short_since=None, had_surplus=False, probing_since=None
+        state,
+        surplus_since=None,
+        short_since=None,
+        had_surplus=False,
+        probing_since=None,
+        probe_before_w=None,
     )
+
+
+def overdrawn(recent_mean_w: float, before_w: float, s: PolicySettings) -> bool:
+    """The grid imports, and stepped up from the start's mean by about the configured draw at
+    min current: the car draws on all the configured phases, and no surplus pays for it."""
+    full_w = PROBE_FULL_SHARE * s.min_current_a * s.watts_per_amp
+    return recent_mean_w > 0 and recent_mean_w - before_w >= full_w
+
+
+def probe_overdrawn(c: Cycle, state: PolicyState) -> bool:
+    """A start at min current that measures the car (docs/design.md, "Surplus arithmetic") is
+    paused as soon as the meter shows it is the full configured draw without surplus to cover
+    it, not a cycle later when the status says so."""
+    recent, before = c.inputs.recent_mean_w, state.probe_before_w
+    if state.probing_since is None or recent is None or before is None:
+        return False
+    return overdrawn(recent, before, c.settings)
+
+
+def probe_stop(c: Cycle, state: PolicyState) -> Outcome:
+    return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(state))
 
 
 def manual(c: Cycle, state: PolicyState) -> Outcome:
@@ -249,7 +281,7 @@ def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
     started = replace(state, surplus_since=None, short_since=None, had_surplus=sp.covered)
     if sp.covered:
         return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
-    probing = replace(started, probing_since=c.now)
+    probing = replace(started, probing_since=c.now, probe_before_w=sp.mean_w)
     return c.out(Action.START, Reason.SURPLUS_START, c.settings.min_current_a, probing, sp)
 
 
@@ -281,7 +313,7 @@ def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState
             state.probing_since, c.now, PROBE_S
         ):
             return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, on, sp)
-        on = replace(on, probing_since=None)
+        on = replace(on, probing_since=None, probe_before_w=None)
     if not sp.covered:
         return _solar_short(c, ch, sp, on)
     if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
@@ -313,7 +345,7 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
 
 
 def _stopped(on: PolicyState) -> PolicyState:
-    return replace(on, short_since=None, had_surplus=False, probing_since=None)
+    return replace(on, short_since=None, had_surplus=False, probing_since=None, probe_before_w=None)
 
 
 def waited(since: datetime, now: datetime, delay_s: float) -> bool:

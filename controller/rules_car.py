@@ -76,7 +76,13 @@ def ready_probe(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome | 
     since = state.ready_sun_since or c.now
     if not waited(since, c.now, c.settings.start_delay_s):
         return c.out(Action.NONE, Reason.NO_CAR, 0, replace(idle(state), ready_sun_since=since))
-    probed = replace(idle(state), ready_probed=True, ready_sun_since=None, probing_since=c.now)
+    probed = replace(
+        idle(state),
+        ready_probed=True,
+        ready_sun_since=None,
+        probing_since=c.now,
+        probe_before_w=sp.mean_w,
+    )
     return c.out(Action.START, Reason.READY_PROBE, c.settings.min_current_a, probed, sp)
 
 

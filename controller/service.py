@@ -37,6 +37,7 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
+from controller.rules import PROBE_LOOK_S, overdrawn
 from controller.rules_car import STORE_GRACE_CYCLES
 from controller.sender import CommandSender
 
@@ -102,6 +103,7 @@ class Controller:
             charger=snap,
             car=self.car.car_watts(),
             store_failed=not store_ok,
+            recent_mean_w=None if self.state.probing_since is None else self._recent_mean(now),
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
@@ -122,7 +124,31 @@ class Controller:
         self._keep()
         return decision
 
+    def look_in_s(self) -> float | None:
+        """When the loop should look at the meter before the next cycle (``look``): while a
+        start at min current measures the car; None: not before the next cycle."""
+        measured = self.car.car_watts().measured_w_per_a is not None
+        return None if self.state.probing_since is None or measured else PROBE_LOOK_S
+
+    def look(self, now: datetime) -> Decision | None:
+        """Between cycles, while a start measures the car: the meter shows within seconds what
+        it draws, and the status would say so only at the next cycle. When it is the full
+        configured draw and no surplus pays for it, the cycle runs now (and pauses it)."""
+        before = self.state.probe_before_w
+        recent = self._recent_mean(now)
+        if before is None or recent is None or not overdrawn(recent, before, self.settings):
+            return None
+        # What it draws is measured too, or the next sunny spell would try it again.
+        self.car.learn_probe()
+        return self.run_cycle(now)
+
     # -- steps ---------------------------------------------------------------------------------
+
+    def _recent_mean(self, now: datetime) -> float | None:
+        try:
+            return self.store.grid_power_mean(PROBE_LOOK_S, now)
+        except StoreError:
+            return None  # the cycle's own reads say what the store does
 
     def _seed(self, now: datetime) -> bool:
         """Start from what the last run decided (policy.seed_state); False while the store is
@@ -270,6 +296,7 @@ class Controller:
                 session=session.measured,
                 session_best_status_w_per_a=session.best_status_w_per_a,
                 last_w_per_a=self.car.last_w_per_a,
+                lightest_w_per_a=self.car.lightest_w_per_a,
             )
         )
 
@@ -312,5 +339,28 @@ def run_loop(
             next_at += missed * interval_s
         if stop():
             break
-        sleep(max(next_at - now_s, 0.0))
+        _sleep_and_look(controller, next_at, mono, clock, sleep, stop)
     return cycles
+
+
+def _sleep_and_look(
+    controller: Controller,
+    next_at: float,
+    mono: Callable[[], float],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], bool | None],
+    stop: Callable[[], bool],
+) -> None:
+    """Sleep until the next cycle; while a start measures the car, look at the meter every few
+    seconds on the way (``Controller.look``)."""
+    while not stop():
+        left_s = next_at - mono()
+        look_s = controller.look_in_s()
+        if look_s is None or look_s >= left_s:
+            sleep(max(left_s, 0.0))
+            return
+        sleep(look_s)
+        try:
+            controller.look(clock())
+        except Exception:  # a bug must not stop the loop; the next cycle steers
+            log.exception("Controller look crashed")

@@ -91,8 +91,9 @@ class CarWatts:
     #: Measured in this session (charger status, or the meter's step at a command); None: not
     #: yet, the configured value stands.
     measured_w_per_a: float | None = None
-    #: For the start threshold while nothing is measured this session: the last session's
-    #: measurement, else a 1-phase car's (a start at min current then measures it).
+    #: For the start threshold while nothing is measured this session: the lightest car this
+    #: household was measured charging, when that drew on fewer phases than configured (a start
+    #: at min current then measures the car); None: the configured value.
     start_w_per_a: float | None = None
 
 
@@ -109,6 +110,8 @@ class PolicyInputs:
     charger: ChargerSnapshot | None
     car: CarWatts = CarWatts()
     store_failed: bool = False
+    #: The grid mean of the last few seconds, read only while a start measures the car.
+    recent_mean_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,9 @@ class PolicyState:
     store_misses: int = 0
     #: When a start at min current began measuring the car (its watts per ampere unknown).
     probing_since: datetime | None = None
+    #: The grid mean that start was decided on: the meter's step from it shows what the car
+    #: draws within seconds (controller.rules.probe_overdrawn).
+    probe_before_w: float | None = None
     #: A start was tried on this Ready episode (one per episode; docs/design.md, "Decision rules").
     ready_probed: bool = False
     #: When the sun first covered a start while the charger said Ready (the probe's start delay).

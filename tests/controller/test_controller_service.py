@@ -254,6 +254,9 @@ def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
     seen = []
 
     class SlowController:
+        def look_in_s(self):
+            return None  # no start measuring a car: nothing to look at between cycles
+
         def run_cycle(self, now):
             seen.append((now - T0).total_seconds())
             clock.advance(130 if len(seen) == 3 else 5)  # the third cycle overruns 2 ticks
@@ -266,6 +269,29 @@ def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
     n = run_loop(SlowController(), 60, clock=clock, sleep=sleep, max_cycles=6)
     assert n == 6
     assert seen == [0, 60, 120, 300, 360, 420]
+
+
+def test_run_loop_looks_at_the_meter_every_5_s_while_a_start_measures_the_car():
+    """While a start at min current measures the car the loop looks every 5 s on its way to the
+    next cycle (a look that raises is logged, the loop goes on); the cadence does not move."""
+    clock = ManualClock()
+    cycles, looks = [], []
+
+    class Measuring:
+        def look_in_s(self):
+            return 5.0 if len(cycles) == 1 else None  # measuring after the first cycle only
+
+        def run_cycle(self, now):
+            cycles.append((now - T0).total_seconds())
+
+        def look(self, now):
+            looks.append((now - T0).total_seconds())
+            if len(looks) == 2:
+                raise RuntimeError("a bug")
+
+    n = run_loop(Measuring(), 60, clock=clock, sleep=clock.advance, max_cycles=3)
+    assert n == 3 and cycles == [0, 60, 120]
+    assert looks == [5.0 * k for k in range(1, 12)]  # 5 ... 55 s; the cycle at 60 s, not a look
 
 
 def test_missing_credentials_is_a_one_line_config_error(tmp_path, capsys):
@@ -454,6 +480,9 @@ def test_run_loop_keeps_its_cadence_when_the_wall_clock_steps_back_an_hour():
     stamps, sleeps = [], []
 
     class Controller:
+        def look_in_s(self):
+            return None
+
         def run_cycle(self, now):
             stamps.append(now)
             if len(stamps) == 2:
