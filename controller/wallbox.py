@@ -51,7 +51,7 @@ from common.snapshot import READY_IDS, ChargerSnapshot, Phase, status_phase
 from controller.deadline import RequestRunner
 from controller.ratelimit import Clock, Monotonic, RateLimiter, RateLimits, Sleep
 from controller.session import SessionFile, account_key, put_tokens, taken_tokens
-from controller.wallbox_errors import Refusals, http_status, sign_in_refused, transport_error
+from controller.wallbox_errors import PackageError, Refusals, sign_in_refused, transport_error
 from controller.wallbox_status import StatusRead, overlay, parse_status, schedule_enabled
 
 log = logging.getLogger(__name__)
@@ -135,14 +135,10 @@ class WallboxCharger:
         log.debug("set max charging current %d A", current_a)
 
     def pause(self, now: datetime) -> None:
-        self._write("pause", self._w.pauseChargingSession)
-        self._enabled = _Sent(False, self._mono())
-        log.debug("paused")
+        self._enable(False)
 
     def resume(self, now: datetime) -> None:
-        self._write("resume", self._w.resumeChargingSession)
-        self._enabled = _Sent(True, self._mono())
-        log.debug("resumed")
+        self._enable(True)
 
     @property
     def charger_id(self) -> str | None:
@@ -216,6 +212,12 @@ class WallboxCharger:
 
     # -- requests ------------------------------------------------------------------------------
 
+    def _enable(self, on: bool) -> None:
+        command = "resume" if on else "pause"
+        self._write(command, self._w.resumeChargingSession if on else self._w.pauseChargingSession)
+        self._enabled = _Sent(on, self._mono())
+        log.debug("%s sent", command)
+
     def _write(self, command: str, call: Callable[[str], T]) -> T:
         """A command, unless the cloud refused it (403) and its back-off has not ended."""
         self._refused.check(command)
@@ -236,18 +238,15 @@ class WallboxCharger:
         for attempt in (1, 2):
             try:
                 result = self._send(kind, lambda: call(cid), on_sent)
-            except ChargerUnavailable:
-                raise  # not sent, the deadline passed, or the process is stopping
-            except Exception as e:  # mapped below; the package raises requests' exceptions
-                status = http_status(e)
-                if status == 401 and attempt == 1:
+            except PackageError as e:
+                if e.status == 401 and attempt == 1:
                     log.info("Wallbox cloud answered 401: signing in again")
                     self._w.jwtToken = ""
                     self._ensure_token()
                     continue
-                if status == 403 and command is not None:
+                if e.status == 403 and command is not None:
                     raise self._refused.refuse(command) from None
-                raise self._map_error(e, status, sign_in=False) from None
+                raise self._map_error(e, sign_in=False) from None
             self.limiter.succeeded()
             return result
         raise AssertionError("unreachable")
@@ -260,7 +259,8 @@ class WallboxCharger:
     ) -> T:
         """One request within our budget and its total deadline. A request that never goes
         out (an abandoned one still hangs, the process stops, the budget is spent) costs no
-        budget and does not push the next status read back."""
+        budget and does not push the next status read back. Our own errors (not sent, past the
+        deadline, stopping) pass as they are; the package's come as ``PackageError``."""
         sent = False
 
         def start() -> None:
@@ -272,6 +272,10 @@ class WallboxCharger:
 
         try:
             return self._runner.run(call, start)
+        except ChargerError:
+            raise
+        except Exception as e:  # the package raises requests' exceptions, and its own
+            raise PackageError(e) from e
         finally:
             if sent:
                 self.limiter.answered(kind)
@@ -280,10 +284,8 @@ class WallboxCharger:
         if self._charger_id is None:
             try:
                 ids = self._send("get", self._w.getChargersList)
-            except ChargerUnavailable:
-                raise
-            except Exception as e:
-                raise self._map_error(e, http_status(e), sign_in=False) from None
+            except PackageError as e:
+                raise self._map_error(e, sign_in=False) from None
             if not ids:
                 raise ChargerUnavailable("no charger on this Wallbox account")
             if len(ids) > 1:
@@ -315,16 +317,13 @@ class WallboxCharger:
         put_tokens(signing_in, taken_tokens(w, self._account, None))
         try:
             self._send("get", signing_in.authenticate)
-        except ChargerUnavailable:
-            raise
-        except Exception as e:
-            status = http_status(e)
-            if refreshing and status in (400, 401, 403):
-                log.info("token refresh refused (HTTP %s): signing in", status)
+        except PackageError as e:
+            if refreshing and e.status in (400, 401, 403):
+                log.info("token refresh refused (HTTP %s): signing in", e.status)
                 w.jwtToken = ""
                 self._ensure_token()
                 return
-            raise self._map_error(e, status, sign_in=True) from None
+            raise self._map_error(e, sign_in=True) from None
         put_tokens(w, taken_tokens(signing_in, self._account, None))
         self.sign_ins += 1
         self.limiter.succeeded()
@@ -356,7 +355,8 @@ class WallboxCharger:
         if self._session_file is not None:
             self._session_file.save(taken_tokens(self._w, self._account, self._charger_id))
 
-    def _map_error(self, e: Exception, status: int | None, sign_in: bool) -> ChargerError:
+    def _map_error(self, failed: PackageError, sign_in: bool) -> ChargerError:
+        status = failed.status
         if status == 429 or (status == 403 and not sign_in):
             until = self.limiter.back_off()
             why = "too many requests" if status == 429 else "throttled"
@@ -371,9 +371,9 @@ class WallboxCharger:
             return sign_in_refused(
                 status, self.limiter.back_off(self.limiter.limits.auth_backoff_s)
             )
-        error = transport_error(e, status)
+        error = transport_error(failed.error, status)
         if error is None:
-            raise e
+            raise failed.error
         return error
 
 

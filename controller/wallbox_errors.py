@@ -5,6 +5,10 @@ Wallbox cloud"): 429 is throttling; 403 on a read has also been throttling, but 
 means the charger is in OCPP mode or the account lacks the rights; 401 is an expired token, and
 at sign-in wrong credentials, or an account made with Google or Apple, which has no password for
 the API (home-assistant/home-assistant.io#40861: only e-mail and password logins work).
+
+``PackageError`` is no part of the charger error tree (common.ports): it carries what the package
+raised, once, to the adapter's call that knows the request and maps it onto the tree; it never
+leaves controller.wallbox.
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ def http_status(e: BaseException) -> int | None:
     if isinstance(e, requests.HTTPError) and e.response is not None:
         return e.response.status_code
     return None
+
+
+class PackageError(Exception):
+    """What the ``wallbox`` package (or ``requests`` under it) raised, with its HTTP status:
+    the adapter maps it onto the charger error tree where it knows what the request was."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.status = http_status(error)
 
 
 def sign_in_refused(status: int, until: datetime) -> ChargerAuthError:
