@@ -31,11 +31,8 @@ FEWER_PHASES = 0.85
 
 
 class CarWatch:
-    def __init__(
-        self, configured: float, one_phase: float | None, kept: LocalState | None = None
-    ) -> None:
+    def __init__(self, configured: float, kept: LocalState | None = None) -> None:
         self.configured = configured
-        self.one_phase = one_phase
         self.session = CarSession() if kept is None else kept.car()
         self.last_w_per_a = None if kept is None else kept.last_w_per_a
         #: The least any car of this household was measured to draw per ampere.

@@ -69,7 +69,7 @@ class Controller:
         #: state file); None: not known, so nothing is sent.
         self._mode: Mode | None = None if kept is None else kept.mode
         self._kept_released = kept is not None and kept.released
-        self.car = CarWatch(settings.watts_per_amp, settings.one_phase_watts_per_amp, kept)
+        self.car = CarWatch(settings.watts_per_amp, kept)
         self._last_reason: Reason | None = None
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged

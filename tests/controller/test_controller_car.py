@@ -427,11 +427,11 @@ def test_the_lightest_car_is_kept_across_a_restart_and_read_from_older_files(tmp
     kept.save(LocalState(mode=Mode.SOLAR, last_w_per_a=WPA, lightest_w_per_a=ONE_PHASE))
     again = LocalStateFile(kept.path).load()
     assert again is not None and again.lightest_w_per_a == ONE_PHASE
-    assert CarWatch(WPA, ONE_PHASE, again).car_watts().start_w_per_a == ONE_PHASE
+    assert CarWatch(WPA, again).car_watts().start_w_per_a == ONE_PHASE
     kept.path.write_text(json.dumps({"mode": "solar", "last_w_per_a": ONE_PHASE}))
     older = LocalStateFile(kept.path).load()
     assert older is not None and older.lightest_w_per_a == ONE_PHASE
     kept.path.write_text(json.dumps({"mode": "solar", "last_w_per_a": WPA}))
     matched = LocalStateFile(kept.path).load()
-    assert CarWatch(WPA, ONE_PHASE, matched).car_watts().start_w_per_a is None
-    assert CarWatch(WPA, ONE_PHASE, None).car_watts().start_w_per_a is None
+    assert CarWatch(WPA, matched).car_watts().start_w_per_a is None
+    assert CarWatch(WPA, None).car_watts().start_w_per_a is None
