@@ -114,8 +114,12 @@ class CarWatch:
         return now
 
     def _remember(self) -> None:
-        if self.session.measured is not None:
-            value = self.last_w_per_a = self.session.measured.value
-            self.lightest_w_per_a = min(value, self.lightest_w_per_a or value)
+        """The household's lightest car decides starts on a guess for every car after it, so
+        only reads that agreed set it (controller.measure); one meter step may be off."""
+        measured = self.session.measured
+        if measured is not None:
+            value = self.last_w_per_a = measured.value
+            if measured.source == "status":
+                self.lightest_w_per_a = min(value, self.lightest_w_per_a or value)
         else:
             self._told = None  # a new session: its first measurement is news again

@@ -435,3 +435,19 @@ def test_the_lightest_car_is_kept_across_a_restart_and_read_from_older_files(tmp
     matched = LocalStateFile(kept.path).load()
     assert CarWatch(WPA, matched).car_watts().start_w_per_a is None
     assert CarWatch(WPA, None).car_watts().start_w_per_a is None
+
+
+def test_only_reads_that_agreed_make_the_household_lighter():
+    """One meter step of 230.9 W/A (a 3-phase car while the house dropped a load on L2 and L3
+    looks like that) must not make every later car start on a guess; two agreeing reads do."""
+    from controller.carwatch import CarWatch
+    from controller.measure import WattsPerAmp
+
+    watch = CarWatch(WPA)
+    watch.session = replace(watch.session, measured=WattsPerAmp(ONE_PHASE, "meter", "L1"))
+    watch._remember()
+    assert watch.last_w_per_a == ONE_PHASE and watch.lightest_w_per_a is None
+    assert watch.car_watts().start_w_per_a is None
+    watch.session = replace(watch.session, measured=WattsPerAmp(ONE_PHASE, "status", "L1"))
+    watch._remember()
+    assert watch.car_watts().start_w_per_a == ONE_PHASE
