@@ -2,8 +2,12 @@
 
 It only moves bytes: what a reply means is collector/parse.py, and every failure is one of the
 errors drawn in collector/errors.py, with a message a person can act on (the collector logs it
-once per episode and keeps polling, so it must never see a raw ``requests`` error). Every request
-has a deadline, ``meter.timeout_s``, for connecting and again for reading.
+once per episode and keeps polling, so it must never see a raw ``requests`` error).
+
+Every request ends within ``meter.timeout_s`` all included (common/deadline.py: a meter that sends
+its headers and then one byte every 2 s would pass any socket timeout), and a reply may be at most
+``MAX_REPLY_BYTES`` (a P1 reply is under 4 kB; one that never ends must not fill the memory).
+``abort()`` ends the request in progress at once, for SIGTERM.
 
 API v2 TLS: a device's certificate is signed by HomeWizard's own CA and names the device
 ``appliance/p1dongle/<serial>``, not its IP address, so standard verification cannot work. The
@@ -30,6 +34,7 @@ from requests.adapters import HTTPAdapter
 
 from collector.errors import (
     MeterDisabledError,
+    MeterError,
     MeterHTTPError,
     MeterInvalidResponse,
     MeterServerError,
@@ -39,13 +44,23 @@ from collector.errors import (
     MeterUnreachable,
 )
 from collector.homewizard_ca import HOMEWIZARD_CA_PEM
-from collector.parse import DEFAULT_METER_TAG, DeviceInfo, parse_device, parse_reading, status_error
+from collector.parse import (
+    DEFAULT_METER_TAG,
+    DeviceInfo,
+    has_power,
+    parse_device,
+    parse_reading,
+    status_error,
+)
 from common.config import MeterConfig
+from common.deadline import Deadline, deadline, guard_pools
 from common.models import Reading, utcnow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
+#: A P1 reply is under 4 kB; anything this long is not one.
+MAX_REPLY_BYTES = 64 * 1024
 
 
 def normalize_url(url: str, api: str) -> str:
@@ -74,7 +89,18 @@ def homewizard_tls_context(ca_pem: str, check_name: bool) -> ssl.SSLContext:
     return ctx
 
 
-class _HomeWizardTLSAdapter(HTTPAdapter):
+class _GuardedAdapter(HTTPAdapter):
+    """Pools whose requests honour ``common.deadline``; no retries (the next poll is the retry)."""
+
+    def __init__(self) -> None:
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        guard_pools(self.poolmanager)
+
+
+class _HomeWizardTLSAdapter(_GuardedAdapter):
     """Connections verified against one CA, with ``server_name`` instead of the URL's host.
 
     requests would otherwise load certifi's bundle into the context and check the name against
@@ -84,7 +110,7 @@ class _HomeWizardTLSAdapter(HTTPAdapter):
     def __init__(self, ssl_context: ssl.SSLContext, server_name: str | None) -> None:
         self._ctx = ssl_context
         self._name = server_name
-        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        super().__init__()
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
@@ -130,9 +156,13 @@ class HomeWizardClient:
         self._ca_pem = ca_pem
         self._device: DeviceInfo | None = None
         self._device_done = False
+        self._inflight: Deadline | None = None
         self._session = requests.Session()
         self._session.trust_env = False  # a LAN device: no proxies, no .netrc
-        self._session.headers.update({"Accept": "application/json"})
+        self._session.mount("http://", _GuardedAdapter())
+        self._session.mount("https://", _GuardedAdapter())
+        # identity: a compressed reply could be far larger than MAX_REPLY_BYTES once inflated.
+        self._session.headers.update({"Accept": "application/json", "Accept-Encoding": "identity"})
         if api == "v2":
             self._session.headers.update({"Authorization": f"Bearer {token}", "X-Api-Version": "2"})
             if verify_tls:
@@ -198,7 +228,19 @@ class HomeWizardClient:
         """One measurement, timestamped when the request was sent."""
         self.device()
         ts = self._clock()
-        return parse_reading(self._get(self._data_path), ts, self.api, self.meter_tag)
+        reading = parse_reading(self._get(self._data_path), ts, self.api, self.meter_tag)
+        if not has_power(reading):
+            raise MeterInvalidResponse(
+                f"{self.base_url}{self._data_path}: the reply holds no power field; the P1 meter "
+                "may not be receiving its smart meter's telegrams (check the P1 cable)"
+            )
+        return reading
+
+    def abort(self) -> None:
+        """End the request in progress now (from a signal handler); the next one is unaffected."""
+        inflight = self._inflight
+        if inflight is not None:
+            inflight.abort()
 
     def close(self) -> None:
         self._session.close()
@@ -212,26 +254,14 @@ class HomeWizardClient:
     # -- HTTP ---------------------------------------------------------------------------------
     def _get(self, path: str) -> Any:
         url = self.base_url + path
-        try:
-            with warnings.catch_warnings():
-                # verify_tls: false was warned about once at start, not on every request.
-                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                resp = self._session.get(
-                    url, timeout=(self.timeout_s, self.timeout_s), allow_redirects=False
-                )
-                content = resp.content
-        except requests.exceptions.SSLError as e:
-            raise MeterTLSError(_tls_message(url, e, self.tls_name)) from None
-        except requests.exceptions.Timeout:
-            raise MeterTimeout(f"no answer from {url} within {self.timeout_s:g} s") from None
-        except requests.exceptions.ChunkedEncodingError as e:
-            raise MeterInvalidResponse(f"{url}: reply cut off ({_reason(e)})") from None
-        except requests.exceptions.ConnectionError as e:
-            raise MeterUnreachable(f"cannot reach {url}: {_reason(e)}") from None
-        except requests.exceptions.RequestException as e:
-            raise MeterUnreachable(f"{url}: {_reason(e)}") from None
-        if resp.status_code != 200:
-            raise status_error(url, resp.status_code, content, self.api)
+        with deadline(self.timeout_s) as limit:
+            self._inflight = limit
+            try:
+                status, content = self._fetch(url, limit)
+            finally:
+                self._inflight = None
+        if status != 200:
+            raise status_error(url, status, content, self.api)
         try:
             return json.loads(content)
         except (ValueError, UnicodeDecodeError) as e:
@@ -239,6 +269,67 @@ class HomeWizardClient:
             raise MeterInvalidResponse(
                 f"{url}: invalid JSON ({len(content)} bytes: {detail})"
             ) from None
+
+    def _fetch(self, url: str, limit: Deadline) -> tuple[int, bytes]:
+        """Status and body, or the MeterError that says why not."""
+        try:
+            with warnings.catch_warnings():
+                # verify_tls: false was warned about once at start, not on every request.
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                with self._session.get(
+                    url,
+                    # The deadline ends the request; this read timeout is a backstop only.
+                    timeout=(self.timeout_s, self.timeout_s + 1),
+                    allow_redirects=False,
+                    stream=True,
+                ) as resp:
+                    status, content = resp.status_code, _read_capped(resp, url)
+        except MeterInvalidResponse:
+            raise
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+            if limit.ended:
+                raise _ended(url, limit) from None
+            raise _transport_error(url, e, self.timeout_s, self.tls_name) from None
+        if limit.ended:  # cut short without an error: headers cut off read as the end of them
+            raise _ended(url, limit)
+        return status, content
+
+
+def _read_capped(resp: requests.Response, url: str) -> bytes:
+    """The body, refused once it passes MAX_REPLY_BYTES (the connection is then dropped)."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+        raise _too_large(url, f"announced {int(declared)} bytes")
+    body = bytearray()
+    for chunk in resp.iter_content(16 * 1024):
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            raise _too_large(url, f"more than {MAX_REPLY_BYTES} bytes and counting")
+    return bytes(body)
+
+
+def _too_large(url: str, what: str) -> MeterInvalidResponse:
+    return MeterInvalidResponse(
+        f"{url}: reply too large ({what}; a P1 reply is a few kB): is meter.url the P1 meter?"
+    )
+
+
+def _ended(url: str, limit: Deadline) -> MeterError:
+    if limit.aborted:
+        return MeterUnreachable(f"{url}: request abandoned (stopping)")
+    return MeterTimeout(f"no complete answer from {url} within {limit.seconds:g} s")
+
+
+def _transport_error(url: str, e: BaseException, timeout_s: float, name: str | None) -> MeterError:
+    if isinstance(e, requests.exceptions.SSLError):
+        return MeterTLSError(_tls_message(url, e, name))
+    if isinstance(e, requests.exceptions.Timeout):
+        return MeterTimeout(f"no answer from {url} within {timeout_s:g} s")
+    if isinstance(e, requests.exceptions.ChunkedEncodingError):
+        return MeterInvalidResponse(f"{url}: reply cut off ({_reason(e)})")
+    if isinstance(e, requests.exceptions.ConnectionError):
+        return MeterUnreachable(f"cannot reach {url}: {_reason(e)}")
+    return MeterUnreachable(f"{url}: {_reason(e)}")
 
 
 def _reason(e: BaseException) -> str:

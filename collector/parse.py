@@ -51,21 +51,33 @@ V2_TO_V1: dict[str, str] = {
 }
 _V1_TO_V2 = {v1: v2 for v2, v1 in V2_TO_V1.items()}
 _CURRENTS = ("active_current_l1_a", "active_current_l2_a", "active_current_l3_a")
+POWER_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
 _TARIFF_PARTS = ("t1", "t2", "t3", "t4")
 _bad_fields_warned: set[str] = set()
 
 
 def _number(body: Mapping[str, Any], key: str) -> float | None:
-    """A finite number, or None for missing/null; a wrong type is dropped with one warning."""
+    """A finite number, or None for missing/null; anything else is dropped with one warning."""
     v = body.get(key)
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int | float):
-        if key not in _bad_fields_warned:
-            _bad_fields_warned.add(key)
-            log.warning("P1 meter sent %s=%r, not a number: field ignored", key, v)
+        _bad_field(key, f"{v!r}, not a number")
         return None
-    return float(v) if math.isfinite(v) else None
+    try:
+        number = float(v)  # an integer beyond a float's range (1e400 written out) overflows
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        _bad_field(key, f"{str(v)[:20]}{'...' if len(str(v)) > 20 else ''}, not a finite number")
+        return None
+    return number
+
+
+def _bad_field(key: str, what: str) -> None:
+    if key not in _bad_fields_warned:
+        _bad_fields_warned.add(key)
+        log.warning("P1 meter sent %s=%s: field ignored", key, what)
 
 
 def _energy_total(body: Mapping[str, Any], key: str) -> float | None:
@@ -76,7 +88,8 @@ def _energy_total(body: Mapping[str, Any], key: str) -> float | None:
     stem = key.removesuffix("_kwh")
     parts = [_number(body, f"{stem}_{t}_kwh") for t in _TARIFF_PARTS]
     present = [p for p in parts if p is not None]
-    return sum(present) if present else None
+    total = sum(present)
+    return total if present and math.isfinite(total) else None
 
 
 def parse_reading(
@@ -97,6 +110,12 @@ def parse_reading(
         if v is not None:
             values[name] = abs(v)
     return Reading(ts=ts, meter=meter, **values)
+
+
+def has_power(reading: Reading) -> bool:
+    """A reading is of use only with a power: what the controller runs on. A meter that lost its
+    smart meter's telegrams (a loose P1 cable) still answers 200, with only its Wi-Fi fields."""
+    return any(getattr(reading, f) is not None for f in POWER_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

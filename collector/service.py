@@ -5,7 +5,17 @@ reads the meter every ``meter.poll_interval_s`` on a fixed grid (a slow reply ne
 polls) and hands readings to the ``ReadingWriter`` (collector/writer.py), whose thread writes them
 in batches and spools them on disk while the store is down. Meter failures are logged once per
 episode (and again only if the error changes), polls back off up to 30 s while they last, and the
-recovery line says how long the gap was. SIGTERM and SIGINT stop the loop, flush, and exit 0.
+recovery line says how long the gap was.
+
+SIGTERM and SIGINT stop the loop, flush, and exit 0, within seconds whatever the process waits on:
+a meter request in progress gets ABORT_AFTER_S to finish and is then cut off
+(``HomeWizardClient.abort``), every store request has its own deadline, and if the stop still
+takes longer than STOP_GRACE_S (a store that hangs in the final flush), what is pending goes to
+the spool and the process exits 1.
+
+The heartbeat is written once per loop turn while readings reach the store; when none has for
+``health.store_stall_s`` (the store is down, or refuses everything), it stops, so that Docker's
+healthcheck reports what the log says.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -25,13 +36,18 @@ from collector.errors import MeterError
 from collector.homewizard import HomeWizardClient
 from collector.spool import Spool, SpoolError
 from collector.writer import DRAIN_BUDGET_S, MAX_BACKOFF_S, ReadingWriter, format_gap
-from common.config import Config, ConfigError, MeterConfig
+from common.config import Config, ConfigError, HealthConfig, MeterConfig
 from common.heartbeat import write_heartbeat
 from common.models import Reading, utcnow
 from common.ports import MeterSource
 from common.store import open_store
 
 log = logging.getLogger("poll")
+
+#: After SIGTERM the process is gone within this many seconds (Docker's own limit is 10).
+STOP_GRACE_S = 8.0
+#: A meter request still running this long after SIGTERM is cut off.
+ABORT_AFTER_S = 1.0
 
 
 def format_reading(r: Reading) -> str:
@@ -86,7 +102,8 @@ class Collector:
         try:
             reading = self.meter.read()
         except Exception as e:  # the loop must outlive any one poll
-            self._failed(e, started)
+            if not self.stop.is_set():  # a request cut short by the stop is no meter fault
+                self._failed(e, started)
             return None
         if self.failures:
             self._recovered(reading, started)
@@ -244,17 +261,24 @@ def _once(client: HomeWizardClient, writer: ReadingWriter, hint: str = "") -> in
 
 
 def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> int:
-    beat_path = config.health.heartbeat_file
     collector = Collector(
         client,
         writer,
         config.meter.poll_interval_s,
-        heartbeat=(lambda: write_heartbeat(beat_path, utcnow())) if beat_path else None,
+        heartbeat=HealthBeat(config.health, writer),
     )
+    stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("%s: stopping after this poll", signal.Signals(signum).name)
+        log.info("%s: stopping", signal.Signals(signum).name)
         collector.stop.set()
+        if not stopping.is_set():
+            stopping.set()
+            # A meter request in progress may finish (its reading is kept), but not wait on.
+            abort = threading.Timer(ABORT_AFTER_S, client.abort)
+            abort.daemon = True
+            abort.start()
+            threading.Thread(target=_hard_stop, args=(writer,), daemon=True).start()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info(
@@ -270,10 +294,62 @@ def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> i
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    left = len(writer.spool)
-    log.info(
-        "stopped: %d readings written%s",
-        writer.written,
-        f", {left} waiting in the spool {writer.spool.path}" if left else "",
-    )
+    log.info("stopped: %s", _summary(writer))
     return 0
+
+
+def _summary(writer: ReadingWriter) -> str:
+    left = len(writer.spool)
+    return (
+        f"{writer.written} readings written"
+        + (f", {left} waiting in the spool {writer.spool.path}" if left else "")
+        + (
+            f", {writer.set_aside} refused by the store and set aside in {writer.dead_letter.path}"
+            if writer.set_aside
+            else ""
+        )
+    )
+
+
+def _hard_stop(writer: ReadingWriter, grace_s: float = STOP_GRACE_S) -> None:
+    """The last resort when a stop hangs: keep what is pending in the spool, then exit 1.
+
+    A daemon thread: when the stop finishes in time, the process ends and this with it.
+    """
+    time.sleep(grace_s)
+    kept = writer.spool_pending()
+    log.error(
+        "still stopping after %g s (the store does not answer); %d pending readings kept in "
+        "the spool; exiting now",
+        grace_s,
+        kept,
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(1)
+
+
+class HealthBeat:
+    """The collector's heartbeat: one beat per loop turn, none while nothing reaches the store."""
+
+    def __init__(self, health: HealthConfig, writer: ReadingWriter) -> None:
+        self.path = health.heartbeat_file
+        self.stall_s = health.store_stall_s
+        self.writer = writer
+        self.stalled = False
+
+    def __call__(self) -> None:
+        stalled_s = self.writer.stalled_s()
+        if stalled_s > self.stall_s:
+            if not self.stalled:
+                log.warning(
+                    "no reading has reached the store for %s; the heartbeat stops until one does",
+                    format_gap(stalled_s),
+                )
+            self.stalled = True
+            return
+        if self.stalled:
+            log.info("readings reach the store again; heartbeat resumed")
+        self.stalled = False
+        if self.path:
+            write_heartbeat(self.path, utcnow())

@@ -11,10 +11,16 @@ about 30 MB on disk.
 A reading leaves the spool only after the store accepted it. If the process dies between the two,
 the reading is written again at the next start; the stores are idempotent on series + timestamp,
 so that second write replaces the first instead of adding to it.
+
+A damaged spool file ("file is not a database", "database disk image is malformed": a disk error,
+a file copied in half) must not stop the collector from starting, or under ``restart:
+unless-stopped`` it would start and fail for ever. It is moved aside (``<name>.damaged-<time>``,
+kept for a person to look at) with a warning, and a fresh spool takes its place.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -35,6 +41,8 @@ CREATE TABLE IF NOT EXISTS spool (
     {", ".join(f"{f} REAL" for f in P1_FIELDS)}
 );
 """
+log = logging.getLogger("writer")
+
 _INSERT = (
     f"INSERT INTO spool (ts_us, meter, {_COLS}) VALUES (?, ?, {', '.join('?' for _ in P1_FIELDS)})"
 )
@@ -42,6 +50,12 @@ _INSERT = (
 
 class SpoolError(Exception):
     """The spool file cannot be opened or written (disk full, no permission)."""
+
+
+def _damaged(e: sqlite3.Error) -> bool:
+    """A file that is not, or no longer, a spool, as opposed to one we may not open now."""
+    text = str(e).lower()
+    return any(w in text for w in ("not a database", "malformed", "corrupt"))
 
 
 def _to_us(ts: datetime) -> int:
@@ -66,15 +80,49 @@ class Spool:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), timeout=10, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # spooled means on disk, power cut or not
-            self._db.executescript(_SCHEMA)
-            self._len = int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
-        except (OSError, sqlite3.Error) as e:
+            self._db, self._len = self._open()
+        except sqlite3.DatabaseError as e:
+            if not _damaged(e):
+                raise SpoolError(f"cannot open spool {self.path}: {e}") from None
+            self._move_aside(e)
+        except OSError as e:
             raise SpoolError(f"cannot open spool {self.path}: {e}") from None
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        db = sqlite3.connect(
+            str(self.path), timeout=10, check_same_thread=False, isolation_level=None
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # spooled means on disk, power cut or not
+            db.executescript(_SCHEMA)
+            check = str(db.execute("PRAGMA quick_check(1)").fetchone()[0])
+            if check != "ok":
+                first = check.splitlines()[-1].strip()
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {first}")
+            return db, int(db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+        except BaseException:
+            db.close()
+            raise
+
+    def _move_aside(self, e: sqlite3.DatabaseError) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(str(self.path) + suffix)
+                if part.exists():
+                    part.rename(Path(str(aside) + suffix))
+            self._db, self._len = self._open()
+        except (OSError, sqlite3.Error) as again:
+            raise SpoolError(f"cannot open spool {self.path}: {e}; and then: {again}") from None
+        log.warning(
+            "spool %s is damaged (%s): moved aside to %s (the readings in it are not written); "
+            "starting with an empty spool",
+            self.path,
+            e,
+            aside,
+        )
 
     def __len__(self) -> int:
         return self._len

@@ -6,6 +6,16 @@ store fails, the batch goes to the on-disk spool (collector/spool.py) and so doe
 reading until the spool has been written out, oldest first, so order holds and nothing is lost.
 Store failures are logged once per episode, retries back off up to 30 s, and the recovery line
 says how long the store was away.
+
+A store that answers but refuses readings for good (``StoreRefused``: InfluxDB's 422 for points
+beyond its retention) is not down: retrying the same batch would fail the same way and block
+every reading behind it. The batch is split in halves until the refused readings are found (at
+once when the store says it kept none), those go to the dead-letter file (collector/deadletter.py),
+and the rest goes on. ``stalled_s`` tells how long readings have waited without any reaching the
+store, so the heartbeat can stop saying "healthy" while nothing gets through.
+
+Between writes the writer also asks the store to apply its retention (``Store.prune``), in short
+rounds, so that a poll never waits on it.
 """
 
 from __future__ import annotations
@@ -15,10 +25,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
+from collector.deadletter import DeadLetter
 from collector.spool import Spool, SpoolError
-from common.models import Reading
-from common.store import Store, StoreError
+from common.models import Reading, utcnow
+from common.store import Store, StoreError, StoreRefused
 
 log = logging.getLogger("writer")
 
@@ -31,6 +43,10 @@ MAX_BATCH = 100
 #: so a long backlog neither makes one huge request nor holds up shutdown.
 DRAIN_CHUNK = 1000
 DRAIN_BUDGET_S = 5.0
+#: The store's retention runs this often, for at most PRUNE_BUDGET_S at a time (again at the next
+#: flush while work is left).
+PRUNE_EVERY_S = 600.0
+PRUNE_BUDGET_S = 0.5
 
 
 def format_gap(seconds: float) -> str:
@@ -63,6 +79,8 @@ class ReadingWriter:
         drain_chunk: int = DRAIN_CHUNK,
         drain_budget_s: float = DRAIN_BUDGET_S,
         on_written: Callable[[Sequence[Reading]], None] | None = None,
+        dead_letter: DeadLetter | None = None,
+        wall_clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._open_store = open_store
         self.spool = spool
@@ -73,6 +91,10 @@ class ReadingWriter:
         self.drain_chunk = drain_chunk
         self.drain_budget_s = drain_budget_s
         self.on_written = on_written
+        self.dead_letter = dead_letter or DeadLetter(
+            spool.path.with_name(spool.path.name + ".refused.jsonl")
+        )
+        self._wall_clock = wall_clock
         self.batch_ready = threading.Event()
         self._pending: deque[Reading] = deque()
         self._flush_lock = threading.Lock()
@@ -88,6 +110,10 @@ class ReadingWriter:
         self.spooled = 0
         self.dropped = 0
         self._held: list[Reading] = []  # only while the spool itself cannot be written
+        self._waiting_since: float | None = None  # first reading handed over since a write
+        self._in_flight: list[Reading] = []  # the batch being written, not in the spool
+        self._prune_at = clock()
+        self._prune_error: str | None = None
         if len(spool):
             log.info(
                 "spool %s holds %d readings from before; writing them first", spool.path, len(spool)
@@ -95,6 +121,8 @@ class ReadingWriter:
 
     # -- poll thread ------------------------------------------------------------------------
     def add(self, reading: Reading) -> None:
+        if self._waiting_since is None:
+            self._waiting_since = self._clock()
         self._pending.append(reading)
         if len(self._pending) >= self.max_batch:
             self.batch_ready.set()
@@ -104,6 +132,16 @@ class ReadingWriter:
             len(self._pending) >= self.max_batch
             or self._clock() - self._last_flush >= self.flush_interval_s
         )
+
+    def stalled_s(self) -> float:
+        """How long readings have been waiting with none reaching the store (0: flowing)."""
+        since = self._waiting_since
+        return 0.0 if since is None else max(self._clock() - since, 0.0)
+
+    @property
+    def set_aside(self) -> int:
+        """Readings the store refused for good, in the dead-letter file."""
+        return self.dead_letter.count
 
     @property
     def store_ok(self) -> bool:
@@ -124,27 +162,83 @@ class ReadingWriter:
             self._last_flush = now
             batch = [self._pending.popleft() for _ in range(len(self._pending))]
             if self._down_since is None and not len(self.spool) and not self._held:
-                if batch and not self._write(batch, now):
-                    self._to_spool(batch)
+                self._in_flight = batch
+                done = self._put(batch, now)
+                self._in_flight = []
+                if done < len(batch):
+                    self._to_spool(batch[done:])
+                elif not final:
+                    self._maybe_prune(now)
                 return
             self._to_spool(batch)
             if now >= self._retry_at or final:
                 self._drain(now)
 
-    def _write(self, readings: list[Reading], now: float) -> bool:
+    def _put(self, readings: list[Reading], now: float) -> int:
+        """Into the store, what it refuses for good aside; how many (from the first) are done.
+
+        Fewer than all when the store failed: the rest must wait (in the spool).
+        """
+        done = 0
+        pieces = [len(readings)]  # sizes still to write, the next one last
+        while pieces:
+            size = pieces.pop()
+            piece = readings[done : done + size]
+            try:
+                self._write(piece)
+            except StoreRefused as e:
+                if size > 1 and not e.all_refused:
+                    pieces += [size - size // 2, size // 2]  # first half next
+                    continue
+                self._set_aside(piece, e)
+            except StoreError as e:
+                self._store_failed(e, now)
+                return done
+            done += size
+        return done
+
+    def _write(self, readings: list[Reading]) -> None:
+        if not readings:
+            return
         try:
             if self._store is None:
                 self._store = self._open_store()
             self._store.write_readings(readings)
+        except StoreError:
+            raise
         except Exception as e:  # whatever the store raised, the readings must not be lost
-            if not isinstance(e, StoreError):
-                e = StoreError(f"{type(e).__name__}: {e}")
-            self._store_failed(e, now)
-            return False
+            raise StoreError(f"{type(e).__name__}: {e}") from e
+        self._waiting_since = None
         self.written += len(readings)
         if self.on_written is not None:
             self.on_written(readings)
-        return True
+
+    def _set_aside(self, readings: list[Reading], e: StoreRefused) -> None:
+        first = not self.dead_letter.count
+        self.dead_letter.add(readings, str(e))
+        if first:
+            log.warning(
+                "store refused %d readings for good (%s); set aside in %s, not retried "
+                "(further refusals are counted, not logged)",
+                len(readings),
+                e,
+                self.dead_letter.path,
+            )
+
+    def _maybe_prune(self, now: float) -> None:
+        """A short round of the store's retention, every PRUNE_EVERY_S or while work is left."""
+        if now < self._prune_at or self._store is None:
+            return
+        try:
+            more = self._store.prune(self._wall_clock(), PRUNE_BUDGET_S)
+        except Exception as e:  # retention is housekeeping: readings keep flowing without it
+            more = False
+            if str(e) != self._prune_error:
+                log.warning("store retention failed: %s; trying again later", e)
+            self._prune_error = str(e)
+        else:
+            self._prune_error = None
+        self._prune_at = now if more else now + PRUNE_EVERY_S
 
     def _store_failed(self, e: StoreError, now: float) -> None:
         self._failures += 1
@@ -236,23 +330,31 @@ class ReadingWriter:
             return None
         if not rows:
             return 0
-        if not self._write([r for _, r in rows], now):
-            return None
+        done = self._put([r for _, r in rows], now)
         try:
-            self.spool.remove_through(rows[-1][0])
+            if done:
+                self.spool.remove_through(rows[done - 1][0])
         except SpoolError as e:
             log.error("%s (those readings will be written again, harmlessly)", e)
             return None
-        return len(rows)
+        return len(rows) if done == len(rows) else None
 
     def _write_held(self, now: float) -> int | None:
         """What the spool could not take (newer than anything it holds); None if the store fails."""
-        if not self._held:
+        done = self._put(self._held, now)
+        self._held = self._held[done:]
+        return None if self._held else done
+
+    def spool_pending(self) -> int:
+        """The last resort of a stop that hangs (in another thread): everything not yet in the
+        store or the spool goes to the spool; how many readings. Some may be written twice."""
+        items = [*self._in_flight, *self._held, *list(self._pending)]
+        try:
+            self.spool.append(items)
+        except SpoolError as e:
+            log.error("%s", e)
             return 0
-        if not self._write(self._held, now):
-            return None
-        written, self._held = len(self._held), []
-        return written
+        return len(items)
 
     def close(self) -> None:
         if self._store is not None:

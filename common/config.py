@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import yaml
 
+from common.config_file import ConfigFileError, read_config_file, yaml_scalar
+from common.config_ranges import RANGES
 from common.secret import Secret as Secret  # where it always was imported from
 
 
@@ -30,6 +32,9 @@ class ConfigError(Exception):
 class StoreConfig:
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     sqlite_path: str = "scc.db"
+    # SQLite retention (common/store/sqlite_retention.py); InfluxDB has its bucket's own.
+    raw_days: float = 7.0
+    rollup_days: float = 730.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,9 @@ class HealthConfig:
     # Rewritten once per loop iteration by the collector and controller, for Docker's
     # HEALTHCHECK (common/heartbeat.py); None writes nothing.
     heartbeat_file: str | None = None
+    # The collector stops beating when no reading has reached the store for this long (store
+    # down, or refusing everything), so the healthcheck shows it instead of "healthy".
+    store_stall_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -176,17 +184,9 @@ def load_config(
 
 def _read_yaml(p: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config file: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
-    if not isinstance(loaded, dict | None):
-        raise ConfigError(f"{p}: the top level must be a mapping of sections")
-    return loaded or {}
+        return read_config_file(p)
+    except ConfigFileError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _file_sections(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
@@ -236,7 +236,7 @@ def _where(value: Any, key: str, source: str) -> str:  # who set key: "$VAR:" or
 def _env_scalar(text: str) -> Any:
     """For number, bool and choice keys, environment values are YAML scalars (``60``, ``true``)."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml_scalar(text)
     except yaml.YAMLError:
         return text
     return text if isinstance(value, dict | list) else value
@@ -363,36 +363,9 @@ def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
     return ConfigError(f"{_where(value, key, source)} must be {_type_name(tp)}, got {shown}")
 
 
-def _below(limit: float) -> Callable[[Any, Any], bool]:
-    return lambda value, section: value < limit
-
-
-#: (key, bad(value, its section), why), checked in this order once the types are right; the first
-#: bad value is reported. ``why`` may name the key's section as ``{s}``.
-_RANGES: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
-    ("meter.poll_interval_s", _below(0.5), "must be at least 0.5 (HomeWizard's advised limit)"),
-    ("meter.timeout_s", lambda v, s: v <= 0, "must be positive"),
-    ("wallbox.timeout_s", lambda v, s: v <= 0, "must be positive"),
-    ("charging.min_current_a", _below(6), "must be at least 6 (the Wallbox minimum)"),
-    (
-        "charging.max_current_a",
-        lambda v, s: v < s.min_current_a,
-        "must be at least min_current_a ({s.min_current_a})",
-    ),
-    ("charging.max_current_a", lambda v, s: v > 32, "must be at most 32"),
-    ("charging.voltage_v", lambda v, s: v <= 0, "must be positive"),
-    ("charging.watts_per_amp", lambda v, s: v is not None and v <= 0, "must be positive"),
-    ("charging.window_s", lambda v, s: v <= 0, "must be positive"),
-    ("charging.interval_s", lambda v, s: v <= 0, "must be positive"),
-    ("charging.start_delay_s", _below(0), "must not be negative"),
-    ("charging.stop_delay_s", _below(0), "must not be negative"),
-    ("toggle_app.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
-)
-
-
 def _check_ranges(cfg: Config, origins: dict[str, str]) -> None:
     """``origins``: who set a key (``$SCC_...:`` for a variable); else the config file."""
-    for key, bad, why in _RANGES:
+    for key, bad, why in RANGES:
         section_name, name = key.split(".")
         section = getattr(cfg, section_name)
         if bad(getattr(section, name), section):

@@ -21,7 +21,8 @@ from collector.cli import COMMAND as COLLECTOR
 from common.charger_words import charger_note, control_lines
 from common.config import Config
 from common.entry import EXIT_CONFIG, Command, add_global_options, run_command
-from common.models import Status
+from common.models import Status, to_jsonable
+from common.store.base import StoreInfo
 from common.timeutil import format_age, local_day_start
 from controller.cli import COMMAND as CONTROLLER
 from toggle_app.cli import COMMAND as TOGGLE
@@ -215,6 +216,7 @@ def status(config: Config, as_json: bool) -> int:
 
     now = datetime.now(UTC)
     store_line, missing = describe_store(config)
+    info: StoreInfo | None = None
     if missing:  # nothing recorded yet: say so without creating an empty store file
         st = Status(now, None, None, config.charging.window_s, None, None, None, None)
     else:
@@ -222,15 +224,17 @@ def status(config: Config, as_json: bool) -> int:
             store = open_store(config)
             try:
                 st = build_status(store, now, config.charging.window_s, local_day_start(now))
+                info = store.info(now)
             finally:
                 store.close()
         except StoreError as e:
             print(f"scc status: store unavailable ({store_line}): {e}", file=sys.stderr)
             return 1
     if as_json:
-        print(json.dumps({"store": store_line, **st.to_json()}, indent=2))
+        extra = {} if info is None else {"store_info": to_jsonable(info)}
+        print(json.dumps({"store": store_line, **st.to_json(), **extra}, indent=2))
         return 0
-    print(f"Store:     {store_line}\n{format_status(st)}")
+    print(f"Store:     {store_line}\n{format_status(st)}\n{format_store_info(info)}")
     return 0
 
 
@@ -247,6 +251,24 @@ def describe_store(config: Config) -> tuple[str, bool]:
         return f"SQLite {where}", False
     hint = "it does not exist yet: nothing recorded there; scc collector creates it"
     return f"SQLite {where} ({hint}; set store.sqlite_path for another one)", True
+
+
+def format_store_info(info: StoreInfo | None) -> str:
+    """``Size:`` (on disk, what is kept how long) and ``Readings:`` (the span held) lines."""
+    if info is None:
+        return "Readings:  none"
+    size = "not told by the store" if info.size_bytes is None else f"{info.size_bytes / 1e6:.1f} MB"
+    lines = [f"Size:      {size}; {info.retention}"]
+    if info.oldest_reading is None or info.newest_reading is None:
+        return "\n".join([*lines, "Readings:  none"])
+
+    def day(ts: datetime) -> str:
+        return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    span = f"Readings:  {day(info.oldest_reading)} to {day(info.newest_reading)}"
+    if info.raw_since is not None:
+        span += f" (1-minute means before {day(info.raw_since)}, 1 s after)"
+    return "\n".join([*lines, span])
 
 
 def _w(v: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,53 @@ def test_status_text_on_an_empty_store(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "no reading yet" in out.stdout
     assert "solar (default, never set)" in out.stdout
+
+
+def test_status_shows_the_store_size_and_the_span_it_holds(tmp_path):
+    """Ten days at one reading a minute: after the retention ran, the first three are minute
+    means and the last seven 1 s readings; status says so, with the file's size."""
+    db = tmp_path / "scc.db"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(days=10)
+    s = SqliteStore(db)
+    s.write_readings(
+        [Reading(ts=start + timedelta(minutes=m), active_power_w=100.0) for m in range(14400)]
+    )
+    assert s.prune(now, budget_s=60) is False
+    s.close()
+    out = run_scc("status", db=db)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"Store:     SQLite {db.resolve()}"
+    store_line, span_line = lines[-2:]
+    m = re.fullmatch(
+        r"Size:      ([\d.]+) MB; "
+        "1 s readings for 7 days, then 1-minute means for 730 days",
+        store_line,
+    )
+    assert m, store_line
+    # The file, and the write-ahead log it had while status read it (gone once it closed).
+    assert db.stat().st_size / 1e6 - 0.1 <= float(m[1]) <= db.stat().st_size / 1e6 + 5
+
+    def utc(ts: datetime) -> str:
+        return ts.strftime("%Y-%m-%d %H:%M UTC")
+
+    raw_since = now - timedelta(days=7)
+    assert span_line == (
+        f"Readings:  {utc(start)} to {utc(now - timedelta(minutes=1))} "
+        f"(1-minute means before {utc(raw_since)}, 1 s after)"
+    )
+    st = json.loads(run_scc("status", "--json", db=db).stdout)["store_info"]
+    assert st["size_bytes"] > 0 and st["raw_since"] == raw_since.isoformat().replace("+00:00", "Z")
+
+
+def test_status_of_an_empty_store_says_it_holds_no_readings(tmp_path):
+    SqliteStore(tmp_path / "empty.db").close()
+    out = run_scc("status", db=tmp_path / "empty.db")
+    assert out.stdout.splitlines()[-1] == "Readings:  none"
+    assert out.stdout.splitlines()[-2].endswith(
+        "MB; 1 s readings for 7 days, then 1-minute means for 730 days"
+    )
 
 
 def test_status_text_shows_the_cars_watts_per_amp_the_state_in_words_and_ocpp_mode():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,106 @@ def test_a_bad_secret_value_is_never_echoed(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "toggle_app:\n  secret_key: [12.5]\n"), env={})
     assert "12.5" not in str(e.value) and "a secret" in str(e.value)
+
+
+# -- hostile and mistaken files: one line each, quickly ----------------------------------------
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "wallbox:\n  username: *i\n"
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    p = write(tmp_path, BOMB)
+    assert len(BOMB.encode()) < 600  # a billion x's once expanded
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env={})
+    assert time.monotonic() - started < 1.0
+    assert (
+        str(e.value)
+        == f"{p}: invalid YAML at line 2: aliases (*name) are not allowed in the config"
+    )
+
+
+def test_an_alias_bomb_in_an_environment_value_is_just_a_wrong_value(tmp_path):
+    text = "[&a [1, 1, 1, 1, 1, 1, 1, 1], [*a, *a, *a, *a, *a, *a, *a, *a]]"
+    with pytest.raises(
+        ConfigError, match=r"^\$SCC_CHARGING__WINDOW_S|charging.window_s must be a number"
+    ):
+        load_config(write(tmp_path, ""), env={"SCC_CHARGING__WINDOW_S": text})
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (
+            "meter:\n  url: http://caf\u00e9.local\n".encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at line 2); save the file as UTF-8",
+        ),
+        (b"charging:\n  window_s: 60\n\xff\xfe", "not UTF-8 text (byte 0xff at line 3)"),
+        (("[" * 20_000 + "]" * 20_000).encode(), "invalid YAML: nested too deeply"),
+        (b"# " + b"x" * 1_000_001, "larger than 1000000 bytes: not a config file"),
+        (b"charging:\n  window_s: \x00\n", "invalid YAML"),
+    ],
+)
+def test_a_file_that_is_no_config_is_one_line(tmp_path, content, needle):
+    p = tmp_path / "config.yaml"
+    p.write_bytes(content)
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env={})
+    assert needle in str(e.value) and str(p) in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_latin1_file_exits_2_with_one_line_not_a_traceback(tmp_path):
+    p = tmp_path / "config.yaml"
+    p.write_bytes("wallbox:\n  username: andr\u00e9@example.be\n".encode("latin-1"))
+    out = subprocess.run(
+        [sys.executable, "-m", "scc.cli", "status", "--config", str(p)],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        f"scc: config error: {p}: not UTF-8 text (byte 0xe9 at line 2); save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("charging:\n  interval_s: 0.001\n", "charging.interval_s must be at least 1"),
+        ("charging:\n  interval_s: 1000000000000\n", "charging.interval_s must be at most 3600"),
+        ("charging:\n  interval_s: 1.0e+12\n", "charging.interval_s must be at most 3600"),
+        ("charging:\n  window_s: 0\n", "charging.window_s must be at least 1"),
+        ("charging:\n  window_s: 1.0e+12\n", "charging.window_s must be at most 3600"),
+        ("charging:\n  start_delay_s: 1.0e+12\n", "charging.start_delay_s must be at most 86400"),
+        ("charging:\n  stop_delay_s: -1\n", "charging.stop_delay_s must be at least 0"),
+        ("meter:\n  poll_interval_s: 1.0e+12\n", "meter.poll_interval_s must be at most 3600"),
+        ("meter:\n  timeout_s: 0\n", "meter.timeout_s must be at least 0.1"),
+        ("meter:\n  timeout_s: 1.0e+12\n", "meter.timeout_s must be at most 60"),
+        ("wallbox:\n  timeout_s: 0.01\n", "wallbox.timeout_s must be at least 1"),
+        ("wallbox:\n  timeout_s: 100000\n", "wallbox.timeout_s must be at most 300"),
+        ("store:\n  raw_days: 0.5\n", "store.raw_days must be at least 1"),
+        (
+            "store:\n  raw_days: 30\n  rollup_days: 10\n",
+            "store.rollup_days must be at least raw_days (30)",
+        ),
+        ("store:\n  rollup_days: 1.0e+12\n", "store.rollup_days must be at most 36500"),
+        ("health:\n  store_stall_s: 1\n", "health.store_stall_s must be at least 5"),
+    ],
+)
+def test_every_duration_is_bounded(tmp_path, text, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env={})
+    assert str(e.value) == f"{p}: {needle}" or str(e.value).startswith(f"{p}: {needle}")
+
+
+def test_durations_are_bounded_from_the_environment_too(tmp_path):
+    with pytest.raises(ConfigError, match=r"^\$SCC_CHARGING__INTERVAL_S: must be at least 1$"):
+        load_config(write(tmp_path, ""), env={"SCC_CHARGING__INTERVAL_S": "0.001"})

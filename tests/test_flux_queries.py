@@ -101,6 +101,18 @@ def test_every_store_query_reads_a_bounded_range_of_the_bound_bucket() -> None:
         assert "range(start: rangeStart, stop: rangeStop)" in q, name
 
 
+def test_no_query_feeds_one_stream_into_two_aggregates() -> None:
+    """A bare first()/last() after range and filter is pushed down into the storage engine (one
+    point read per series) only when nothing else reads that stream: a stream bound to a name
+    and read twice (``data |> first()`` and ``data |> last()``) makes both read every point."""
+    for name, q in flux.QUERIES.items():
+        for stream in re.findall(r"^(\w+) = from\(", q, flags=re.MULTILINE):
+            uses = len(re.findall(rf"\b{stream}\b", q)) - 1
+            assert uses == 1, f"{name}: stream {stream!r} is read {uses} times"
+        piped = re.findall(r"\b\w+ \|> (?:first|last)\(\)", q)
+        assert not piped, f"{name}: a named stream piped into {piped}"
+
+
 def test_store_queries_fail_without_the_options() -> None:
     result = check_flux({"mean": flux.GRID_POWER_MEAN})
     assert any("undefined identifier bucketName" in m for m in result["mean"]), result

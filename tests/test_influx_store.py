@@ -4,15 +4,16 @@ same store instance works again once InfluxDB is back."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.models import Action, ChargerState, Decision, Mode, Reading
-from common.store import StoreError
-from common.store.influx import InfluxStore
+from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading
+from common.store import StoreError, StoreRefused, build_status, flux
+from common.store.influx import MODE_LOOKBACK, InfluxStore
 from tests.fakes.influxdb import FakeInfluxDB
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -126,8 +127,6 @@ def test_the_same_store_works_again_after_an_outage(fake) -> None:
 
 
 def test_queries_send_values_as_bind_parameters_not_in_the_text(fake) -> None:
-    import json
-
     store = store_on(fake, bucket='so"lar')
     fake.create_bucket('so"lar')
     store.grid_power_mean(120, T0)
@@ -139,3 +138,95 @@ def test_queries_send_values_as_bind_parameters_not_in_the_text(fake) -> None:
     }
     assert options["bucketName"] == {"type": "StringLiteral", "value": 'so"lar'}
     assert options["rangeStop"]["type"] == "DateTimeLiteral"
+
+
+# -- writes InfluxDB refuses for good ---------------------------------------------------------
+def test_points_beyond_the_retention_are_refused_for_good_saying_whether_all_were(fake) -> None:
+    """InfluxDB's 422 partial write: the others are kept; "dropped=N" tells how many were not."""
+    fake.set_retention(7 * 86400)
+    store = store_on(fake)
+    old = [Reading(ts=T0 - timedelta(days=30, seconds=k), active_power_w=1.0) for k in range(3)]
+    new = Reading(ts=T0, active_power_w=2.0)
+    with pytest.raises(StoreRefused, match="beyond retention policy dropped=3") as everything:
+        store.write_readings(old)
+    assert everything.value.all_refused
+    with pytest.raises(StoreRefused) as some:
+        store.write_readings([*old, new])
+    assert not some.value.all_refused
+    assert [p["fields"]["active_power_w"] for p in fake.points("solar", "p1")] == [2.0]
+
+
+@pytest.mark.parametrize(("status", "refused"), [(400, True), (413, True), (422, True),
+                                                 (401, False), (404, False), (429, False),
+                                                 (500, False), (503, False)])  # fmt: skip
+def test_only_statuses_that_mean_never_are_refusals(fake, status: int, refused: bool) -> None:
+    fake.fail(status)
+    with pytest.raises(StoreError) as e:
+        CALLS["write_readings"](store_on(fake))
+    assert isinstance(e.value, StoreRefused) is refused
+
+
+# -- bounded queries ----------------------------------------------------------------------------
+def query_ranges(fake: FakeInfluxDB) -> list[tuple[str, datetime, datetime]]:
+    """(query name, start, stop) of every query the fake received, in order."""
+    names = {text: name for name, text in flux.QUERIES.items()}
+    out = []
+    for r in fake.requests:
+        if not r.path.startswith("/api/v2/query"):
+            continue
+        body = json.loads(r.body)
+        opts = {s["assignment"]["id"]["name"]: s["assignment"]["init"]["value"]
+                for s in body["extern"]["body"]}  # fmt: skip
+        start, stop = (
+            datetime.fromisoformat(opts[k].replace("Z", "+00:00"))
+            for k in ("rangeStart", "rangeStop")
+        )
+        out.append((names[body["query"]], start, stop))
+    return out
+
+
+def test_status_and_healthz_reads_look_back_a_month_at_most(fake) -> None:
+    """/api/status, /healthz and every controller cycle read the mode; none may range from 1970."""
+    store = store_on(fake)
+    store.set_mode(Mode.MANUAL, "phone", T0 - timedelta(days=3))
+    store.write_readings([Reading(ts=T0, active_power_w=1.0)])
+    fake.requests.clear()
+    for _ in range(3):
+        build_status(store, datetime.now(UTC), 60, T0 - timedelta(hours=10))
+    ranges = query_ranges(fake)
+    assert {name for name, _, _ in ranges} >= {"last_mode", "latest_reading", "energy_points"}
+    oldest = min(start for _, start, _ in ranges)
+    assert oldest >= datetime.now(UTC) - MODE_LOOKBACK - timedelta(minutes=1), ranges
+
+
+def test_a_mode_from_before_the_lookback_is_searched_for_once_then_kept_within_it(fake) -> None:
+    store = store_on(fake)
+    store.set_mode(Mode.MANUAL, "phone", T0 - timedelta(days=400))
+    fake.requests.clear()
+    assert store.get_mode() == ModeChange(T0 - timedelta(days=400), Mode.MANUAL, "phone")
+    assert [start.year for _, start, _ in query_ranges(fake)] == [T0.year, 1970], (
+        "the month first, then everything once"
+    )
+    fake.requests.clear()
+    other = store_on(fake)  # another process: finds the rewritten mode within the month
+    assert other.get_mode() == ModeChange(T0 - timedelta(days=400), Mode.MANUAL, "phone")
+    assert len(query_ranges(fake)) == 1
+
+
+def test_a_mode_is_rewritten_once_a_day_not_on_every_read(fake) -> None:
+    fresh = store_on(fake)
+    fresh.set_mode(Mode.SOLAR, "phone", T0 - timedelta(hours=20))
+    for _ in range(5):
+        fresh.get_mode()
+    assert len(fake.points("solar", "mode")) == 1, "younger than a day: left alone"
+    fake.create_bucket("other")
+    store = store_on(fake, bucket="other")
+    store.set_mode(Mode.SOLAR, "phone", T0 - timedelta(days=2))
+    store.set_mode(Mode.MIN_SOLAR, "phone", T0 - timedelta(hours=30))
+    for _ in range(5):
+        assert store.get_mode() == ModeChange(T0 - timedelta(hours=30), Mode.MIN_SOLAR, "phone")
+    kept = fake.points("other", "mode")
+    assert len(kept) == 3, "the two written, one copy of the newest"
+    copy = kept[-1]
+    assert copy["fields"]["mode"] == "min_solar"
+    assert copy["fields"]["set_ms"] == int((T0 - timedelta(hours=30)).timestamp() * 1000)

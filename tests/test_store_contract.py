@@ -319,6 +319,24 @@ def test_mode_set_long_ago_still_holds(store, t0) -> None:
     assert store.get_mode().mode is Mode.MANUAL
 
 
+def test_a_mode_outlives_the_retention_while_it_is_read(backend: Backend) -> None:
+    """The mode is set once and holds: read as the controller reads it, it survives the bucket's
+    retention (here a week, applied daily for 40 days) with the time it was really set."""
+    now = [datetime.now(UTC).replace(microsecond=0)]
+    store = backend.open_tracked(clock=lambda: now[0])
+    set_at = now[0] - timedelta(days=2)
+    store.set_mode(Mode.MANUAL, "phone", set_at)
+    for _ in range(40):
+        assert store.get_mode() == ModeChange(ts=set_at, mode=Mode.MANUAL, source="phone")
+        now[0] += timedelta(days=1)
+        backend.expire(now[0], now[0] - timedelta(days=7))
+    later = backend.open_tracked(clock=lambda: now[0])  # another process, started today
+    assert later.get_mode() == ModeChange(ts=set_at, mode=Mode.MANUAL, source="phone")
+    # A later change still wins over the kept one.
+    change = later.set_mode(Mode.SOLAR, "cli", now[0] - timedelta(seconds=1))
+    assert store.get_mode() == change
+
+
 # -- energy summary ---------------------------------------------------------------------------
 
 
@@ -419,6 +437,56 @@ def test_a_whole_sample_day_reads_back_consistently(store, t0) -> None:
     assert store.get_mode() == day.modes[-1]
     assert store.last_decision() == day.decisions[-1]
     assert store.last_charger_state() == day.charger_states[-1]
+
+
+# -- retention and what the store says about itself ------------------------------------------
+
+
+def test_retention_keeps_what_the_contract_reads(backend: Backend, store, t0) -> None:
+    """After the retention ran (SQLite rolls 1 s readings older than a week up into minutes;
+    InfluxDB keeps its bucket's), today's reads and a past day's energy are what they were."""
+    old_day = (t0 - timedelta(days=9)).replace(second=0)
+    counters = [
+        Reading(ts=old_day + timedelta(seconds=60 * k), total_power_import_kwh=10.0 + k / 60,
+                total_power_export_kwh=5.0 + k / 120, active_power_w=float(k % 50))
+        for k in range(1440)
+    ]  # fmt: skip
+    store.write_readings(counters)
+    store.write_readings(power_series(t0))
+    energy_scenario(store, t0)
+    mode = store.set_mode(Mode.MIN_SOLAR, "phone", t0 - timedelta(days=8))
+    day = (old_day, old_day + timedelta(days=1))
+
+    def reads() -> tuple:
+        return (
+            store.energy_summary(*day),
+            store.energy_summary(t0, s(t0, 300)),
+            store.grid_power_mean(120, t0),
+            store.latest_reading(t0),
+            store.power_series(old_day, old_day + timedelta(hours=2), 600),
+        )
+
+    before = reads()
+    while store.prune(t0, budget_s=5):
+        pass
+    after = reads()
+    assert after[0] == before[0] and after[0].import_kwh == pytest.approx(1439 / 60)
+    assert after[1:4] == before[1:4]
+    # The chart of a past day: its grid power from the minutes it was rolled up into.
+    assert [p.ts for p in after[4]] == [p.ts for p in before[4]] and len(after[4]) >= 12
+    assert [p.grid_power_w for p in after[4]] == pytest.approx([p.grid_power_w for p in before[4]])
+    assert store.get_mode() == mode
+
+
+def test_info_tells_the_span_of_the_readings(store, t0) -> None:
+    empty = store.info(t0)
+    assert (empty.oldest_reading, empty.newest_reading) == (None, None)
+    store.write_readings(power_series(t0))
+    store.write_readings([Reading(ts=s(t0, -86400), active_power_w=5.0)])
+    info = store.info(t0)
+    assert (info.oldest_reading, info.newest_reading) == (s(t0, -86400), t0)
+    assert info.where and info.retention
+    assert info.size_bytes is None or info.size_bytes > 0
 
 
 # -- status for the phone page ----------------------------------------------------------------

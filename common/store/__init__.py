@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from common.config import Config
-from common.store.base import PowerPoint, Store, StoreError, UnreadableRow, build_status
+from common.store.base import (
+    PowerPoint,
+    Store,
+    StoreError,
+    StoreInfo,
+    StoreRefused,
+    UnreadableRow,
+    build_status,
+)
 
-__all__ = ["PowerPoint", "Store", "StoreError", "UnreadableRow", "build_status", "open_store"]
+__all__ = [
+    "PowerPoint",
+    "Store",
+    "StoreError",
+    "StoreInfo",
+    "StoreRefused",
+    "UnreadableRow",
+    "build_status",
+    "open_store",
+]
 
 
 def open_store(config: Config) -> Store:
@@ -23,4 +40,8 @@ def open_store(config: Config) -> Store:
         )
     from common.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.sqlite_path)
+    return SqliteStore(
+        config.store.sqlite_path,
+        raw_days=config.store.raw_days,
+        rollup_days=config.store.rollup_days,
+    )

@@ -2,6 +2,14 @@
 
 Two backends implement it with the same semantics: SQLite (embedded default) and InfluxDB 2. Points
 are keyed by series and timestamp, so writing the same point twice stores it once, as InfluxDB does.
+
+Store errors::
+
+    StoreError          the store could not be reached or failed: retry later (the data waits)
+    +-- StoreRefused    the store answered and refuses these points for good (older than its
+    |                   retention, say): retrying the same points would fail the same way
+    +-- UnreadableRow   the store answered, but its newest row holds a value no version of us
+                        wrote: asking again will not help
 """
 
 from __future__ import annotations
@@ -61,6 +69,28 @@ def merge_series(buckets: Mapping[datetime, Mapping[str, float]]) -> list[PowerP
 
 class StoreError(Exception):
     """The store could not be reached or refused the request; callers retry or spool."""
+
+
+class StoreRefused(StoreError):
+    """The store refuses (some of) these points for good; ``all_refused`` when it said it kept
+    none of them, so that a caller need not split the batch to find the ones it refuses."""
+
+    def __init__(self, message: str, all_refused: bool = False) -> None:
+        super().__init__(message)
+        self.all_refused = all_refused
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What ``scc status`` says about the store itself."""
+
+    where: str  # "SQLite scc.db", "InfluxDB http://influxdb:8086, bucket solar"
+    size_bytes: int | None  # None: the store does not tell
+    oldest_reading: datetime | None  # 1 s or rolled up
+    newest_reading: datetime | None
+    #: From here on readings are kept at 1 s; before, as 1-minute means. None: all at 1 s.
+    raw_since: datetime | None
+    retention: str  # one line: what is kept for how long
 
 
 class UnreadableRow(StoreError):
@@ -123,6 +153,18 @@ class Store(Protocol):
 
     def energy_summary(self, start: datetime, stop: datetime) -> EnergySummary:
         """EV energy, its solar part, grid import/export and starts between start and stop."""
+
+    def prune(self, now: datetime, budget_s: float) -> bool:
+        """Apply the retention for ``now``, for about ``budget_s`` at most; True when work is left.
+
+        The collector's writer calls it between writes. SQLite rolls 1 s readings older than
+        ``store.raw_days`` up into 1-minute means and drops what is older than
+        ``store.rollup_days``; InfluxDB applies its bucket's own retention, so there it does
+        nothing. Readings and the mode stay readable as the contract says, across the boundary.
+        """
+
+    def info(self, now: datetime) -> StoreInfo:
+        """Where the store is, its size and the span of readings it holds."""
 
     def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
         """Grid power, the car's draw and the controller's surplus as means per ``step_s`` over

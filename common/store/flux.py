@@ -68,13 +68,33 @@ ENERGY_POINTS = """from(bucket: bucketName)
   |> keep(columns: ["_time", "_measurement", "_field", "_value"])"""
 
 # First and last meter counters of a period, per series; the caller takes the earliest and the
-# latest of them (a re-plugged dongle starts a new series).
-METER_COUNTERS = """data = from(bucket: bucketName)
+# latest of them (a re-plugged dongle starts a new series). Two streams, each read from the bucket
+# on its own: a bare first() or last() right after range and filter is pushed down into the storage
+# engine, which then reads one point per series, but only when nothing else reads that stream.
+METER_COUNTERS = """firsts = from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1"
       and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
+  |> first()
+lasts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
+  |> last()
 
-union(tables: [data |> first(), data |> last()])"""
+union(tables: [firsts, lasts])"""
+
+# The oldest and the newest reading of each meter (``scc status``), pushed down as above.
+P1_SPAN = """firsts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
+  |> first()
+lasts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
+  |> last()
+
+union(tables: [firsts, lasts])"""
 
 # The phone page's chart (Store.power_series): means per window of the grid power, the car's draw
 # and the controller's surplus. group() first, as for the window mean, so each kind is one stream
@@ -98,6 +118,7 @@ QUERIES: dict[str, str] = {
     "last_mode": LAST_MODE,
     "energy_points": ENERGY_POINTS,
     "meter_counters": METER_COUNTERS,
+    "p1_span": P1_SPAN,
     "power_series": POWER_SERIES,
 }
 

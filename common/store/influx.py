@@ -1,23 +1,29 @@
 """The InfluxDB 2 store, for users who run the compose stack with Grafana.
 
 Writes are synchronous so that a failure reaches the caller (the collector then spools); the
-client does no retries of its own for the same reason. Every query lives in ``flux.py`` and
-takes its values as bind parameters.
+client does no retries of its own for the same reason, and every request ends within
+``timeout_s`` all included, however slowly InfluxDB answers. A write that InfluxDB refuses for
+good (422: points beyond the bucket's retention, a field type conflict; 400: a point it cannot
+parse) is a ``StoreRefused``, so the collector sets those points aside instead of retrying them
+for ever (influx_errors.py). Every query lives in ``flux.py``, takes its values as bind
+parameters and reads a bounded range of time.
+
+The mode is the one point that must outlive the bucket's retention: it is set once and then holds
+(docs/design.md, "Modes"). So whoever reads it and finds it older than a day writes it again, with
+the time it was set in its ``set_ms`` field, and ``get_mode`` needs to look back only a month.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import urllib3
 from influxdb_client import InfluxDBClient, Point, WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.flux_csv_parser import FluxCsvParserException, FluxQueryException
 from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.rest import ApiException
 
+from common.deadline import guard_pools
 from common.models import (
     P1_FIELDS,
     Action,
@@ -29,27 +35,39 @@ from common.models import (
     PhaseMeans,
     Reading,
     decode_reason,
+    utcnow,
 )
 from common.store import flux
 from common.store.base import (
     PowerPoint,
     StoreError,
+    StoreInfo,
     integrate_energy,
     merge_series,
     mode_stamp,
     series_start,
     stored_row,
 )
+from common.store.influx_errors import (
+    QUERY_ERRORS,
+    WRITE_ERRORS,
+    describe,
+    request_deadline,
+    write_error,
+)
 
-_ERRORS = (ApiException, InfluxDBError, urllib3.exceptions.HTTPError, OSError)
-#: A query answer can also fail while the client parses it: an error table InfluxDB streams after
-#: a 200, or something that is not annotated CSV at all (a proxy's page), which the client's parser
-#: meets with IndexError/ValueError.
-_QUERY_ERRORS = (*_ERRORS, FluxQueryException, FluxCsvParserException, IndexError, ValueError)
+log = logging.getLogger(__name__)
+
 #: How far back "latest" looks: older than this is no longer news for the phone page, and the
 #: bound keeps the query from scanning years of history.
 LATEST_LOOKBACK = timedelta(days=7)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far back ``get_mode`` looks, and how old the newest mode point may get before a reader
+#: writes it again; older than the lookback (everything off for a month) costs one full search.
+MODE_LOOKBACK = timedelta(days=30)
+MODE_REFRESH = timedelta(days=1)
+#: The copy goes this far before now, so that a mode someone sets while we read is newer.
+MODE_REFRESH_MARGIN = timedelta(minutes=1)
 #: How far ahead of the clock a mode row is still found (a clock that was years ahead once).
 MODE_LOOKAHEAD = timedelta(days=3660)
 _PHASE_FIELDS = ("active_power_w", "active_power_l1_w", "active_power_l2_w", "active_power_l3_w")
@@ -61,22 +79,28 @@ _SERIES = {
 }
 
 
-def _describe(e: BaseException) -> str:
-    if isinstance(e, ApiException):
-        return f"HTTP {e.status} {e.reason}: {(e.body or '').strip()[:200]}"
-    return f"{type(e).__name__}: {e}"
-
-
 class InfluxStore:
     def __init__(
-        self, url: str, token: str, org: str, bucket: str, timeout_s: float = 10.0
+        self,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        timeout_s: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.url, self.org, self.bucket = url, org, bucket
-        self._client = InfluxDBClient(
-            url=url, token=token, org=org, timeout=int(timeout_s * 1000), retries=0
-        )
+        self.timeout_s = timeout_s
+        self._clock = clock
+        # Connect within timeout_s; reads are ended by the deadline (request_deadline), the client's
+        # own read timeout is a backstop only, a second later, so that the error says which.
+        timeout_ms: Any = (round(timeout_s * 1000), round((timeout_s + 1) * 1000))
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=timeout_ms, retries=0)
+        guard_pools(self._client.api_client.rest_client.pool_manager)
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
         self._query_api = self._client.query_api()
+        self._searched_all_modes = False
+        self._refresh_warned = False
 
     def _write_points(self, points: list[Point]) -> None:
         if not points:
@@ -84,20 +108,22 @@ class InfluxStore:
         try:
             # WritePrecision.MS is a plain str; the client's annotation names the class itself.
             precision: Any = WritePrecision.MS
-            self._write.write(
-                bucket=self.bucket, org=self.org, record=points, write_precision=precision
-            )
-        except _ERRORS as e:
-            raise StoreError(f"InfluxDB {self.url} write failed: {_describe(e)}") from e
+            with request_deadline(self.url, self.timeout_s, "write"):
+                self._write.write(
+                    bucket=self.bucket, org=self.org, record=points, write_precision=precision
+                )
+        except WRITE_ERRORS as e:
+            raise write_error(self.url, e, len(points)) from e
 
     def _query(
         self, name: str, start: datetime, stop: datetime, every: timedelta | None = None
     ) -> list[dict[str, Any]]:
         params = flux.bind_params(self.bucket, start, stop, every)
         try:
-            tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
-        except _QUERY_ERRORS as e:
-            raise StoreError(f"InfluxDB {self.url} query {name} failed: {_describe(e)}") from e
+            with request_deadline(self.url, self.timeout_s, f"query {name}"):
+                tables = self._query_api.query(flux.QUERIES[name], org=self.org, params=params)
+        except QUERY_ERRORS as e:
+            raise StoreError(f"InfluxDB {self.url} query {name} failed: {describe(e)}") from e
         return [rec.values for table in tables for rec in table.records]
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
@@ -190,7 +216,7 @@ class InfluxStore:
         self._write_points([p])
 
     def set_mode(self, mode: Mode, source: str, now: datetime) -> ModeChange:
-        newest = self._last("last_mode", lookback=None)
+        newest = self._newest_mode_row()
         ts = mode_stamp(now, None if newest is None else newest["_time"])
         change = ModeChange(ts=ts, mode=Mode(mode), source=source)
         p = (
@@ -200,25 +226,57 @@ class InfluxStore:
             .field("source", source)
         )
         self._write_points([p])
+        self._searched_all_modes = False  # stamped ``now``, which may lie before the lookback
         return change
 
-    def _last(self, name: str, lookback: timedelta | None = LATEST_LOOKBACK) -> dict | None:
-        """The newest row; without a lookback (the mode) from the epoch to far ahead, so a row
-        stamped while the clock was ahead, and the switches stamped after it, are found."""
-        now = datetime.now(UTC)
-        start = EPOCH if lookback is None else now - lookback
-        ahead = MODE_LOOKAHEAD if lookback is None else timedelta(days=1)
-        rows = self._query(name, start, now + ahead)
+    def _last(
+        self, name: str, lookback: timedelta = LATEST_LOOKBACK, ahead: timedelta = timedelta(days=1)
+    ) -> dict | None:
+        now = self._clock()
+        rows = self._query(name, now - lookback, now + ahead)
         return max(rows, key=lambda r: r["_time"]) if rows else None
 
+    def _newest_mode_row(self) -> dict | None:
+        """The newest mode row: a month back, and far ahead (a row stamped while the clock was
+        ahead, and the switches stamped after it, are the newest); all history once per store,
+        for a mode from before the lookback (everything was off a long time)."""
+        row = self._last("last_mode", MODE_LOOKBACK, MODE_LOOKAHEAD)
+        if row is None and not self._searched_all_modes:
+            self._searched_all_modes = True
+            row = self._last("last_mode", self._clock() - EPOCH, MODE_LOOKAHEAD)
+        return row
+
     def get_mode(self) -> ModeChange | None:
-        row = self._last("last_mode", lookback=None)  # a mode set once holds forever
+        row = self._newest_mode_row()
         if row is None or row.get("mode") is None:
             return None
         with stored_row(f"InfluxDB {self.url}, mode"):
-            return ModeChange(
-                ts=row["_time"], mode=Mode(row["mode"]), source=row.get("source") or ""
+            set_ms = row.get("set_ms")
+            change = ModeChange(
+                ts=row["_time"] if set_ms is None else EPOCH + timedelta(milliseconds=set_ms),
+                mode=Mode(row["mode"]),
+                source=row.get("source") or "",
             )
+        if self._clock() - row["_time"] > MODE_REFRESH:
+            self._refresh_mode(change)
+        return change
+
+    def _refresh_mode(self, change: ModeChange) -> None:
+        """Write the mode again, so that the bucket's retention never reaches it."""
+        set_ms = (change.ts - EPOCH) // timedelta(milliseconds=1)
+        p = (
+            Point("mode")
+            .time(self._clock() - MODE_REFRESH_MARGIN, WritePrecision.MS)
+            .field("mode", change.mode.value)
+            .field("source", change.source)
+            .field("set_ms", set_ms)
+        )
+        try:
+            self._write_points([p])
+        except StoreError as e:  # a read-only token, say: the mode still reads fine today
+            if not self._refresh_warned:
+                self._refresh_warned = True
+                log.warning("cannot rewrite the mode to keep it from expiring: %s", e)
 
     def last_decision(self) -> Decision | None:
         row = self._last("last_decision")
@@ -289,6 +347,20 @@ class InfluxStore:
             import_kwh=delta("total_power_import_kwh"),
             export_kwh=delta("total_power_export_kwh"),
             starts=starts,
+        )
+
+    def prune(self, now: datetime, budget_s: float) -> bool:
+        return False  # the bucket's own retention applies
+
+    def info(self, now: datetime) -> StoreInfo:
+        times = [r["_time"] for r in self._query("p1_span", EPOCH, now + timedelta(days=1))]
+        return StoreInfo(
+            where=f"InfluxDB {self.url}, bucket {self.bucket}",
+            size_bytes=None,
+            oldest_reading=min(times, default=None),
+            newest_reading=max(times, default=None),
+            raw_since=None,
+            retention="as the bucket's retention says (influx bucket list)",
         )
 
     def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:

@@ -4,11 +4,12 @@ Tables mirror the InfluxDB measurements (docs/design.md, "Store schema"). Each i
 (timestamp, tags) key, so a window mean is a range scan whose cost does not grow with history, and
 an upsert on that key gives InfluxDB's rule: the same point written twice is stored once, and the
 fields of a later write replace those of an earlier one. WAL mode lets three processes read while
-one writes.
+one writes. Retention (1 s readings, then 1-minute means) is in sqlite_retention.py.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -27,9 +28,11 @@ from common.models import (
     Reading,
     decode_reason,
 )
+from common.store import sqlite_retention as retention
 from common.store.base import (
     PowerPoint,
     StoreError,
+    StoreInfo,
     integrate_energy,
     merge_series,
     mode_stamp,
@@ -54,7 +57,10 @@ CREATE TABLE IF NOT EXISTS decision (
     PRIMARY KEY (ts_ms, mode)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mode (
     ts_ms INTEGER NOT NULL PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT NULL);
-"""
+{retention.SCHEMA}"""
+#: Defaults of store.raw_days and store.rollup_days (common/config.py).
+RAW_DAYS = 7.0
+ROLLUP_DAYS = 730.0
 
 
 def _upsert(table: str, key: tuple[str, str], fields: tuple[str, ...]) -> str:
@@ -109,8 +115,15 @@ def from_ms(ms: int) -> datetime:
 class SqliteStore:
     """Store on a local SQLite file; safe for several processes and threads at once."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_s: float = 10.0,
+        raw_days: float = RAW_DAYS,
+        rollup_days: float = ROLLUP_DAYS,
+    ) -> None:
         self.path = str(path)
+        self.raw_days, self.rollup_days = raw_days, rollup_days
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -306,24 +319,57 @@ class SqliteStore:
         )
 
     def _counter_delta(self, field: str, a: int, b: int) -> float | None:
-        where = f"WHERE {field} IS NOT NULL AND ts_ms >= ? AND ts_ms < ?"
-        first = self._run(f"SELECT {field} FROM p1 {where} ORDER BY ts_ms ASC LIMIT 1", (a, b))
-        last = self._run(f"SELECT {field} FROM p1 {where} ORDER BY ts_ms DESC LIMIT 1", (a, b))
-        if not first or not last:
+        with self._lock:
+            try:
+                first, last = retention.counter_ends(self._db, field, a, b)
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite store {self.path}: {e}") from e
+        if first is None or last is None:
             return None
-        return max(last[0][0] - first[0][0], 0.0)
+        return max(last[1] - first[1], 0.0)
+
+    def prune(self, now: datetime, budget_s: float) -> bool:
+        try:
+            days = (self.raw_days, self.rollup_days)
+            return retention.prune(self._db, self._lock, to_ms(now), days, budget_s)
+        except sqlite3.Error as e:
+            raise StoreError(f"SQLite store {self.path}: retention: {e}") from e
+
+    def info(self, now: datetime) -> StoreInfo:
+        raw = self._run("SELECT MIN(ts_ms), MAX(ts_ms) FROM p1")[0]
+        rolled = self._run("SELECT MIN(ts_ms), MAX(ts_ms) FROM p1_1m")[0]
+        oldest = min((v for v in (raw[0], rolled[0]) if v is not None), default=None)
+        newest = max((v for v in (raw[1], rolled[1]) if v is not None), default=None)
+        return StoreInfo(
+            where=f"SQLite {self.path}",
+            size_bytes=self._size_bytes(),
+            oldest_reading=None if oldest is None else from_ms(oldest),
+            newest_reading=None if newest is None else from_ms(newest),
+            raw_since=None if rolled[0] is None or raw[0] is None else from_ms(raw[0]),
+            retention=(
+                f"1 s readings for {self.raw_days:g} days, then 1-minute means "
+                f"for {self.rollup_days:g} days"
+            ),
+        )
+
+    def _size_bytes(self) -> int | None:
+        if self.path == ":memory:":
+            return None
+        return sum(os.stat(p).st_size for p in (self.path, self.path + "-wal") if os.path.exists(p))
 
     def power_series(self, start: datetime, stop: datetime, step_s: float) -> list[PowerPoint]:
         a, b = to_ms(series_start(start, step_s)), to_ms(stop)
         step_ms = round(step_s * 1000)
         buckets: dict[datetime, dict[str, float]] = {}
         for name, (table, column) in _SERIES.items():
-            rows = self._run(
+            args: tuple[int, ...] = (a, step_ms, a, b)
+            sql = (
                 f"SELECT (ts_ms - ?) / ? AS k, AVG({column}) FROM {table} "
-                f"WHERE ts_ms >= ? AND ts_ms < ? AND {column} IS NOT NULL GROUP BY k",
-                (a, step_ms, a, b),
+                f"WHERE ts_ms >= ? AND ts_ms < ? AND {column} IS NOT NULL GROUP BY k"
             )
-            for k, mean in rows:
+            if table == "p1":  # the 1 s readings, and the minutes they were rolled up into
+                sql, args = retention.GRID_SERIES, args * 2
+            for k, mean in self._run(sql, args):
                 buckets.setdefault(from_ms(a + k * step_ms), {})[name] = mean
         return merge_series(buckets)
 

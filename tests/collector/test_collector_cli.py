@@ -151,3 +151,26 @@ def test_signal_flushes_and_exits_0(sim_meter, tmp_path, sig):
     assert f"stopped: {served} readings written" in stderr
     assert "P1: -4200 W (L1 -1420, L2 -1390, L3 -1390)" in stderr  # debug lines
     assert "Traceback" not in stderr
+
+
+def test_a_damaged_spool_is_moved_aside_and_the_collector_starts(sim_meter, tmp_path, capsys):
+    """Under restart: unless-stopped, exit 2 on a damaged spool would be a crash loop for ever."""
+    server = sim_meter()
+    spool = tmp_path / "spool.sqlite"
+    spool.write_bytes(b"\x00garbage, not a database" * 200)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "meter": {"url": server.url, "spool_path": str(spool)},
+                "store": {"sqlite_path": str(tmp_path / "scc.db")},
+            }
+        )
+    )
+    assert main(["collector", "--config", str(cfg), "--once"]) == 0
+    err = capsys.readouterr().err
+    assert "is damaged (file is not a database): moved aside to" in err
+    assert len(rows(tmp_path / "scc.db")) == 1
+    assert [p.name.split("-")[0] for p in tmp_path.glob("spool.sqlite.damaged-*")] == [
+        "spool.sqlite.damaged"
+    ]

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from collector.errors import MeterUnreachable
 from collector.homewizard import HomeWizardClient
 from collector.service import Collector, format_reading
 from collector.spool import Spool, SpoolError
-from collector.writer import ReadingWriter, format_gap
+from collector.writer import PRUNE_EVERY_S, ReadingWriter, format_gap
 from common.models import Reading
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore, to_ms
@@ -47,6 +47,9 @@ class FlakyStore:
             raise StoreError("simulated outage: connection refused")
         self.inner.write_readings(readings)
         self.written_ts.extend(r.ts for r in readings)
+
+    def prune(self, now: datetime, budget_s: float) -> bool:
+        return self.inner.prune(now, budget_s)
 
     def rows(self) -> list[tuple[int, float]]:
         return self.inner._run("SELECT ts_ms, active_power_w FROM p1 ORDER BY ts_ms")
@@ -341,3 +344,31 @@ def test_stop_tries_the_store_once_more_even_during_a_backoff(store, spool, fake
     assert writer._retry_at > fake_time.t, "the stop came while the writer was backing off"
     assert_complete_and_in_order(store, 42, t0)
     assert len(spool) == 0 and writer.store_ok
+
+
+def test_the_writer_applies_the_store_retention_between_writes(tmp_path, fake_time):
+    """Readings older than raw_days are rolled up by the collector's writer, in rounds between
+    flushes, and again every PRUNE_EVERY_S; the poll loop only ever appends."""
+    now = fake_time.wall()
+    sqlite = SqliteStore(tmp_path / "scc.db", raw_days=7)
+    old = [Reading(ts=now - timedelta(days=10, seconds=10 * k), active_power_w=1.0)
+           for k in range(2 * 8640)]  # fmt: skip
+    sqlite.write_readings(old)
+    writer = ReadingWriter(lambda: sqlite, Spool(tmp_path / "spool.sqlite"),
+                           clock=fake_time.monotonic, wall_clock=fake_time.wall)  # fmt: skip
+    for k in range(5):
+        writer.add(Reading(ts=fake_time.wall(), active_power_w=-float(k)))
+        writer.flush()
+        fake_time.sleep(2)
+    assert sqlite._run("SELECT COUNT(*) FROM p1")[0][0] == 5
+    minutes = {to_ms(r.ts) // 60_000 for r in old}
+    assert sqlite._run("SELECT COUNT(*) FROM p1_1m")[0][0] == len(minutes)
+    sqlite.write_readings([Reading(ts=now - timedelta(days=9), active_power_w=1.0)])
+    writer.add(Reading(ts=fake_time.wall(), active_power_w=1.0))
+    writer.flush()
+    assert sqlite._run("SELECT COUNT(*) FROM p1")[0][0] == 7, "not again before PRUNE_EVERY_S"
+    fake_time.sleep(PRUNE_EVERY_S)
+    writer.add(Reading(ts=fake_time.wall(), active_power_w=1.0))
+    writer.flush()
+    assert sqlite._run("SELECT COUNT(*) FROM p1")[0][0] == 7
+    sqlite.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -84,8 +85,32 @@ def test_unusable_path_is_a_spool_error(tmp_path):
         Spool(blocker / "spool.sqlite")
 
 
-def test_not_a_database_is_a_spool_error(tmp_path):
+def damage(path: Path) -> None:
+    """Overwrite the middle of every page after the first two: a disk gone bad."""
+    data = bytearray(path.read_bytes())
+    for page in range(8192, len(data) - 4096, 4096):
+        data[page + 100 : page + 400] = b"\xff" * 300
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("kind", ["not a database", "malformed"])
+def test_a_damaged_spool_is_moved_aside_and_a_fresh_one_used(tmp_path, caplog, kind):
     bad = tmp_path / "spool.sqlite"
-    bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(SpoolError):
-        Spool(bad)
+    if kind == "not a database":
+        bad.write_bytes(b"this is not sqlite" * 100)
+    else:
+        s = Spool(bad)
+        s.append(readings(5000))
+        s.close()
+        damage(bad)
+    before = bad.read_bytes()
+    spool = Spool(bad)
+    assert len(spool) == 0
+    spool.append(readings(3))
+    assert [r for _, r in spool.peek(10)] == readings(3)
+    spool.close()
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("spool.sqlite.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == before, "kept as it was, for a person"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and kind in warnings[0] and str(aside[0]) in warnings[0]
+    assert "\n" not in warnings[0]

@@ -62,9 +62,15 @@ def energy_points(s: list[Series], start: int, stop: int) -> list[Table]:
     return keep(read_range(s, start, stop, wanted), ["_time", "_measurement", "_field", "_value"])
 
 
-def meter_counters(s: list[Series], start: int, stop: int) -> list[Table]:
-    data = read_range(s, start, stop, _is("p1", "total_power_import_kwh", "total_power_export_kwh"))
-    return union(first(data), last(data))
+def _first_and_last(*fields: str) -> Pipeline:
+    """Two streams read from the bucket each, first() of one and last() of the other, unioned."""
+
+    def run(s: list[Series], start: int, stop: int) -> list[Table]:
+        firsts = first(read_range(s, start, stop, _is("p1", *fields)))
+        lasts = last(read_range(s, start, stop, _is("p1", *fields)))
+        return union(firsts, lasts)
+
+    return run
 
 
 def power_series(s: list[Series], start: int, stop: int, every: int) -> list[Table]:
@@ -140,13 +146,32 @@ PIPELINES: dict[str, tuple[str, Pipeline]] = {
         energy_points,
     ),
     "meter_counters": (
-        """data = from(bucket: bucketName)
+        """firsts = from(bucket: bucketName)
   |> range(start: rangeStart, stop: rangeStop)
   |> filter(fn: (r) => r._measurement == "p1"
       and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
+  |> first()
+lasts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1"
+      and (r._field == "total_power_import_kwh" or r._field == "total_power_export_kwh"))
+  |> last()
 
-union(tables: [data |> first(), data |> last()])""",
-        meter_counters,
+union(tables: [firsts, lasts])""",
+        _first_and_last("total_power_import_kwh", "total_power_export_kwh"),
+    ),
+    "p1_span": (
+        """firsts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
+  |> first()
+lasts = from(bucket: bucketName)
+  |> range(start: rangeStart, stop: rangeStop)
+  |> filter(fn: (r) => r._measurement == "p1" and r._field == "active_power_w")
+  |> last()
+
+union(tables: [firsts, lasts])""",
+        _first_and_last("active_power_w"),
     ),
     "power_series": (
         """from(bucket: bucketName)

@@ -3,8 +3,9 @@
 - ``POST /api/v2/write``: line protocol parsed for real (escapes, float/int/uint/string/bool fields,
   optional timestamps, ``precision`` ns/us/ms/s, newlines inside quoted strings); token auth (401),
   unknown org or bucket (404), malformed line (400, nothing written), field type conflict (422,
-  the other points written). A point with the series and timestamp of a stored one overwrites it
-  field by field, as InfluxDB does.
+  the other points written), points older than the bucket's retention (422 "partial write: points
+  beyond retention policy dropped=N", the other points written; ``set_retention``). A point with
+  the series and timestamp of a stored one overwrites it field by field, as InfluxDB does.
 - ``POST /api/v2/query``: only the project's own queries (``common/store/flux.py`` QUERIES), matched
   by exact text; anything else is a 400 that names it. Values come from the ``extern`` option
   statements influxdb-client sends. Each query runs as the pipeline of Flux operations its text
@@ -16,7 +17,8 @@
 - Faults: ``fail(status[, body])`` answers every API request with that status (and InfluxDB's
   JSON error, or any body: a proxy's page, an error table after a 200), ``delay(seconds)`` holds
   each answer back, ``stop()`` closes the port (connection refused) and ``start()`` reopens the
-  same port, so an outage and the recovery after it can be tested.
+  same port, so an outage and the recovery after it can be tested. ``expire(before)`` deletes
+  what is older, as InfluxDB's retention service does.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class FakeInfluxDB:
     ) -> None:
         self.org, self.token = org, token
         self.buckets: dict[str, dict[tuple, Series]] = {b: {} for b in buckets}
+        self.retention_s: dict[str, float] = {}
         self._types: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
         self.requests: list[Request] = []
@@ -137,6 +140,21 @@ class FakeInfluxDB:
     def delay(self, seconds: float) -> None:
         self.delay_s = seconds
 
+    def set_retention(self, seconds: float | None, bucket: str = "solar") -> None:
+        """Refuse points older than ``seconds`` before now, as a bucket with that retention does."""
+        if seconds is None:
+            self.retention_s.pop(bucket, None)
+        else:
+            self.retention_s[bucket] = seconds
+
+    def expire(self, before_ns: int, bucket: str = "solar") -> None:
+        """Delete every point older than ``before_ns``."""
+        with self._lock:
+            for series in self.buckets[bucket].values():
+                for values in series.fields.values():
+                    for ts in [t for t in values if t < before_ns]:
+                        del values[ts]
+
     def create_bucket(self, name: str) -> None:
         with self._lock:
             self.buckets.setdefault(name, {})
@@ -149,11 +167,16 @@ class FakeInfluxDB:
 
     # -- storage ---------------------------------------------------------------------------
     def write(self, bucket: str, points: Sequence[LinePoint]) -> list[str]:
-        """Store points; returns the type-conflict messages of the points dropped."""
+        """Store points; returns why each dropped point was dropped."""
         conflicts = []
+        retention = self.retention_s.get(bucket)
+        oldest_ns = None if retention is None else time.time_ns() - int(retention * 1e9)
         with self._lock:
             store = self.buckets[bucket]
             for p in points:
+                if oldest_ns is not None and p.ts_ns < oldest_ns:
+                    conflicts.append("points beyond retention policy")
+                    continue
                 bad = [
                     (name, typ, self._types[(bucket, p.measurement, name)])
                     for name, (typ, _) in p.fields.items()

@@ -1,7 +1,9 @@
 """Store backends for the one contract suite (tests/test_store_contract.py).
 
-A Backend opens fresh Store instances on the same data (to test what survives a reopen) and
-counts stored points behind the store's back (to test that a point written twice is stored once).
+A Backend opens fresh Store instances on the same data (to test what survives a reopen), counts
+stored points behind the store's back (to test that a point written twice is stored once), opens
+a store on a clock of the test's (``open_at``) and applies retention at a given time as the
+backend would (``expire``: InfluxDB deletes what is older than its bucket keeps, SQLite prunes).
 The contract module builds SQLite and fake-InfluxDB backends; tests/live builds a real-InfluxDB one.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common.store import Store
@@ -24,10 +27,14 @@ class Backend:
     open: Callable[[], Store]
     #: Stored points of a measurement: one per series and timestamp, whatever was written.
     count: Callable[[str], int]
+    #: A store whose "now" is the given clock.
+    open_at: Callable[[Callable[[], datetime]], Store]
+    #: Retention as the backend applies it, at ``now``, for data older than ``before``.
+    expire: Callable[[datetime, datetime], None]
     _opened: list[Store] = field(default_factory=list)
 
-    def open_tracked(self) -> Store:
-        store = self.open()
+    def open_tracked(self, clock: Callable[[], datetime] | None = None) -> Store:
+        store = self.open() if clock is None else self.open_at(clock)
         self._opened.append(store)
         return store
 
@@ -41,18 +48,38 @@ def sqlite_backend(path: Path) -> Backend:
         with sqlite3.connect(path) as db:
             return db.execute(f"SELECT COUNT(*) FROM {measurement}").fetchone()[0]
 
-    return Backend("sqlite", lambda: SqliteStore(path), count)
+    def expire(now: datetime, before: datetime) -> None:
+        store = SqliteStore(path)
+        try:
+            while store.prune(now, budget_s=10):
+                pass
+        finally:
+            store.close()
+
+    return Backend(
+        "sqlite", lambda: SqliteStore(path), count, lambda clock: SqliteStore(path), expire
+    )
 
 
 def fake_influx_backend(fake: FakeInfluxDB, bucket: str = "solar") -> Backend:
     fake.create_bucket(bucket)
+
+    def open_at(clock: Callable[[], datetime]) -> Store:
+        return InfluxStore(
+            url=fake.url, token=fake.token, org=fake.org, bucket=bucket, timeout_s=5, clock=clock
+        )
+
     return Backend(
         "influx-fake",
-        lambda: InfluxStore(
-            url=fake.url, token=fake.token, org=fake.org, bucket=bucket, timeout_s=5
-        ),
+        lambda: open_at(lambda: datetime.now(UTC)),
         lambda measurement: len(fake.points(bucket, measurement)),
+        open_at,
+        lambda now, before: fake.expire(_ns(before), bucket),
     )
+
+
+def _ns(ts: datetime) -> int:
+    return (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
 
 
 def live_influx_backend(url: str, token: str, org: str, bucket: str) -> Backend:
@@ -78,8 +105,19 @@ def live_influx_backend(url: str, token: str, org: str, bucket: str) -> Backend:
                 seen.add((tags, rec.get_time()))
         return len(seen)
 
+    def open_at(clock: Callable[[], datetime]) -> Store:
+        return InfluxStore(url=url, token=token, org=org, bucket=bucket, timeout_s=30, clock=clock)
+
+    def expire(now: datetime, before: datetime) -> None:
+        with InfluxDBClient(url=url, token=token, org=org, timeout=30_000) as client:
+            client.delete_api().delete(
+                datetime(1970, 1, 1, tzinfo=UTC), before, "", bucket=bucket, org=org
+            )
+
     return Backend(
         "influx-live",
-        lambda: InfluxStore(url=url, token=token, org=org, bucket=bucket, timeout_s=30),
+        lambda: open_at(lambda: datetime.now(UTC)),
         count,
+        open_at,
+        expire,
     )
