@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from common.config import Config
 from common.ports import Charger
+from common.stopping import Stopping
 
 if TYPE_CHECKING:
     from controller.ocpp import OcppSettings
@@ -50,11 +50,13 @@ def open_charger(
     config: Config,
     settings: PolicySettings,
     wait_s: float = 0.0,
-    stop: threading.Event | None = None,
+    stopping: Stopping | None = None,
 ) -> Iterator[Charger]:
     """The charger adapter for ``charger.kind``; for OCPP the central system runs meanwhile, and
-    ``wait_s`` is how long to wait for the charger to connect before the first cycle. ``stop``
-    abandons a hanging cloud request (controller.deadline)."""
+    ``wait_s`` is how long to wait for the charger to connect before the first cycle. A stop
+    requested in ``stopping`` abandons a hanging cloud request and a wait for the
+    cloud's request budget (controller.deadline)."""
+    stop = None if stopping is None else stopping.is_set
     if config.charger.kind != "ocpp":
         path = session_path(config)
         yield WallboxCharger(
@@ -62,6 +64,7 @@ def open_charger(
             settings.watts_per_amp,
             settle_s=settings.settle_s,
             session_file=None if path is None else SessionFile(path),
+            sleep=time.sleep if stopping is None else stopping.wait,
             monotonic=time.monotonic,
             stop=stop,
         )

@@ -1,9 +1,11 @@
 """``scc controller``: build the controller from the config and run its loop until a signal.
 
 SIGTERM or Ctrl-C stops the loop after the cycle in progress, and abandons a Wallbox cloud
-request that hangs (controller.deadline), so the process ends within seconds even then
-(docs/design.md, "Fail-safe"). With ``charger.kind: ocpp`` the central system listens for the
-charger while the loop runs (controller.chargers).
+request that hangs (controller.deadline), a wait for the request budget, or a call to an OCPP
+charger that does not answer, so the process ends within seconds even then (docs/design.md,
+"Fail-safe"). The signal handler only sets a flag (common.stopping): one that took a lock could
+hang the very process it should stop. With ``charger.kind: ocpp`` the central system listens for
+the charger while the loop runs (controller.chargers), and its loop thread ends with the process.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 import time
 
 from common.config import Config
 from common.heartbeat import write_heartbeat
 from common.models import utcnow
 from common.ports import ChargerError
+from common.stopping import Stopping
 from common.store import StoreError, open_store
 from controller.chargers import open_charger, policy_settings
 from controller.localstate import LocalStateFile, state_path
@@ -41,20 +43,21 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     settings = policy_settings(config)
     kept = state_path(config)
     local = None if kept is None else LocalStateFile(kept)
-    stopping = threading.Event()
+    stopping = Stopping()
     try:
         wait_s = ONCE_WAIT_S if once else 0.0
-        with open_charger(config, settings, wait_s=wait_s, stop=stopping) as charger:
+        with open_charger(config, settings, wait_s=wait_s, stopping=stopping) as charger:
             controller = Controller(store, charger, settings, local=local)
             return _run(controller, config, once, stopping)
     except ChargerError as e:  # the OCPP port taken, say
         log.error("Charger: %s", e)
         return 1
     finally:
+        stopping.close()
         store.close()
 
 
-def _run(controller: Controller, config: Config, once: bool, stopping: threading.Event) -> int:
+def _run(controller: Controller, config: Config, once: bool, stopping: Stopping) -> int:
     c = config.charging
     log.info(
         "Controller (%s): every %.0f s, %.0f s window, %d-%d A at %.1f W/A, start after %.0f s, "
@@ -72,12 +75,9 @@ def _run(controller: Controller, config: Config, once: bool, stopping: threading
         controller.run_cycle(utcnow())
         return 1 if controller.failures else 0
 
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("Signal %d: stopping (a hanging cloud request is abandoned)", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # A flag and a byte, no lock: a handler that takes a lock its own thread holds (as
+    # Event.set() may) would hang the process SIGTERM should stop (common.stopping).
+    stopping.on_signals((signal.SIGTERM, signal.SIGINT))
     beat_path = config.health.heartbeat_file
     run_loop(
         controller,
@@ -87,5 +87,7 @@ def _run(controller: Controller, config: Config, once: bool, stopping: threading
         monotonic=time.monotonic,
         heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
     )
+    if stopping.signum is not None:
+        log.info("Signal %d: stopping (a hanging charger request is abandoned)", stopping.signum)
     log.info("Controller stopped")
     return 0

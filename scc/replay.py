@@ -216,6 +216,11 @@ def _quiet_controller(config: Config) -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _next_look(controller: Controller, now: datetime) -> datetime | None:
+    look_s = controller.look_in_s()
+    return None if look_s is None else now + timedelta(seconds=look_s)
+
+
 def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
     policy, c = policy_for(options.policy, config.charging)
     config = replace(config, charging=c)
@@ -246,9 +251,12 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
         spool = Spool(Path(tmp) / "spool.sqlite")
         writer = ReadingWriter(lambda: store, spool, clock=lambda: clock().timestamp())
         controller = Controller(store, charger.adapter, settings, policy=policy)
+        if not options.car.first_day:
+            controller.car.remember(charger.car_w_per_a)
         interval = timedelta(seconds=c.interval_s)
         # The controller starts with the collector; its first window is mostly empty, as at home.
         next_cycle = start + interval
+        next_look: datetime | None = None
         one_s = timedelta(seconds=1)
         now = start
         try:
@@ -263,6 +271,11 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
                 if now >= next_cycle:
                     decisions.append(controller.run_cycle(now))
                     next_cycle += interval
+                    next_look = _next_look(controller, now)
+                elif next_look is not None and now >= next_look:
+                    looked = controller.look(now)  # as run_loop does between cycles
+                    decisions.extend([] if looked is None else [looked])
+                    next_look = _next_look(controller, now)
                 setpoints[i] = charger.setpoint_on()
                 now += one_s
             writer.flush(final=True)

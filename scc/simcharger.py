@@ -41,7 +41,8 @@ _COMMANDS = ("SetChargingProfile", "RemoteStartTransaction")
 @dataclass(frozen=True, slots=True)
 class CarOptions:
     """The car and cloud as they are, whatever the config assumes (docs/design.md, "Replay and
-    benchmarks"): its phases, a cloud that reports 0 kW now and then, OCPP mode, a taper."""
+    benchmarks"): its phases, a cloud that reports 0 kW now and then, OCPP mode, a taper, and
+    whether the controller has met a car before."""
 
     #: 1 or 3; None: as ``charging.phases`` says.
     phases: int | None = None
@@ -52,6 +53,9 @@ class CarOptions:
     ocpp_mode: bool = False
     #: The car takes less and less over its last this many kWh (with ``car_kwh``).
     taper_kwh: float = 0.0
+    #: The controller has never measured a car here (its first day at home); by default it has
+    #: charged this car before, as on every later day.
+    first_day: bool = False
 
     def check(self, kind: str) -> None:
         """ValueError with the line to print for options that do not fit ``kind``."""
@@ -81,6 +85,8 @@ class ChargerCounts:
 class SimulatedCharger:
     kind: ChargerKind
     adapter: Charger
+    #: What the car really draws per ampere of limit (its phases), whatever the config says.
+    car_w_per_a: float
     power_w: Callable[[datetime], float]
     #: What the car draws on L1, L2, L3 (the meter's phases).
     phase_powers_w: Callable[[datetime], tuple[float, float, float]]
@@ -172,6 +178,7 @@ def _cloud(
         yield SimulatedCharger(
             kind="wallbox_cloud",
             adapter=adapter,
+            car_w_per_a=car.watts_per_amp,
             power_w=device.power_w,
             phase_powers_w=device.phase_powers_w,
             step=lambda now: None,  # the simulated cloud's charger catches up when asked
@@ -239,6 +246,7 @@ def _ocpp(
             yield SimulatedCharger(
                 kind="ocpp",
                 adapter=adapter,
+                car_w_per_a=car.watts_per_amp,
                 power_w=pulsar.power_w,
                 phase_powers_w=pulsar.phase_powers_w,
                 step=step,

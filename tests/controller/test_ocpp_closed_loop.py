@@ -42,9 +42,12 @@ class Sun:
 
 
 @contextmanager
-def closed_loop(pv_w: float, offset_s: int = 0, **pulsar_kw) -> Iterator[ClosedLoop]:
-    """A controller that has never measured a car (as at its first start), and the Pulsar;
-    ``offset_s`` shifts the Pulsar's 10 s samples against the controller's 10 s cycles."""
+def closed_loop(
+    pv_w: float, offset_s: int = 0, lightest_w_per_a: float | None = None, **pulsar_kw
+) -> Iterator[ClosedLoop]:
+    """A controller that has never measured a car (as at its first start), or one whose
+    household charged a car of ``lightest_w_per_a`` before, and the Pulsar; ``offset_s`` shifts
+    the Pulsar's 10 s samples against the controller's 10 s cycles."""
     clock = ManualClock()
     sun = Sun(pv_w)
     store = SqliteStore(":memory:")
@@ -53,6 +56,8 @@ def closed_loop(pv_w: float, offset_s: int = 0, **pulsar_kw) -> Iterator[ClosedL
         house = House(store, rig.pulsar, clock() - timedelta(seconds=30), sun)
         settings = policy_settings(CONFIG)
         controller = Controller(store, rig.charger, settings)
+        if lightest_w_per_a is not None:
+            controller.car.remember(lightest_w_per_a)
         yield ClosedLoop(clock, sun, rig, house, controller, store)
     store.close()
 
@@ -70,9 +75,11 @@ class ClosedLoop:
         self.decisions: list = []
         self.amps: list[tuple[float, float]] = []  # (seconds from start, L1 current)
         self.t0 = clock()
+        self.next_look_s: float | None = None
 
     def run(self, seconds: int) -> None:
-        """Second by second: the Pulsar acts, the meter reads; a controller cycle every 10 s."""
+        """Second by second: the Pulsar acts, the meter reads; a controller cycle every 10 s, and
+        between cycles a look at the meter when the controller asks for one (as run_loop)."""
         for _ in range(seconds):
             self.clock.advance(1)
             if self.rig.pulsar.has_due(self.clock()):
@@ -82,6 +89,13 @@ class ClosedLoop:
             self.amps.append((now_s, self.rig.pulsar.current_a()[0]))
             if now_s % CHARGING.interval_s == 0:
                 self.decisions.append(self.controller.run_cycle(self.clock()))
+            elif self.next_look_s is not None and now_s >= self.next_look_s:
+                looked = self.controller.look(self.clock())
+                self.decisions.extend([] if looked is None else [looked])
+            else:
+                continue
+            look_in_s = self.controller.look_in_s()
+            self.next_look_s = None if look_in_s is None else now_s + look_in_s
 
     def seconds(self) -> float:
         return (self.clock() - self.t0).total_seconds()
@@ -163,10 +177,11 @@ OFFSETS_S = (0, 8)
 def test_a_1_phase_car_with_3500_w_surplus_is_steered_to_15_a(offset_s):
     """3950 W of PV, 450 W of house: 3500 W of surplus. At the configured 692.8 W/A that pays for
     5 A, below the 6 A minimum: no start, or a start cut back and paused. The car is on one phase:
-    3500 / 230.9 = 15 A. A controller that never measured a car starts it at 6 A (a 1-phase car's
-    minimum would be covered); the charger's next sample measures 230.9 W/A on L1 by itself (no
-    status read, no meter step), and the next cycle goes to 15 A."""
-    with closed_loop(3950.0, offset_s, car_phases=1) as loop:
+    3500 / 230.9 = 15 A. A controller whose household charged a 1-phase car before starts a car
+    not measured yet at 6 A (a 1-phase car's minimum would be covered); the charger's next sample
+    measures 230.9 W/A on L1 by itself (no status read, no meter step), and the next cycle goes
+    to 15 A."""
+    with closed_loop(3950.0, offset_s, ONE_PHASE, car_phases=1) as loop:
         loop.run(60 + 10)  # the start delay
         starts = [d for d in loop.decisions if d.action is Action.START]
         assert [(d.target_a, d.reason) for d in starts] == [(6, Reason.SURPLUS_START)]
@@ -244,3 +259,45 @@ def test_a_firmware_that_ignores_the_limit_is_said_by_scc_status_and_the_phone_p
         poll_interval_s=1.0, interval_s=10.0, min_current_a=6, watts_per_amp=WPA
     )
     assert words in derive(status, settings, now)["display"]["banner"].split("\n")
+
+
+def test_a_1_phase_car_measured_on_local_control_is_the_households_lightest_car():
+    """The charger's own sample is exact, so one makes the household's lightest car (kept in
+    the state file as ``lightest_w_per_a``): the next car not measured yet gets a start at min
+    current where the surplus would pay for a 1-phase car."""
+    with closed_loop(8000.0, car_phases=1) as loop:
+        assert loop.controller.car.lightest_w_per_a is None
+        loop.run(60 + 30)
+        assert loop.controller.car.lightest_w_per_a == pytest.approx(ONE_PHASE, abs=0.5)
+
+
+@pytest.mark.parametrize("offset_s", OFFSETS_S)
+def test_a_3_phase_car_started_to_measure_it_is_paused_within_seconds(offset_s):
+    """3500 W of surplus, a household that charged a 1-phase car before, and now the 3-phase
+    car the config describes: started at 6 A to measure it, it draws 4157 W that no surplus
+    pays for, so it is paused within seconds (the meter's look or the charger's next sample),
+    not after the stop delay, and not started again: it is measured now."""
+    with closed_loop(3950.0, offset_s, ONE_PHASE, car_phases=3) as loop:
+        loop.run(60 + 10)
+        started_s = loop.seconds()
+        assert [d.target_a for d in loop.decisions if d.action is Action.START] == [6]
+        loop.run(240)
+        start = next(d for d in loop.decisions if d.action is Action.START)
+        stops = [d for d in loop.decisions if d.action is Action.STOP]
+        assert [d.reason for d in stops] == [Reason.GRID_STOP]
+        # The look 5 s after the start sees the full draw; the 0 A limit follows in seconds.
+        assert (stops[0].ts - start.ts).total_seconds() <= 10
+        drew = [t for t, a in loop.amps if t >= started_s - 10 and a > 0]
+        assert 0 < len(drew) <= 12, drew
+        assert [d for d in loop.decisions if d.action is Action.START][1:] == []
+        assert loop.controller.car.session.measured.value == pytest.approx(WPA, abs=0.5)
+        assert loop.controller.failures == 0
+
+
+def test_a_household_whose_cars_matched_the_config_starts_no_car_on_a_guess():
+    """Nothing lighter than configured was ever measured: a 1-phase car with 3500 W of surplus
+    waits for the 4157 W the config says it needs (README: set phases: 1 for such a car)."""
+    with closed_loop(3950.0, car_phases=1) as loop:
+        loop.run(300)
+        assert [d for d in loop.decisions if d.action is not Action.NONE] == []
+        assert loop.rig.pulsar.commands.count("start") == 0
