@@ -2,9 +2,10 @@
 asynchronous peer (the OCPP central system, and the simulated charge point that calls it).
 
 ``run`` hands a coroutine to the loop and waits for its result with a deadline, so the calling
-thread never blocks on the network for longer than it said. ``stop`` cancels whatever still runs
-on the loop (tasks a library started and forgot included) and waits for them to finish before
-closing it, so nothing is destroyed while pending.
+thread never blocks on the network for longer than it said, nor once a stop flag it was given is
+set (SIGTERM: the call is abandoned at once, common.stopping). ``stop`` cancels whatever still
+runs on the loop (tasks a library started and forgot included) and waits for them to finish
+before closing it, so nothing is destroyed while pending.
 
 Several users may share one loop (the replay puts the central system and the simulated charge
 point on one, so a message between them costs no thread switch): each ``start`` is matched by a
@@ -16,10 +17,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+#: How often a caller waiting with a stop flag looks at it.
+POLL_S = 0.05
+
+
+class Abandoned(Exception):
+    """The caller was asked to stop while it waited: the coroutine is cancelled."""
 
 
 class LoopThread:
@@ -61,15 +70,30 @@ class LoopThread:
             raise RuntimeError(f"{self.name}: the event loop is not running")
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+    def run(
+        self,
+        coro: Coroutine[Any, Any, T],
+        timeout_s: float,
+        stop: Callable[[], bool] | None = None,
+    ) -> T:
         """The coroutine's result; ``TimeoutError`` (and the coroutine cancelled) after
-        ``timeout_s``; its own exception otherwise."""
+        ``timeout_s``, ``Abandoned`` as soon as ``stop()`` says so; its own exception
+        otherwise."""
         future = self.submit(coro)
-        try:
-            return future.result(timeout=timeout_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"{self.name}: no result within {timeout_s:g} s") from None
+        end = time.monotonic() + timeout_s
+        while True:
+            left_s = max(end - time.monotonic(), 0.0)
+            try:
+                return future.result(timeout=left_s if stop is None else min(left_s, POLL_S))
+            except concurrent.futures.TimeoutError:
+                if future.done():  # just now, or its own TimeoutError
+                    return future.result()
+            if stop is not None and stop():
+                future.cancel()
+                raise Abandoned(f"{self.name}: abandoned: stopping")
+            if time.monotonic() >= end:
+                future.cancel()
+                raise TimeoutError(f"{self.name}: no result within {timeout_s:g} s")
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._users = max(self._users - 1, 0)

@@ -54,7 +54,7 @@ def open_charger(
 ) -> Iterator[Charger]:
     """The charger adapter for ``charger.kind``; for OCPP the central system runs meanwhile, and
     ``wait_s`` is how long to wait for the charger to connect before the first cycle. A stop
-    requested in ``stopping`` abandons a hanging cloud request and a wait for the
+    requested in ``stopping`` abandons a hanging cloud request or OCPP call and a wait for the
     cloud's request budget (controller.deadline)."""
     stop = None if stopping is None else stopping.is_set
     if config.charger.kind != "ocpp":
@@ -71,7 +71,7 @@ def open_charger(
         return
     from controller.ocpp import CentralSystem, OcppCharger
 
-    with CentralSystem(ocpp_settings(config)) as central:
+    with CentralSystem(ocpp_settings(config), stop=stop) as central:
         if wait_s > 0:
             log.info("Waiting up to %.0f s for the charger to connect", wait_s)
             try:

@@ -39,7 +39,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from common.asyncloop import LoopThread
+from common.asyncloop import Abandoned, LoopThread
 from common.config import Secret
 from common.models import utcnow
 from common.ports import ChargerStarting, ChargerUnavailable
@@ -54,6 +54,9 @@ _ws_log = logging.getLogger("controller.ocpp.websocket")
 _ws_log.addFilter(lambda record: record.levelno >= logging.INFO)
 
 SUBPROTOCOL = "ocpp1.6"
+#: Closing the charger's connection waits this long for its close frame: a charger on the LAN
+#: answers in milliseconds, and one gone silent must not hold up a SIGTERM for the library's 10 s.
+CLOSE_TIMEOUT_S = 2.0
 T = TypeVar("T")
 
 
@@ -96,8 +99,11 @@ class CentralSystem:
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
         thread: LoopThread | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        #: Set on SIGTERM (common.stopping): a call waiting for the charger is abandoned at once.
+        self._stop = stop
         self.clock = clock
         self.timing = timing or Timing()
         #: The loop it runs on: its own, or one shared with a simulated charger (the replay).
@@ -147,6 +153,7 @@ class CentralSystem:
             logger=_ws_log,
             # Messages are a few hundred bytes on a LAN: deflating each costs more than it saves.
             compression=None,
+            close_timeout=CLOSE_TIMEOUT_S,
         )
 
     def stop(self) -> None:
@@ -196,9 +203,15 @@ class CentralSystem:
             raise ChargerUnavailable("no charge point connected")
         if not cp.booted.is_set():
             raise ChargerStarting("charge point connected, waiting for its BootNotification")
+        if self._stop is not None and self._stop():
+            raise ChargerUnavailable(f"{what}: not sent: stopping")
         deadline_s = self.timing.call_timeout_s if timeout_s is None else timeout_s
         try:
-            return self._thread.run(asyncio.wait_for(action(cp), deadline_s), deadline_s + 1.0)
+            return self._thread.run(
+                asyncio.wait_for(action(cp), deadline_s), deadline_s + 1.0, stop=self._stop
+            )
+        except Abandoned:
+            raise ChargerUnavailable(f"{what}: abandoned: stopping") from None
         except TimeoutError:
             raise ChargerUnavailable(f"{what}: no answer within {deadline_s:g} s") from None
         except ConnectionClosed:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +46,14 @@ def ocpp_rig(
     wait: bool = True,
     charger_kw: dict[str, Any] | None = None,
     sim_kw: dict[str, Any] | None = None,
+    stop: Callable[[], bool] | None = None,
     **pulsar_kw: Any,
 ) -> Iterator[OcppRig]:
     """A central system on a free port, the simulated Pulsar connected to it, and the adapter;
-    ``wait`` for the charge point to have booted and been set up."""
+    ``wait`` for the charge point to have booted and been set up; ``stop`` is the central
+    system's stop flag (SIGTERM)."""
     settings = settings or OcppSettings(host="127.0.0.1", port=0)
-    with CentralSystem(settings, clock=clock, timing=timing) as central:
+    with CentralSystem(settings, clock=clock, timing=timing, stop=stop) as central:
         pulsar = Pulsar(clock, **pulsar_kw)
         url = f"ws://127.0.0.1:{central.port}/ocpp/{identity}"
         sim = SimChargePoint(

@@ -359,6 +359,31 @@ def test_a_charger_that_does_not_answer_costs_a_deadline_not_a_hang(clock):
         assert time.monotonic() - began < FAST.call_timeout_s + 1.5
 
 
+def test_a_stop_request_abandons_a_call_the_charger_does_not_answer(clock):
+    """SIGTERM while a call waits for a charger that hangs: abandoned within a poll, not after
+    the call's deadline (common.stopping sets the flag from the signal handler)."""
+    import threading
+
+    from common.stopping import Stopping
+
+    stopping = Stopping()
+    try:
+        with ocpp_rig(clock, timing=Timing(boot_wait_s=0.3, call_timeout_s=30.0),
+                      stop=stopping.is_set) as rig:  # fmt: skip
+            start(rig, 10)
+            rig.pulsar.stall_s = 30
+            threading.Timer(0.3, stopping.request).start()
+            began = time.monotonic()
+            with pytest.raises(ChargerUnavailable, match="SetChargingProfile: abandoned: stopping"):
+                rig.charger.set_current(8, clock())
+            assert time.monotonic() - began < 1.0
+            with pytest.raises(ChargerUnavailable, match="not sent: stopping"):
+                rig.charger.set_current(8, clock())
+            rig.pulsar.stall_s = 0
+    finally:
+        stopping.close()
+
+
 def test_a_refused_command_is_a_charger_error(clock):
     with ocpp_rig(clock) as rig:
         rig.sim.unplug()

@@ -118,3 +118,30 @@ def test_a_port_in_use_is_one_clear_line(tmp_path, env):
     assert proc.returncode == 1
     assert f"cannot listen for the charger on 127.0.0.1:{env['SCC_OCPP__PORT']}" in out
     assert "Traceback" not in out
+
+
+def test_sigterm_stops_the_controller_within_seconds_with_a_charger_gone_silent(tmp_path, env):
+    """The charger's process is frozen (SIGSTOP): its socket stays open and answers nothing, not
+    even the close frame. SIGTERM still ends the controller, its central system and the loop
+    thread within seconds (the websockets library alone would wait 10 s for the close frame)."""
+    url = f"ws://127.0.0.1:{env['SCC_OCPP__PORT']}/PLP1-123456"
+    controller = start(["-m", "scc.cli", "controller"], env, tmp_path)
+    pulsar = start(["-m", "sim.ocpp_cp", "--url", url], env, tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not charger_rows(tmp_path / "scc.db") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert charger_rows(tmp_path / "scc.db"), "the charger never connected"
+        pulsar.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)  # a cycle or two against the frozen charger
+        sent = time.monotonic()
+        controller.send_signal(signal.SIGTERM)
+        rc, out = stop(controller)
+        took_s = time.monotonic() - sent
+    finally:
+        pulsar.send_signal(signal.SIGCONT)
+        rc_pulsar, _ = stop(pulsar)
+    assert rc == 0 and took_s < 5.0, (took_s, out)
+    assert "Signal 15: stopping" in out and "Controller stopped" in out
+    assert "Traceback" not in out
+    assert rc_pulsar == 0
