@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 from datetime import UTC, datetime
 
+from common.stopping import Stopping
 from sim.ocpp_cp.pulsar import FW5, FW6, Pulsar
 from sim.ocpp_cp.runner import SimChargePoint
 
@@ -52,12 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         car_connected=not args.no_car,
         kwh_to_full=args.kwh_to_full,
     )
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    with SimChargePoint(args.url, pulsar, _now, password=args.password):
-        print(f"Simulated Pulsar ({args.firmware}) calling {args.url}; Ctrl-C stops", flush=True)
-        stopping.wait()
+    # A flag, not an Event: Event.set() in a handler can wait for a lock its own thread holds.
+    stopping = Stopping()
+    stopping.on_signals((signal.SIGTERM, signal.SIGINT))
+    try:
+        with SimChargePoint(args.url, pulsar, _now, password=args.password):
+            hello = f"Simulated Pulsar ({args.firmware}) calling {args.url}; Ctrl-C stops"
+            print(hello, flush=True)
+            while not stopping.wait(3600):
+                pass
+    finally:
+        stopping.close()
     return 0
 
 
