@@ -6,8 +6,8 @@ collector process (% of one core: process time over wall time, both threads), an
 warm-up and at the end, to show memory does not grow. The simulated meter runs in its own
 process so its CPU is not counted.
 
-    python bench/collector_bench.py                      # 1 Hz for 120 s, then 10 Hz for 30 s
-    python bench/collector_bench.py --runs 1:600         # 1 Hz for ten minutes
+    python -m bench.collector_bench                      # 1 Hz for 120 s, then 10 Hz for 30 s
+    python -m bench.collector_bench --runs 1:600         # 1 Hz for ten minutes
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from collector.homewizard import HomeWizardClient  # noqa: E402
 from collector.service import Collector  # noqa: E402

@@ -1,6 +1,6 @@
 """Write the reference days shipped in bench/days/ (deterministic: same files on every machine).
 
-    python bench/make_days.py
+    python -m bench.make_days
 How they are made: see sim/profiles.py (clear-sky bell for an 8 kWp Belgian roof in late
 spring, a seeded cloud process, a house load with fixed appliance times).
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim.metrics import energy_balance
 from sim.profiles import synthetic_day, write_csv

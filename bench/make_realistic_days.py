@@ -1,7 +1,7 @@
 """Write the realistic days (bench/realistic/README.md) as CSVs that ``scc replay`` reads.
 
-    python bench/make_realistic_days.py              # all days into bench/realistic/days/
-    python bench/make_realistic_days.py jun-broken   # one day
+    python -m bench.make_realistic_days              # all days into bench/realistic/days/
+    python -m bench.make_realistic_days jun-broken   # one day
 
 Deterministic: the same files on every machine (bench/realistic/days.py).
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.realistic.days import BY_NAME, DAYS, build
 from sim.metrics import energy_balance

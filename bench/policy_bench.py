@@ -1,9 +1,9 @@
 """Policy benchmark: ours against its peers on the realistic days, and the synthetic days.
 
-    python bench/policy_bench.py                      # ours, seed, evcc on the realistic days
-    python bench/policy_bench.py --synthetic          # the synthetic days: ours, naive, perfect
-    python bench/policy_bench.py --synthetic --set charging.stop_delay_s=600
-    python bench/policy_bench.py --synthetic --sweep --days broken
+    python -m bench.policy_bench                      # ours, seed, evcc on the realistic days
+    python -m bench.policy_bench --synthetic          # the synthetic days: ours, naive, perfect
+    python -m bench.policy_bench --synthetic --set charging.stop_delay_s=600
+    python -m bench.policy_bench --synthetic --sweep --days broken
 
 Without ``--synthetic`` see bench/realistic/compare.py (issue 13's goal, both grids, held-out
 days apart).
@@ -26,8 +26,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import cast
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.realistic import compare
 from common.config import Config, ConfigError

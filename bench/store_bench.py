@@ -6,7 +6,7 @@ collector's writer runs it every 10 minutes).
 Goals: mean query under 5 ms median at any history; writes above 20,000 readings/s in batches; a
 year at 1 Hz under 150 MB on disk (without retention it is about 4 GB: ``--no-retention``). Prints
 a table. Usage:
-    python bench/store_bench.py [--days 1 30 365] [--raw-days 7] [--rollup-days 730]
+    python -m bench.store_bench [--days 1 30 365] [--raw-days 7] [--rollup-days 730]
                                 [--no-retention] [--dir /tmp/scc-bench] [--keep]
 A year is 31.5 million readings written and takes half an hour or so.
 """
@@ -21,8 +21,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.models import Reading
 from common.store.sqlite import RAW_DAYS, ROLLUP_DAYS, SqliteStore

@@ -1,6 +1,6 @@
 """Toggle app numbers: page weight (bytes) and /api/status response time on a day of data.
 
-Run from the repository root: ``python bench/toggle_bench.py [--requests 200]``. The store is a
+Run from the repository root: ``python -m bench.toggle_bench [--requests 200]``. The store is a
 real SQLite file holding one day of 1 Hz meter readings (86 400) plus a decision and a charger
 point every 60 s, as the collector and controller write them.
 """
@@ -18,8 +18,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from waitress import create_server
 

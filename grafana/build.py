@@ -1,4 +1,4 @@
-"""Writes grafana/dashboards/*.json from typed builders (``python grafana/build.py``).
+"""Writes grafana/dashboards/*.json from typed builders (``python -m grafana.build``).
 
 The dashboards are built with Grafana's foundation SDK (``grafana-foundation-sdk``, its Grafana
 11.6 build, pinned in pyproject.toml's ``grafana`` extra): its builders and models are generated
@@ -15,9 +15,6 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-if not __package__:  # run as a script (python grafana/build.py): make `grafana.*` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 try:
     from grafana_foundation_sdk.builders import dashboard as db
@@ -137,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path}")
     if stale:
-        print(f"stale: {', '.join(stale)}; run: python grafana/build.py", file=sys.stderr)
+        print(f"stale: {', '.join(stale)}; run: python -m grafana.build", file=sys.stderr)
         return 1
     return 0
 

@@ -39,6 +39,30 @@ def test_every_type_ignore_names_its_code_and_why() -> None:
     assert bad == [], "a type: ignore needs [code] and a comment saying why"
 
 
+#: One way to import: the project is installed (editable for development), tests import helpers
+#: as ``tests.<folder>.<module>`` and benchmarks run as ``python -m bench.<name>`` from the root.
+PATH_TRICK = re.compile(
+    r"sys\.path\.(insert|append)\(|^\s*(from|import) (conftest|ctl_helpers|test_\w+)\b"
+)
+
+
+def test_one_import_style_without_sys_path_tricks() -> None:
+    bad = [
+        f"{p}:{n}: {line.strip()}"
+        for p in tracked("*.py")
+        for n, line in enumerate((REPO / p).read_text(encoding="utf-8").splitlines(), 1)
+        if PATH_TRICK.search(line)
+    ]
+    assert bad == []
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """Without ``__init__.py`` pytest puts the folder on ``sys.path`` and a helper's bare name
+    (``conftest``, ``helpers``) can import from the wrong folder."""
+    folders = {str(Path(p).parent) for p in tracked("tests/*.py", "tests/**/*.py")}
+    assert sorted(f for f in folders if not (REPO / f / "__init__.py").exists()) == []
+
+
 def test_no_function_is_excused_from_the_complexity_cap() -> None:
     """ruff caps complexity at 10 (C90); a noqa would let a function grow back past it."""
     excused = [

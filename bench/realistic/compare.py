@@ -1,8 +1,8 @@
 """Ours against the two peers on the realistic days, on both grids (issue 13's table).
 
-    python bench/policy_bench.py                 # every day, both grids
-    python bench/policy_bench.py --days jun-broken --grids 3p --set charging.stop_delay_s=300
-    python bench/policy_bench.py --json > out.jsonl
+    python -m bench.policy_bench                 # every day, both grids
+    python -m bench.policy_bench --days jun-broken --grids 3p --set charging.stop_delay_s=300
+    python -m bench.policy_bench --json > out.jsonl
 
 Each cell is share of the perfect-tracking limit's solar kWh / solar share / starts, from a full
 replay (the real controller, the real ``wallbox`` package, the simulated cloud) of the day

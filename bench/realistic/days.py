@@ -11,12 +11,9 @@ reported apart, so a rule that only fits the tuning days shows there.
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.realistic.house import Household, house_day_w
 from bench.realistic.solar import Minute, pv_day_w

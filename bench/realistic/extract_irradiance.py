@@ -6,7 +6,7 @@ bench/realistic/README.md):
     pip download --no-deps --no-binary :all: pvlib==0.16.1   # its sdist carries tests/data/
     pip download --no-deps pvanalytics==0.2.2
     pip install pvlib==0.16.1
-    python bench/realistic/extract_irradiance.py PVLIB_SDIST_DIR PVANALYTICS_WHEEL_DIR
+    python -m bench.realistic.extract_irradiance PVLIB_SDIST_DIR PVANALYTICS_WHEEL_DIR
 
 Each output row is one measured minute while the sun stood more than 3 degrees up at the station:
 its apparent solar time (minutes after solar midnight, so a day can be moved to another longitude

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from ctl_helpers import WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 from common.models import Action, Mode
 from common.store.sqlite import SqliteStore
 from controller.localstate import LocalStateFile
 from sim.wallbox_bodies import status_body
+from tests.controller.ctl_helpers import WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 #: A 1-phase car behind a 3N~400 V connection: one phase's voltage per ampere.
 ONE_PHASE = 230.9

@@ -9,7 +9,6 @@ import stat
 from datetime import timedelta
 
 import pytest
-from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 from common.config import Config, Secret, StoreConfig
 from common.ports import (
@@ -22,6 +21,7 @@ from common.snapshot import Phase
 from controller.session import SESSION_FILE, SessionFile, session_path
 from controller.wallbox import WallboxCharger
 from sim.wallbox_cloud import DEFAULT_PASSWORD
+from tests.controller.ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 
 @pytest.fixture

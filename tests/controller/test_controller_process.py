@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ctl_helpers import trickling_server
+from tests.controller.ctl_helpers import trickling_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ctl_helpers import T0, WPA, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 from common.models import Action, CommandError, Mode, Reason
 from common.store.base import StoreError
@@ -24,6 +23,15 @@ from common.store.sqlite import SqliteStore
 from controller.service import run_loop
 from scc.cli import main as scc_main
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
+from tests.controller.ctl_helpers import (
+    T0,
+    WPA,
+    ManualClock,
+    make_loop,
+    minutes,
+    pv_steps,
+    sim_cloud,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from ctl_helpers import WPA, ManualClock, sim_cloud
 from wallbox import Wallbox
 
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from tests.controller.ctl_helpers import WPA, ManualClock, sim_cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "wallbox"

@@ -12,15 +12,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from ctl_helpers import (
-    WPA,
-    ManualClock,
-    make_loop,
-    pv_steps,
-    sim_cloud,
-    trickling_server,
-    wallbox_config,
-)
 
 from common.config import Secret, WallboxConfig
 from common.models import Action, CommandError
@@ -30,6 +21,15 @@ from common.store.sqlite import SqliteStore
 from controller.deadline import RequestRunner
 from controller.wallbox import WallboxCharger
 from sim.wallbox_bodies import status_body
+from tests.controller.ctl_helpers import (
+    WPA,
+    ManualClock,
+    make_loop,
+    pv_steps,
+    sim_cloud,
+    trickling_server,
+    wallbox_config,
+)
 
 CID = "9988552"
 

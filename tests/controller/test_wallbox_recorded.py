@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 from controller.wallbox import WallboxCharger
 from sim.wallbox_cloud import DEFAULT_CHARGER_ID
+from tests.controller.ctl_helpers import WPA, ManualClock, sim_cloud, wallbox_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wallbox"
 

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, FakeClock, make_config, seed
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from waitress import create_server
 
 from common.models import Action, ChargerState, Decision, Mode, Reading, Reason
 from common.store.sqlite import SqliteStore
+from tests.toggle.helpers import PASSWORD, FakeClock, make_config, seed
 from toggle_app import create_app
 from toggle_app.text import clock_time
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import T0
 
 from common.models import Action, ChargerState, Decision, Mode, Reading, Status
+from tests.toggle.helpers import T0
 from toggle_app.view import ViewSettings, derive
 
 SETTINGS = ViewSettings(poll_interval_s=1.0, interval_s=60.0, min_current_a=6, watts_per_amp=692.8)

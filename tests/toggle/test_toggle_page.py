@@ -8,9 +8,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, T0, make_config
-from test_toggle_routes import bearer, client_for
-from test_toggle_units import SETTINGS, status
 
 from common.models import (
     Action,
@@ -24,6 +21,9 @@ from common.models import (
 )
 from common.store import PowerPoint
 from common.store.sqlite import SqliteStore
+from tests.toggle.helpers import PASSWORD, T0, make_config
+from tests.toggle.test_toggle_routes import bearer, client_for
+from tests.toggle.test_toggle_units import SETTINGS, status
 from toggle_app import chart, create_app, words
 from toggle_app.text import clock_time, format_kw
 from toggle_app.view import Extras, ViewSettings, derive, last_change, needs_settled_mean

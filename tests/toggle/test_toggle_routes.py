@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, FakeClock, make_config
 from flask.testing import FlaskClient
 
 from common.models import Mode
 from common.store import StoreError
 from common.store.sqlite import SqliteStore
+from tests.toggle.helpers import PASSWORD, FakeClock, make_config
 from toggle_app import create_app
 
 MINUS = "\u2212"

@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, T0, FakeClock, make_config
 from flask.testing import FlaskClient
-from test_toggle_routes import bearer, client_for, csrf_of, login
 
 from common.config import Config, ConfigError, Secret
 from common.models import Mode
 from common.store.sqlite import SqliteStore
+from tests.toggle.helpers import PASSWORD, T0, FakeClock, make_config
+from tests.toggle.test_toggle_routes import bearer, client_for, csrf_of, login
 from toggle_app import create_app
 from toggle_app.hosts import HostPolicy, same_origin
 from toggle_app.sessions import SESSIONS_FILE

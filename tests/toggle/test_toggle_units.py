@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0
 
 from common.config import Config, Secret, StoreConfig, ToggleAppConfig
 from common.models import Action, ChargerState, Decision, Mode, ModeChange, Reading, Status
+from tests.toggle.helpers import T0
 from toggle_app.security import (
     SECRET_KEY_FILE,
     credentials_from_header,
