@@ -108,6 +108,9 @@ class ChargerSnapshot:
     operation_mode: str | None = None
     #: Commands the cloud refuses this account for now (403): "set_current", "pause", "resume".
     refused: frozenset[str] = field(default_factory=frozenset)
+    #: Whether a schedule is enabled in the Wallbox app, asked when a Ready charger starts a
+    #: car without a start of ours (a schedule's, or a car just plugged in); None: not asked.
+    schedule_set: bool | None = None
     #: The car's watts per ampere of setpoint the controller works with (measured, else the
     #: config's); set by the controller, not by the adapter.
     watts_per_amp: float | None = None

@@ -18,6 +18,7 @@ from controller.measure import (
     PendingStep,
     WattsPerAmp,
     corrected,
+    observe_probe,
     observe_read,
     observe_step,
 )
@@ -25,16 +26,17 @@ from controller.state import CarWatts
 
 #: Settled readings a meter step needs after the settle time before it is measured.
 STEP_READINGS_S = 20.0
+#: A measurement this far below the configured watts per ampere is a car on fewer phases.
+FEWER_PHASES = 0.85
 
 
 class CarWatch:
-    def __init__(
-        self, configured: float, one_phase: float | None, kept: LocalState | None = None
-    ) -> None:
+    def __init__(self, configured: float, kept: LocalState | None = None) -> None:
         self.configured = configured
-        self.one_phase = one_phase
         self.session = CarSession() if kept is None else kept.car()
         self.last_w_per_a = None if kept is None else kept.last_w_per_a
+        #: The least any car of this household was measured to draw per ampere.
+        self.lightest_w_per_a = None if kept is None else kept.lightest_w_per_a
         self.pending: PendingStep | None = None
         self._read_at: datetime | None = None
         self._told: WattsPerAmp | None = self.session.measured
@@ -57,9 +59,11 @@ class CarWatch:
 
     def car_watts(self) -> CarWatts:
         measured = self.session.measured
+        lightest = self.lightest_w_per_a
+        fewer = lightest is not None and lightest < FEWER_PHASES * self.configured
         return CarWatts(
             measured_w_per_a=None if measured is None else measured.value,
-            start_w_per_a=self.last_w_per_a or self.one_phase,
+            start_w_per_a=lightest if fewer else None,
         )
 
     def note_command(
@@ -85,6 +89,18 @@ class CarWatch:
             self._remember()
         self.pending = None
 
+    def remember(self, w_per_a: float) -> None:
+        """A car this household charged before, as the state file would say (the replay starts
+        a day as at home, after the first)."""
+        self.last_w_per_a = w_per_a
+        self.lightest_w_per_a = min(w_per_a, self.lightest_w_per_a or w_per_a)
+
+    def learn_probe(self) -> None:
+        """The meter showed a start at min current draw the configured amount, before any read
+        could."""
+        self.session = observe_probe(self.session, self.configured)
+        self._remember()
+
     def news(self) -> WattsPerAmp | None:
         """The measurement, when it is new or changed by more than 2 % since last told."""
         now, told = self.session.measured, self._told
@@ -98,7 +114,12 @@ class CarWatch:
         return now
 
     def _remember(self) -> None:
-        if self.session.measured is not None:
-            self.last_w_per_a = self.session.measured.value
+        """The household's lightest car decides starts on a guess for every car after it, so
+        only reads that agreed set it (controller.measure); one meter step may be off."""
+        measured = self.session.measured
+        if measured is not None:
+            value = self.last_w_per_a = measured.value
+            if measured.source == "status":
+                self.lightest_w_per_a = min(value, self.lightest_w_per_a or value)
         else:
             self._told = None  # a new session: its first measurement is news again

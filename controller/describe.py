@@ -124,6 +124,11 @@ def _action_line(
     if d.action is Action.STOP:
         why = "not enough power" if d.reason is Reason.SURPLUS_STOP else "charging from the grid"
         return _info(f"Pause charging, {why}: {mean} - {setpoint} A")
+    if d.action is Action.ADJUST and d.reason is Reason.NO_SURPLUS:
+        return _info(
+            f"The car is paused: setting the charger back to {d.target_a} A for a schedule or a"
+            " start by hand"
+        )
     if d.action is Action.ADJUST:
         dip = (
             ", holding min current until the stop delay" if d.reason is Reason.DIP_HOLD_MIN else ""

@@ -36,6 +36,9 @@ class LocalState:
     session_best_status_w_per_a: float | None = None
     #: The last measurement of any session.
     last_w_per_a: float | None = None
+    #: The least of all: a car on fewer phases than configured was charged here (a start at
+    #: min current then measures the next car; docs/design.md, "Surplus arithmetic").
+    lightest_w_per_a: float | None = None
 
     def car(self) -> CarSession:
         return CarSession(
@@ -91,11 +94,21 @@ def _parse(data: dict) -> LocalState:
             str(session.get("phases") or ""),
         )
     best = data.get("session_best_status_w_per_a")
-    last = data.get("last_w_per_a")
+    last = _w_per_a(data.get("last_w_per_a"))
+    lightest = _w_per_a(data.get("lightest_w_per_a", last))
     return LocalState(
         mode=None if data.get("mode") is None else Mode(data["mode"]),
         released=bool(data.get("released")),
         session=measured,
         session_best_status_w_per_a=None if best is None else float(best),
-        last_w_per_a=None if last is None or not plausible(float(last)) else float(last),
+        last_w_per_a=last,
+        lightest_w_per_a=lightest,
     )
+
+
+def _w_per_a(value: object) -> float | None:
+    """A kept watts per ampere, or None when there is none or it is not plausible."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    w_per_a = float(value)
+    return w_per_a if plausible(w_per_a) else None

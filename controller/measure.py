@@ -7,7 +7,9 @@ Two measurements, both pure functions of what the controller already has:
 
 - the charger status: ``charging_power / setpoint`` of a settled read. A car takes at most its
   setpoint (less when it limits itself or tapers near full), so a read is a lower bound on the
-  truth and the session keeps the highest; it is exact whenever the car takes its setpoint;
+  truth and the session keeps the highest; it is exact whenever the car takes its setpoint. One
+  read is not trusted alone: a ratio counts once the next read agrees with it (within
+  ``AGREES``), so a wild read (a glitch of the cloud, a car ramping up) is neither used nor kept;
 - the P1 meter's step when a command takes effect: the change of the settled grid mean divided by
   the change of the setpoint. The per-phase powers show which phases moved (a 1-phase car moves
   one), and only those count, so house loads on the other phases stay out of it. The status wins
@@ -41,6 +43,8 @@ ROUNDING_W = 5.0
 #: A measurement this close to the configured value confirms it.
 CONFIRMS = 0.02
 STEP_CONFIRMS = 0.15
+#: Two status ratios this close agree, and both are trusted.
+AGREES = 0.05
 #: A phase "moved" with the command when its step is this share of the total step or more.
 MOVED_SHARE = 0.25
 
@@ -65,6 +69,8 @@ class CarSession:
     #: The last read's time and ``added_energy_kwh``, and whether it rose since the one before.
     last_energy: tuple[datetime, float] | None = None
     energy_rising: bool | None = None
+    #: The last read's plausible ratio, trusted only when the next one agrees with it.
+    last_ratio: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,10 @@ def observe_read(session: CarSession, snap: ChargerSnapshot, configured: float) 
         return session
     if abs(ratio - configured) <= CONFIRMS * configured:
         ratio = configured
-    best = max(ratio, session.best_status_w_per_a or 0.0)
+    before, session = session.last_ratio, replace(session, last_ratio=ratio)
+    if before is None or abs(ratio - before) > AGREES * before:
+        return session  # not trusted until the next read agrees
+    best = max(ratio, before, session.best_status_w_per_a or 0.0)
     phases = "" if session.measured is None else session.measured.phases
     return replace(
         session, best_status_w_per_a=best, measured=WattsPerAmp(round(best, 1), "status", phases)
@@ -134,6 +143,16 @@ def observe_step(
     if session.measured is not None and session.measured.source == "status":
         return replace(session, measured=replace(session.measured, phases=got.phases))
     return replace(session, measured=got)
+
+
+def observe_probe(session: CarSession, configured: float) -> CarSession:
+    """The meter showed a start at min current step up by about the configured draw: the car
+    draws on all the configured phases. A few seconds of meter (the house moves too) are too
+    rough to be a value of their own, so they only confirm the configured one; a read measures
+    the car properly later."""
+    if session.measured is not None:
+        return session
+    return replace(session, measured=WattsPerAmp(configured, "meter"))
 
 
 def step_watts_per_amp(step: PendingStep, after: PhaseMeans) -> WattsPerAmp | None:

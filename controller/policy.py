@@ -36,7 +36,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeAlias
 
-from common.models import Action, Decision, Mode, Reason
+from common.models import Action, ChargerState, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot, Phase
 from controller.commands import Command, commands_for
 from controller.rules import (
@@ -48,6 +48,8 @@ from controller.rules import (
     manual,
     min_solar,
     not_controllable,
+    probe_overdrawn,
+    probe_stop,
     settling,
     solar_running,
     solar_start,
@@ -89,6 +91,11 @@ __all__ = [
     "seed_state",
     "settled_since",
 ]
+
+#: How long a restart may take for the state to keep what the charger showed and a schedule's
+#: session: a controller updated or rebooted is back within minutes; after longer, what the
+#: store says is old news.
+RESTART_MEMORY_S = 900.0
 
 #: What ``decide`` is: the Controller takes any function of this shape (the replay compares them).
 Policy: TypeAlias = Callable[
@@ -137,6 +144,8 @@ def _steer(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome:
         return hiccup
     if inputs.grid_power_mean_w is None:
         return stale(c, ch, state)
+    if probe_overdrawn(c, state):
+        return probe_stop(c, state)
     if changed_by_itself(state, ch):
         return unexpected_change(c, ch, state)
     if inputs.settled_mean_w is None:
@@ -180,8 +189,10 @@ def seed_state(
     now: datetime,
     settings: PolicySettings,
     mode_since: datetime | None = None,
+    point: ChargerState | None = None,
 ) -> PolicyState:
-    """The state to start with, from the last recorded decision (None: nothing recorded).
+    """The state to start with, from the last recorded decision (None: nothing recorded) and
+    the last charger point.
 
     ``mode_since`` is when the stored mode was last set: a mode set after the last decision
     starts a new story (manual set again while the controller was down gets its release).
@@ -190,21 +201,33 @@ def seed_state(
     again would resume a car the user paused since. A ``solar`` session charging on surplus
     keeps ``had_surplus`` only if the decision is recent (within the stop delay): a restart in a
     cloud then holds min current through the stop delay instead of pausing at once, while a
-    session from hours ago says nothing about the car now.
+    session from hours ago says nothing about the car now. A session the Wallbox app's schedule
+    charges, and the status the charger showed (Scheduled: the schedule may start the car while
+    we restart), are kept across a restart of up to ``RESTART_MEMORY_S``: a quick restart must
+    not pause the user's night charge.
     """
+    seen = _recent(point, now)
     if last is None or (mode_since is not None and mode_since > last.ts):
-        return PolicyState()
+        return PolicyState(seen_status_id=seen)
     if last.mode is Mode.MANUAL and (
         last.action is Action.RELEASE
         or (last.action is Action.NONE and last.reason is Reason.MANUAL)
     ):
-        return PolicyState(mode=Mode.MANUAL, released=True)
+        return PolicyState(mode=Mode.MANUAL, released=True, seen_status_id=seen)
     age_s = (now - last.ts).total_seconds()
+    if last.reason is Reason.SCHEDULE and 0 <= age_s <= RESTART_MEMORY_S:
+        return PolicyState(mode=last.mode, schedule_charging=True, seen_status_id=seen)
     if (
         last.mode is Mode.SOLAR
         and last.action in (Action.START, Action.ADJUST, Action.HOLD)
         and last.reason in _SURPLUS_REASONS
         and 0 <= age_s <= max(settings.stop_delay_s, 0.0)
     ):
-        return PolicyState(mode=Mode.SOLAR, had_surplus=True)
-    return PolicyState()
+        return PolicyState(mode=Mode.SOLAR, had_surplus=True, seen_status_id=seen)
+    return PolicyState(seen_status_id=seen)
+
+
+def _recent(point: ChargerState | None, now: datetime) -> int | None:
+    if point is None or not 0 <= (now - point.ts).total_seconds() <= RESTART_MEMORY_S:
+        return None
+    return point.status_id

@@ -25,6 +25,12 @@ TIMER_SLACK_S = 1.0
 
 #: The longest a start at min current waits for the car's watts per ampere to be measured.
 PROBE_S = 180.0
+#: Meanwhile the meter is looked at this often, over this many seconds of readings: the car
+#: draws 10-30 s after the start, and its step shows in the next few seconds.
+PROBE_LOOK_S = 5.0
+#: The share of min current at the configured watts per ampere by which the grid must step up
+#: for the car to count as drawing on all the configured phases (a 1-phase car steps a third).
+PROBE_FULL_SHARE = 0.75
 
 #: Charger phases with nothing to steer. A car that takes nothing (status 180/181: full, or on
 #: its own timer) draws 0 W whatever the setpoint, so it is not charging and gets no commands.
@@ -48,6 +54,11 @@ class Surplus:
     target_a: int
     #: Whether the surplus pays for min current (before clamping).
     covered: bool
+    #: Whether it is covered by what was measured: the charger's reported draw, or the export
+    #: alone. A draw estimated from the setpoint (a 0 kW read, a command not read back yet) can
+    #: be far above the truth for a car not measured yet, and must not make a grid session look
+    #: like a solar one (docs/design.md, "Decision rules").
+    measured: bool = False
 
     @classmethod
     def of(
@@ -61,7 +72,13 @@ class Surplus:
         surplus_w = ch.power_w - settled_mean_w
         raw_a = s.target_a(surplus_w, watts_per_amp)
         target_a = min(s.clamp(raw_a), s.max_a(ch))
-        return cls(settled_mean_w, surplus_w, target_a, raw_a >= s.min_current_a)
+        covered = raw_a >= s.min_current_a
+        if "power_w" in ch.estimated:
+            # Only the export is measured: the car draws at least nothing.
+            measured = s.target_a(-settled_mean_w, watts_per_amp) >= s.min_current_a
+        else:
+            measured = covered
+        return cls(settled_mean_w, surplus_w, target_a, covered, measured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +140,34 @@ def enter_mode(state: PolicyState, mode: Mode) -> PolicyState:
 def idle(state: PolicyState) -> PolicyState:
     """No session: the timers and the session's surplus start over."""
     return replace(
-        state, surplus_since=None, short_since=None, had_surplus=False, probing_since=None
+        state,
+        surplus_since=None,
+        short_since=None,
+        had_surplus=False,
+        probing_since=None,
+        probe_before_w=None,
     )
+
+
+def overdrawn(recent_mean_w: float, before_w: float, s: PolicySettings) -> bool:
+    """The grid imports, and stepped up from the start's mean by about the configured draw at
+    min current: the car draws on all the configured phases, and no surplus pays for it."""
+    full_w = PROBE_FULL_SHARE * s.min_current_a * s.watts_per_amp
+    return recent_mean_w > 0 and recent_mean_w - before_w >= full_w
+
+
+def probe_overdrawn(c: Cycle, state: PolicyState) -> bool:
+    """A start at min current that measures the car (docs/design.md, "Surplus arithmetic") is
+    paused as soon as the meter shows it is the full configured draw without surplus to cover
+    it, not a cycle later when the status says so."""
+    recent, before = c.inputs.recent_mean_w, state.probe_before_w
+    if state.probing_since is None or recent is None or before is None:
+        return False
+    return overdrawn(recent, before, c.settings)
+
+
+def probe_stop(c: Cycle, state: PolicyState) -> Outcome:
+    return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(state))
 
 
 def manual(c: Cycle, state: PolicyState) -> Outcome:
@@ -231,15 +274,31 @@ def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
     if state.start_refused_until is not None and c.now < state.start_refused_until:
         return c.out(Action.NONE, Reason.START_REFUSED, 0, idle(state), sp)
     if not c.start_covered(sp):
-        return c.out(Action.NONE, Reason.NO_SURPLUS, 0, idle(state), sp)
+        return _no_surplus(c, sp, idle(state))
     since = state.surplus_since or c.now
     if not waited(since, c.now, c.settings.start_delay_s):
         return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
     started = replace(state, surplus_since=None, short_since=None, had_surplus=sp.covered)
     if sp.covered:
         return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
-    probing = replace(started, probing_since=c.now)
+    probing = replace(started, probing_since=c.now, probe_before_w=sp.mean_w)
     return c.out(Action.START, Reason.SURPLUS_START, c.settings.min_current_a, probing, sp)
+
+
+def _no_surplus(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
+    """Off, and no surplus to start on. A session that ended held min current through its dip:
+    once a read shows the car paused (so it cannot draw), give the charger back its full current,
+    or a schedule set in the Wallbox app that starts the car at night charges it at 6 A."""
+    ch, max_a = c.inputs.charger, c.settings.max_a(c.inputs.charger)
+    if (
+        ch is not None
+        and ch.phase in (Phase.PAUSED, Phase.SCHEDULED)
+        and not ch.estimated & {"status", "setpoint_a"}
+        and ch.setpoint_a is not None
+        and ch.setpoint_a < max_a
+    ):
+        return c.out(Action.ADJUST, Reason.NO_SURPLUS, max_a, state, sp)
+    return c.out(Action.NONE, Reason.NO_SURPLUS, 0, state, sp)
 
 
 def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
@@ -254,10 +313,13 @@ def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState
             state.probing_since, c.now, PROBE_S
         ):
             return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, on, sp)
-        on = replace(on, probing_since=None)
+        on = replace(on, probing_since=None, probe_before_w=None)
     if not sp.covered:
         return _solar_short(c, ch, sp, on)
-    on = replace(on, short_since=None, had_surplus=True)
+    if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
+        # Importing, and the surplus rests on an estimate of the car's draw: a grid session.
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(on), sp)
+    on = replace(on, short_since=None, had_surplus=on.had_surplus or sp.measured)
     if sp.target_a != ch.setpoint_a:
         return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
     return c.out(Action.HOLD, Reason.HOLD, sp.target_a, on, sp)
@@ -270,7 +332,7 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
     """
     s = c.settings
-    stopped = replace(on, short_since=None, had_surplus=False, probing_since=None)
+    stopped = _stopped(on)
     if not on.had_surplus:
         return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped, sp)
     since = on.short_since or c.now
@@ -280,6 +342,10 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     if ch.setpoint_a != s.min_current_a:
         return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
     return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
+
+
+def _stopped(on: PolicyState) -> PolicyState:
+    return replace(on, short_since=None, had_surplus=False, probing_since=None, probe_before_w=None)
 
 
 def waited(since: datetime, now: datetime, delay_s: float) -> bool:
@@ -313,12 +379,15 @@ def _after(
         expected = st.expected_drawing
     st = replace(st, expected_drawing=expected)
     if ch is not None and "status" not in ch.estimated:
-        st = replace(st, seen_phase=ch.phase)
-    if commands_for(d, ch):
+        st = replace(st, seen_status_id=ch.status_id)
+    commands = commands_for(d, ch)
+    if commands:
         st = replace(
             st,
             last_command_at=now,
             settled_from=now + timedelta(seconds=s.settle_s),
             prev_draw_w=None if ch is None else ch.power_w,
         )
+    if any(cmd.kind == "resume" for cmd in commands):
+        st = replace(st, start_sent_at=now)
     return st

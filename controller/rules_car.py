@@ -10,10 +10,10 @@ Same shape as controller.rules: each takes the cycle and the state and returns a
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from common.models import Action, Mode, Reason
-from common.snapshot import ChargerSnapshot, Phase
+from common.snapshot import READY_IDS, ChargerSnapshot, Phase, status_phase
 from controller.rules import Cycle, Outcome, idle, waited
 from controller.state import START_RETRY_S, PolicySettings, PolicyState
 
@@ -30,7 +30,7 @@ def observe(state: PolicyState, ch: ChargerSnapshot | None) -> PolicyState:
     if not ch.ready:
         state = replace(state, ready_probed=False)
     if ch.phase is not Phase.SCHEDULED:
-        state = replace(state, start_refused_until=None)
+        state = replace(state, start_refused_until=None, start_sent_at=None)
     if not ch.drawing:
         state = replace(state, schedule_charging=False)
     return state
@@ -76,18 +76,27 @@ def ready_probe(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outcome | 
     since = state.ready_sun_since or c.now
     if not waited(since, c.now, c.settings.start_delay_s):
         return c.out(Action.NONE, Reason.NO_CAR, 0, replace(idle(state), ready_sun_since=since))
-    probed = replace(idle(state), ready_probed=True, ready_sun_since=None, probing_since=c.now)
+    probed = replace(
+        idle(state),
+        ready_probed=True,
+        ready_sun_since=None,
+        probing_since=c.now,
+        probe_before_w=sp.mean_w,
+    )
     return c.out(Action.START, Reason.READY_PROBE, c.settings.min_current_a, probed, sp)
 
 
-def start_not_taken(state: PolicyState, ch: ChargerSnapshot, s: PolicySettings, now) -> bool:
-    """Our start went out a settle time ago, and a read still shows the charger Scheduled."""
+def start_not_taken(
+    state: PolicyState, ch: ChargerSnapshot, s: PolicySettings, now: datetime
+) -> bool:
+    """Our start went out a settle time ago, and a read still shows the charger Scheduled. Only
+    a start of ours: a session the schedule paused by itself, hours after our last command of
+    any kind, is no refused start."""
     return (
         ch.phase is Phase.SCHEDULED
         and "status" not in ch.estimated
-        and state.expected_drawing is True
-        and state.last_command_at is not None
-        and (now - state.last_command_at).total_seconds() >= s.settle_s
+        and state.start_sent_at is not None
+        and (now - state.start_sent_at).total_seconds() >= s.settle_s
     )
 
 
@@ -95,19 +104,25 @@ def start_refused(c: Cycle, state: PolicyState) -> Outcome:
     """The schedule held the car: do not ask every cycle; ask again in an hour (the page says
     why and what to do)."""
     until = c.now + timedelta(seconds=START_RETRY_S)
-    held = replace(idle(state), start_refused_until=until, expected_drawing=False)
+    held = replace(
+        idle(state), start_refused_until=until, start_sent_at=None, expected_drawing=False
+    )
     return c.out(Action.NONE, Reason.START_REFUSED, 0, held)
 
 
 def schedule_started(state: PolicyState, ch: ChargerSnapshot) -> bool:
-    """A read shows the car charging right after one showed it Scheduled, and we did not start
-    it: the Wallbox app's schedule did (a cheap night tariff, say)."""
-    return state.schedule_charging or (
-        ch.phase is Phase.CHARGING
-        and "status" not in ch.estimated
-        and state.seen_phase is Phase.SCHEDULED
-        and state.expected_drawing is not True
-    )
+    """A read shows the car charging right after one showed it Scheduled, or Ready while a
+    schedule is enabled in the Wallbox app, and we did not start it: the app's schedule did (a
+    cheap night tariff, say). Ready alone is no proof: a car plugged in at night starts from
+    Ready too, and that one is a grid session."""
+    if state.schedule_charging:
+        return True
+    if ch.phase is not Phase.CHARGING or "status" in ch.estimated:
+        return False
+    if state.expected_drawing is True:
+        return False
+    seen = state.seen_status_id
+    return status_phase(seen) is Phase.SCHEDULED or (seen in READY_IDS and ch.schedule_set is True)
 
 
 def schedule(c: Cycle, state: PolicyState) -> Outcome:

@@ -1,8 +1,9 @@
 """``scc controller``: build the controller from the config and run its loop until a signal.
 
 SIGTERM or Ctrl-C stops the loop after the cycle in progress, and abandons a Wallbox cloud
-request that hangs (controller.deadline), so the process ends within seconds even then
-(docs/design.md, "Fail-safe").
+request that hangs (controller.deadline) or a wait for the request budget, so the process ends
+within seconds even then (docs/design.md, "Fail-safe"). The signal handler only sets a flag
+(common.stopping): one that took a lock could hang the very process it should stop.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 import time
 
 from common.config import Config
 from common.heartbeat import write_heartbeat
 from common.models import utcnow
+from common.stopping import Stopping
 from common.store import Store, StoreError, open_store
 from controller.localstate import LocalStateFile, state_path
 from controller.policy import PolicySettings
@@ -26,9 +27,9 @@ from controller.wallbox import WallboxCharger
 log = logging.getLogger("controller")
 
 
-def build_controller(
-    config: Config, store: Store, stop: threading.Event | None = None
-) -> Controller:
+def build_controller(config: Config, store: Store, stopping: Stopping | None = None) -> Controller:
+    """The controller at home; ``stopping`` abandons a hanging request and a wait for the
+    budget."""
     settings = PolicySettings.from_config(config.charging)
     path, kept = session_path(config), state_path(config)
     charger = WallboxCharger(
@@ -36,8 +37,9 @@ def build_controller(
         settings.watts_per_amp,
         settle_s=settings.settle_s,
         session_file=None if path is None else SessionFile(path),
+        sleep=time.sleep if stopping is None else stopping.wait,
         monotonic=time.monotonic,
-        stop=stop,
+        stop=None if stopping is None else stopping.is_set,
     )
     local = None if kept is None else LocalStateFile(kept)
     return Controller(store, charger, settings, local=local)
@@ -50,7 +52,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
     except StoreError as e:
         log.error("Store unavailable at start: %s", e)
         return 1
-    stopping = threading.Event()
+    stopping = Stopping()
     try:
         controller = build_controller(config, store, stopping)
         c = config.charging
@@ -69,12 +71,9 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
             controller.run_cycle(utcnow())
             return 1 if controller.failures else 0
 
-        def on_signal(signum: int, _frame: object) -> None:
-            log.info("Signal %d: stopping (a hanging cloud request is abandoned)", signum)
-            stopping.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        # A flag and a byte, no lock: a handler that takes a lock its own thread holds (as
+        # Event.set() may) would hang the process SIGTERM should stop (common.stopping).
+        stopping.on_signals((signal.SIGTERM, signal.SIGINT))
         beat_path = config.health.heartbeat_file
         run_loop(
             controller,
@@ -84,7 +83,10 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
             monotonic=time.monotonic,
             heartbeat=(lambda now: write_heartbeat(beat_path, now)) if beat_path else None,
         )
+        if stopping.signum is not None:
+            log.info("Signal %d: stopping (a hanging cloud request is abandoned)", stopping.signum)
         log.info("Controller stopped")
         return 0
     finally:
+        stopping.close()
         store.close()

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from common.models import Action, CommandError, Decision, Mode, PhaseMeans, Reason, utcnow
+from common.models import Action, Decision, Mode, PhaseMeans, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, UnreadableRow
@@ -37,7 +37,9 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
+from controller.rules import PROBE_LOOK_S, overdrawn
 from controller.rules_car import STORE_GRACE_CYCLES
+from controller.sender import CommandSender
 
 log = logging.getLogger("controller")
 T = TypeVar("T")
@@ -67,10 +69,11 @@ class Controller:
         #: state file); None: not known, so nothing is sent.
         self._mode: Mode | None = None if kept is None else kept.mode
         self._kept_released = kept is not None and kept.released
-        self.car = CarWatch(settings.watts_per_amp, settings.one_phase_watts_per_amp, kept)
+        self.car = CarWatch(settings.watts_per_amp, kept)
         self._last_reason: Reason | None = None
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged
+        self.sender = CommandSender(charger, settings.min_current_a)
         self.failures = 0  # cycles in which the store or the charger failed
 
     def run_cycle(self, now: datetime) -> Decision:
@@ -89,8 +92,10 @@ class Controller:
         mode = self._read_mode()
         full_w, settled_w, store_ok = self._read_means(now)
         settled_from = settled_since(self.state)  # before deciding: the window the means cover
-        snap, charger_ok = self._read_charger(now)
+        # The meter's step first: the snapshot is corrected, and the policy divides, at the
+        # same watts per ampere.
         self._learn_step(now)
+        snap, charger_ok = self._read_charger(now)
         inputs = PolicyInputs(
             mode=mode,
             grid_power_mean_w=full_w,
@@ -98,24 +103,52 @@ class Controller:
             charger=snap,
             car=self.car.car_watts(),
             store_failed=not store_ok,
+            recent_mean_w=None if self.state.probing_since is None else self._recent_mean(now),
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
-        error = self._act(commands, now)
+        error = self.sender.send(commands, snap, now)
         if error is None:
             if commands:
                 self.car.note_command(decision, snap, self._phase_means(now, settled_from), now)
             self.state = new_state
         else:
             # Nothing (or not all) happened: record that, keep the old state, retry next cycle.
+            # A Ready probe counts as asked all the same (one per Ready episode): a charger that
+            # answers it with an error, with no car behind it, would be asked every cycle.
             decision = replace(decision, action=Action.NONE, command_error=error)
+            self.state = replace(self.state, ready_probed=new_state.ready_probed)
         self._log(decision, snap, commands, settled_from)
         recorded = self._record(decision, snap is not None, now)
         self.failures += not (store_ok and charger_ok and error is None and recorded)
         self._keep()
         return decision
 
+    def look_in_s(self) -> float | None:
+        """When the loop should look at the meter before the next cycle (``look``): while a
+        start at min current measures the car; None: not before the next cycle."""
+        measured = self.car.car_watts().measured_w_per_a is not None
+        return None if self.state.probing_since is None or measured else PROBE_LOOK_S
+
+    def look(self, now: datetime) -> Decision | None:
+        """Between cycles, while a start measures the car: the meter shows within seconds what
+        it draws, and the status would say so only at the next cycle. When it is the full
+        configured draw and no surplus pays for it, the cycle runs now (and pauses it)."""
+        before = self.state.probe_before_w
+        recent = self._recent_mean(now)
+        if before is None or recent is None or not overdrawn(recent, before, self.settings):
+            return None
+        # What it draws is measured too, or the next sunny spell would try it again.
+        self.car.learn_probe()
+        return self.run_cycle(now)
+
     # -- steps ---------------------------------------------------------------------------------
+
+    def _recent_mean(self, now: datetime) -> float | None:
+        try:
+            return self.store.grid_power_mean(PROBE_LOOK_S, now)
+        except StoreError:
+            return None  # the cycle's own reads say what the store does
 
     def _seed(self, now: datetime) -> bool:
         """Start from what the last run decided (policy.seed_state); False while the store is
@@ -124,6 +157,7 @@ class Controller:
         try:
             last = self._unreadable_is_none(self.store.last_decision)
             change = self._unreadable_is_none(self.store.get_mode)
+            point = self._unreadable_is_none(self.store.last_charger_state)
         except StoreError as e:
             if self._mode is not None and self.state.mode is None:
                 log.error(
@@ -144,7 +178,8 @@ class Controller:
             self._mode = change.mode
         elif self._mode is None:
             self._mode = Mode.SOLAR
-        self.state = seed_state(last, now, self.settings, None if change is None else change.ts)
+        mode_since = None if change is None else change.ts
+        self.state = seed_state(last, now, self.settings, mode_since, point)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
         return True
@@ -212,21 +247,6 @@ class Controller:
         if since is not None:
             self.car.learn_step(self._phase_means(now, since))
 
-    def _act(self, commands: tuple[Command, ...], now: datetime) -> CommandError | None:
-        for cmd in commands:
-            try:
-                if cmd.kind == "set_current":
-                    assert cmd.current_a is not None
-                    self.charger.set_current(cmd.current_a, now)
-                elif cmd.kind == "resume":
-                    self.charger.resume(now)
-                else:
-                    self.charger.pause(now)
-            except ChargerError as e:
-                log.error("Charger command %s failed: %s", cmd, e)
-                return e.code
-        return None
-
     def _log(
         self,
         decision: Decision,
@@ -276,6 +296,7 @@ class Controller:
                 session=session.measured,
                 session_best_status_w_per_a=session.best_status_w_per_a,
                 last_w_per_a=self.car.last_w_per_a,
+                lightest_w_per_a=self.car.lightest_w_per_a,
             )
         )
 
@@ -318,5 +339,28 @@ def run_loop(
             next_at += missed * interval_s
         if stop():
             break
-        sleep(max(next_at - now_s, 0.0))
+        _sleep_and_look(controller, next_at, mono, clock, sleep, stop)
     return cycles
+
+
+def _sleep_and_look(
+    controller: Controller,
+    next_at: float,
+    mono: Callable[[], float],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], bool | None],
+    stop: Callable[[], bool],
+) -> None:
+    """Sleep until the next cycle; while a start measures the car, look at the meter every few
+    seconds on the way (``Controller.look``)."""
+    while not stop():
+        left_s = next_at - mono()
+        look_s = controller.look_in_s()
+        if look_s is None or look_s >= left_s:
+            sleep(max(left_s, 0.0))
+            return
+        sleep(look_s)
+        try:
+            controller.look(clock())
+        except Exception:  # a bug must not stop the loop; the next cycle steers
+            log.exception("Controller look crashed")

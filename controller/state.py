@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from common.config import ChargingConfig
 from common.models import Mode
-from common.snapshot import ChargerSnapshot, Phase
+from common.snapshot import ChargerSnapshot
 
 #: How long after a command the grid readings reflect it (cloud latency 10-30 s, docs/design.md,
 #: "Surplus arithmetic").
@@ -91,8 +91,9 @@ class CarWatts:
     #: Measured in this session (charger status, or the meter's step at a command); None: not
     #: yet, the configured value stands.
     measured_w_per_a: float | None = None
-    #: For the start threshold while nothing is measured this session: the last session's
-    #: measurement, else a 1-phase car's (a start at min current then measures it).
+    #: For the start threshold while nothing is measured this session: the lightest car this
+    #: household was measured charging, when that drew on fewer phases than configured (a start
+    #: at min current then measures the car); None: the configured value.
     start_w_per_a: float | None = None
 
 
@@ -109,6 +110,8 @@ class PolicyInputs:
     charger: ChargerSnapshot | None
     car: CarWatts = CarWatts()
     store_failed: bool = False
+    #: The grid mean of the last few seconds, read only while a start measures the car.
+    recent_mean_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +139,21 @@ class PolicyState:
     store_misses: int = 0
     #: When a start at min current began measuring the car (its watts per ampere unknown).
     probing_since: datetime | None = None
+    #: The grid mean that start was decided on: the meter's step from it shows what the car
+    #: draws within seconds (controller.rules.probe_overdrawn).
+    probe_before_w: float | None = None
     #: A start was tried on this Ready episode (one per episode; docs/design.md, "Decision rules").
     ready_probed: bool = False
     #: When the sun first covered a start while the charger said Ready (the probe's start delay).
     ready_sun_since: datetime | None = None
+    #: When our last start (a resume) went out, until a read shows the charger left Scheduled:
+    #: only a start of ours can be refused by a schedule.
+    start_sent_at: datetime | None = None
     #: The charger stayed Scheduled when asked to start: no new start before this.
     start_refused_until: datetime | None = None
-    #: The phase of the last status read (not our estimate): shows a schedule starting the car.
-    seen_phase: Phase | None = None
+    #: The status id of the last status read (not our estimate): shows a schedule starting the
+    #: car (from Scheduled, or from Ready when the app has a schedule).
+    seen_status_id: int | None = None
     #: The Wallbox app's schedule charges the car: left alone until it stops.
     schedule_charging: bool = False
 
@@ -167,6 +177,7 @@ def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings
         short_since=clamp(state.short_since, now),
         settled_from=clamp(state.settled_from, now + settle),
         last_command_at=clamp(state.last_command_at, now),
+        start_sent_at=clamp(state.start_sent_at, now),
         probing_since=clamp(state.probing_since, now),
         ready_sun_since=clamp(state.ready_sun_since, now),
         start_refused_until=clamp(

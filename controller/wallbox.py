@@ -11,8 +11,8 @@ may not make; the snapshot says which fields are that memory rather than a read.
 A 403 on a command is another matter (OCPP mode, missing rights; Home Assistant calls it
 "insufficient rights"): that command is not sent again for an hour, doubling up to six, while the
 status is still read every minute; a read that shows OCPP switched off ends it at once. Every
-request has a total deadline (controller.deadline), and the stop event of a stopping process
-abandons one that hangs. Bad numbers in a status body are read as "not reported"
+request has a total deadline (controller.deadline), and a stopping process abandons one that
+hangs. Bad numbers in a status body are read as "not reported"
 (controller.wallbox_status).
 
 A 429 costs exactly one cycle: the back-off runs a minute from the refused answer, and the next
@@ -30,7 +30,6 @@ monotonic one for every interval, so a wall-clock step neither blocks reads nor 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,23 +44,15 @@ from common.ports import (
     ChargerAuthError,
     ChargerError,
     ChargerRateLimited,
-    ChargerRefused,
     ChargerStarting,
     ChargerUnavailable,
 )
-from common.snapshot import (
-    ChargerSnapshot,
-)
+from common.snapshot import READY_IDS, ChargerSnapshot, Phase, status_phase
 from controller.deadline import RequestRunner
 from controller.ratelimit import Clock, Monotonic, RateLimiter, RateLimits, Sleep
 from controller.session import SessionFile, account_key, put_tokens, taken_tokens
-from controller.wallbox_errors import (
-    REFUSED_HELP,
-    http_status,
-    sign_in_refused,
-    transport_error,
-)
-from controller.wallbox_status import StatusRead, overlay, parse_status
+from controller.wallbox_errors import PackageError, Refusals, sign_in_refused, transport_error
+from controller.wallbox_status import StatusRead, overlay, parse_status, schedule_enabled
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +61,12 @@ T = TypeVar("T")
 
 #: The total deadline of a request is ``wallbox.timeout_s`` plus this (controller.deadline).
 DEADLINE_SLACK_S = 1.0
-#: Both remote actions go to one endpoint: the cloud that refuses one refuses the other.
-REMOTE_ACTIONS = ("pause", "resume")
 
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
     value: Any
     mono_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    until_s: float  # monotonic
-    strikes: int
 
 
 class WallboxCharger:
@@ -100,7 +83,7 @@ class WallboxCharger:
         session_file: SessionFile | None = None,
         sleep: Sleep = time.sleep,
         monotonic: Monotonic | None = None,
-        stop: threading.Event | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         if not config.username or not config.password:
             raise ChargerAuthError("wallbox.username and wallbox.password are required")
@@ -114,16 +97,14 @@ class WallboxCharger:
         self._settle_s = settle_s
         self._max_read_age_s = max_read_age_s
         # The package's own timeout default is None: a hung cloud would hang the controller.
-        self._w = Wallbox(
-            config.username, config.password.get(), requestGetTimeout=config.timeout_s
-        )
-        self._w.baseUrl = _with_slash(config.api_url)
-        self._w.authUrl = _with_slash(config.auth_url)
+        self._config = config
+        self._w = self._package()
         self._charger_id: str | None = config.charger_id
         self._read: StatusRead | None = None
         self._setpoint: _Sent | None = None
         self._enabled: _Sent | None = None
-        self._refused: dict[str, _Refusal] = {}
+        self._schedule_set: bool | None = None
+        self._refused = Refusals(self.limiter)
         self.sign_ins = 0  # sign-ins and refreshes, for tests and the log
         self._session_file = session_file
         self._account = account_key(config.username, self._w.authUrl, self._w.baseUrl)
@@ -154,14 +135,10 @@ class WallboxCharger:
         log.debug("set max charging current %d A", current_a)
 
     def pause(self, now: datetime) -> None:
-        self._write("pause", self._w.pauseChargingSession)
-        self._enabled = _Sent(False, self._mono())
-        log.debug("paused")
+        self._enable(False)
 
     def resume(self, now: datetime) -> None:
-        self._write("resume", self._w.resumeChargingSession)
-        self._enabled = _Sent(True, self._mono())
-        log.debug("resumed")
+        self._enable(True)
 
     @property
     def charger_id(self) -> str | None:
@@ -177,11 +154,27 @@ class WallboxCharger:
 
         body = self._request("get", self._w.getChargerStatus, on_sent=sent)
         read = parse_status(body, now, self._mono())
-        was_ocpp = self._read is not None and self._read.operation_mode == "ocpp"
-        if was_ocpp and read.operation_mode != "ocpp" and self._refused:
-            log.info("The charger left OCPP mode: commands are sent again")
+        before, self._read = self._read, read
+        left_ocpp = before is not None and before.operation_mode == "ocpp"
+        if left_ocpp and read.operation_mode != "ocpp":
             self._refused.clear()
-        self._read = read
+        if status_phase(read.status_id) is not Phase.CHARGING:
+            self._schedule_set = None
+        elif before is not None and before.status_id in READY_IDS and not self._resumed(before):
+            self._schedule_set = self._read_schedules()
+
+    def _resumed(self, r: StatusRead) -> bool:
+        """Whether we sent a resume after read ``r`` (a Ready probe of ours)."""
+        return self._enabled is not None and self._enabled.value and self._enabled.mono_s > r.mono_s
+
+    def _read_schedules(self) -> bool | None:
+        """A Ready charger started a car by itself: a schedule set in the Wallbox app, or a car
+        just plugged in? Asked once per such start (one more GET); None when not answered."""
+        try:
+            return schedule_enabled(self._request("get", self._w.getChargerSchedules))
+        except ChargerError as e:
+            log.info("Wallbox schedules not read (%s): a car that starts is not taken for one", e)
+            return None
 
     def _newer_than(self, r: StatusRead, sent: _Sent | None) -> _Sent | None:
         """``sent`` when the read cannot reflect it yet (sent after, or just before, the read)."""
@@ -213,26 +206,23 @@ class WallboxCharger:
             read_error=None if error is None else str(error),
             max_available_a=r.max_available_a,
             operation_mode=r.operation_mode,
-            refused=frozenset(
-                name for name, refusal in self._refused.items() if refusal.until_s > self._mono()
-            ),
+            refused=self._refused.now(),
+            schedule_set=self._schedule_set,
         )
 
     # -- requests ------------------------------------------------------------------------------
 
+    def _enable(self, on: bool) -> None:
+        command = "resume" if on else "pause"
+        self._write(command, self._w.resumeChargingSession if on else self._w.pauseChargingSession)
+        self._enabled = _Sent(on, self._mono())
+        log.debug("%s sent", command)
+
     def _write(self, command: str, call: Callable[[str], T]) -> T:
         """A command, unless the cloud refused it (403) and its back-off has not ended."""
-        refusal = self._refused.get(command)
-        if refusal is not None and self._mono() < refusal.until_s:
-            until = self.limiter.wall(refusal.until_s)
-            raise ChargerRefused(
-                f"{command} refused by the Wallbox cloud (HTTP 403); next try at {until:%H:%M}",
-                command,
-                until,
-            )
+        self._refused.check(command)
         result = self._request("write", call, command=command)
-        for name in REMOTE_ACTIONS if command in REMOTE_ACTIONS else (command,):
-            self._refused.pop(name, None)
+        self._refused.accepted(command)
         return result
 
     def _request(
@@ -246,59 +236,56 @@ class WallboxCharger:
         self._ensure_token()
         cid = self._ensure_charger_id()
         for attempt in (1, 2):
-            self.limiter.acquire(kind)
-            if on_sent is not None:
-                on_sent()
             try:
-                result = self._runner.run(lambda: call(cid))
-            except ChargerUnavailable:
-                self.limiter.answered(kind)
-                raise  # the deadline passed, or the process is stopping
-            except Exception as e:  # mapped below; the package raises requests' exceptions
-                self.limiter.answered(kind)
-                status = http_status(e)
-                if status == 401 and attempt == 1:
+                result = self._send(kind, lambda: call(cid), on_sent)
+            except PackageError as e:
+                if e.status == 401 and attempt == 1:
                     log.info("Wallbox cloud answered 401: signing in again")
                     self._w.jwtToken = ""
                     self._ensure_token()
                     continue
-                if status == 403 and command is not None:
-                    raise self._refuse(command) from None
-                raise self._map_error(e, status, sign_in=False) from None
-            self.limiter.answered(kind)
+                if e.status == 403 and command is not None:
+                    raise self._refused.refuse(command) from None
+                raise self._map_error(e, sign_in=False) from None
             self.limiter.succeeded()
             return result
         raise AssertionError("unreachable")
 
-    def _refuse(self, command: str) -> ChargerRefused:
-        """A 403 on a command: not that command again for an hour, doubling up to six."""
-        limits, before = self.limiter.limits, self._refused.get(command)
-        strikes = 1 if before is None else before.strikes + 1
-        wait_s = min(limits.refused_backoff_s * 2 ** (strikes - 1), limits.max_refused_backoff_s)
-        refusal = _Refusal(self._mono() + wait_s, strikes)
-        for name in REMOTE_ACTIONS if command in REMOTE_ACTIONS else (command,):
-            self._refused[name] = refusal
-        until = self.limiter.wall(refusal.until_s)
-        log.warning(
-            "Wallbox cloud refused %s (HTTP 403): %s. Not sent again before %s; the status is "
-            "still read every minute",
-            command,
-            REFUSED_HELP,
-            f"{until:%H:%M}",
-        )
-        return ChargerRefused(f"{command} refused (HTTP 403)", command, until)
+    def _send(
+        self,
+        kind: Literal["get", "write"],
+        call: Callable[[], T],
+        on_sent: Callable[[], None] | None = None,
+    ) -> T:
+        """One request within our budget and its total deadline. A request that never goes
+        out (an abandoned one still hangs, the process stops, the budget is spent) costs no
+        budget and does not push the next status read back. Our own errors (not sent, past the
+        deadline, stopping) pass as they are; the package's come as ``PackageError``."""
+        sent = False
+
+        def start() -> None:
+            nonlocal sent
+            self.limiter.acquire(kind)
+            sent = True
+            if on_sent is not None:
+                on_sent()
+
+        try:
+            return self._runner.run(call, start)
+        except ChargerError:
+            raise
+        except Exception as e:  # the package raises requests' exceptions, and its own
+            raise PackageError(e) from e
+        finally:
+            if sent:
+                self.limiter.answered(kind)
 
     def _ensure_charger_id(self) -> str:
         if self._charger_id is None:
-            self.limiter.acquire("get")
             try:
-                ids = self._runner.run(self._w.getChargersList)
-            except ChargerUnavailable:
-                raise
-            except Exception as e:
-                raise self._map_error(e, http_status(e), sign_in=False) from None
-            finally:
-                self.limiter.answered("get")
+                ids = self._send("get", self._w.getChargersList)
+            except PackageError as e:
+                raise self._map_error(e, sign_in=False) from None
             if not ids:
                 raise ChargerUnavailable("no charger on this Wallbox account")
             if len(ids) > 1:
@@ -313,6 +300,9 @@ class WallboxCharger:
 
         ``Wallbox.authenticate`` checks expiry against the wall clock; we decide by the injected
         clock and, when we want a new token, mark the old one expired so the package asks for one.
+        The sign-in runs on a copy of the package's object, taken over only when it succeeds: one
+        abandoned at its deadline that finishes later must not swap the token behind our back
+        (and unsaved).
         """
         w, margin = self._w, self.limiter.limits.token_margin_s
         now_s = self._clock().timestamp()
@@ -323,25 +313,31 @@ class WallboxCharger:
             if not (w.jwtRefreshToken and w.jwtRefreshTokenTtl / 1000 - margin > now_s):
                 w.jwtToken = ""  # refresh token expired too: sign in
         refreshing = bool(w.jwtToken)
-        self.limiter.acquire("get")
+        signing_in = self._package()
+        put_tokens(signing_in, taken_tokens(w, self._account, None))
         try:
-            self._runner.run(w.authenticate)
-        except ChargerUnavailable:
-            self.limiter.answered("get")
-            raise
-        except Exception as e:
-            self.limiter.answered("get")
-            status = http_status(e)
-            if refreshing and status in (400, 401, 403):
-                log.info("token refresh refused (HTTP %s): signing in", status)
+            self._send("get", signing_in.authenticate)
+        except PackageError as e:
+            if refreshing and e.status in (400, 401, 403):
+                log.info("token refresh refused (HTTP %s): signing in", e.status)
                 w.jwtToken = ""
                 self._ensure_token()
                 return
-            raise self._map_error(e, status, sign_in=True) from None
-        self.limiter.answered("get")
+            raise self._map_error(e, sign_in=True) from None
+        put_tokens(w, taken_tokens(signing_in, self._account, None))
         self.sign_ins += 1
         self.limiter.succeeded()
         self._save_session()
+
+    def _package(self) -> Wallbox:
+        """A ``wallbox.Wallbox`` for our account and cloud, with our timeout: the package's own
+        default is None, and a hung cloud would hang the controller."""
+        c = self._config
+        password = "" if c.password is None else c.password.get()
+        w = Wallbox(c.username, password, requestGetTimeout=c.timeout_s)
+        w.baseUrl = _with_slash(c.api_url)
+        w.authUrl = _with_slash(c.auth_url)
+        return w
 
     # -- the session file ----------------------------------------------------------------------
 
@@ -359,7 +355,8 @@ class WallboxCharger:
         if self._session_file is not None:
             self._session_file.save(taken_tokens(self._w, self._account, self._charger_id))
 
-    def _map_error(self, e: Exception, status: int | None, sign_in: bool) -> ChargerError:
+    def _map_error(self, failed: PackageError, sign_in: bool) -> ChargerError:
+        status = failed.status
         if status == 429 or (status == 403 and not sign_in):
             until = self.limiter.back_off()
             why = "too many requests" if status == 429 else "throttled"
@@ -374,9 +371,9 @@ class WallboxCharger:
             return sign_in_refused(
                 status, self.limiter.back_off(self.limiter.limits.auth_backoff_s)
             )
-        error = transport_error(e, status)
+        error = transport_error(failed.error, status)
         if error is None:
-            raise e
+            raise failed.error
         return error
 
 

@@ -68,6 +68,16 @@ def parse_status(body: object, at: datetime, mono_s: float) -> StatusRead:
     )
 
 
+def schedule_enabled(body: object) -> bool | None:
+    """Whether ``GET chargers/{id}/schedules`` lists an enabled schedule (the ``wallbox``
+    package's README: ``{"schedules": [{"enable": 1, "start": "2100", ...}]}``); None when the
+    body says nothing we can read."""
+    items = body.get("schedules") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return None
+    return any(isinstance(s, dict) and s.get("enable") in (1, True) for s in items)
+
+
 def number(value: Any, maximum: float) -> float | None:
     """A finite number in [0, maximum] (numeric text counts), else None."""
     if isinstance(value, bool):

@@ -86,6 +86,11 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         metavar="KWH",
         help="with --car-kwh: the car takes less and less current over its last KWH",
     )
+    replay.add_argument(
+        "--first-day",
+        action="store_true",
+        help="the controller has never measured a car (default: it charged this car before)",
+    )
     replay.add_argument("profile", metavar="PROFILE.csv")
     replay.add_argument("--json", action="store_true", help="one JSON object of metrics")
     replay.add_argument("--plot", metavar="PNG", help="draw the day to this PNG file")

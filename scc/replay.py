@@ -69,6 +69,9 @@ class CarOptions:
     ocpp_mode: bool = False
     #: The car takes less and less over its last this many kWh (with ``car_kwh``).
     taper_kwh: float = 0.0
+    #: The controller has never measured a car here (its first day at home); by default it has
+    #: charged this car before, as on every later day.
+    first_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,11 @@ def _quiet_controller(config: Config) -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _next_look(controller: Controller, now: datetime) -> datetime | None:
+    look_s = controller.look_in_s()
+    return None if look_s is None else now + timedelta(seconds=look_s)
+
+
 def _run_controller(profile: Profile, config: Config, options: ReplayOptions) -> ReplayResult:
     policy, c = policy_for(options.policy, config.charging)
     settings = PolicySettings.from_config(c)
@@ -261,9 +269,12 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
             settle_s=settings.settle_s,
         )
         controller = Controller(store, adapter, settings, policy=policy)
+        if not car.first_day:
+            controller.car.remember(charger.watts_per_amp)
         interval = timedelta(seconds=c.interval_s)
         # The controller starts with the collector; its first window is mostly empty, as at home.
         next_cycle = start + interval
+        next_look: datetime | None = None
         one_s = timedelta(seconds=1)
         now = start
         try:
@@ -277,6 +288,11 @@ def _run_controller(profile: Profile, config: Config, options: ReplayOptions) ->
                 if now >= next_cycle:
                     decisions.append(controller.run_cycle(now))
                     next_cycle += interval
+                    next_look = _next_look(controller, now)
+                elif next_look is not None and now >= next_look:
+                    looked = controller.look(now)  # as run_loop does between cycles
+                    decisions.extend([] if looked is None else [looked])
+                    next_look = _next_look(controller, now)
                 if not charger.paused:
                     setpoints[i] = charger.setpoint_a
                 now += one_s

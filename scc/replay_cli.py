@@ -66,6 +66,7 @@ def car_options(args: argparse.Namespace) -> CarOptions:
         zero_kw_every=getattr(args, "zero_kw_every", None) or 0,
         ocpp_mode=bool(getattr(args, "ocpp_mode", False)),
         taper_kwh=getattr(args, "taper_kwh", None) or 0.0,
+        first_day=bool(getattr(args, "first_day", False)),
     )
     if car.phases not in (None, 1, 3):
         raise ValueError("--car-phases must be 1 or 3")

@@ -65,6 +65,11 @@ class SimCharger:
         self.taper_kwh = taper_kwh
         #: While set, a schedule holds the car and the charger shows this status id.
         self.schedule_status_id = schedule_status_id
+        #: The schedules set in the Wallbox app (``GET chargers/{id}/schedules``): one, enabled,
+        #: when a schedule holds the car at the start.
+        self.schedules: list[dict[str, Any]] = (
+            [] if schedule_status_id is None else [night_schedule(charger_id)]
+        )
         self.resume_overrides = resume_overrides
         self.setpoint_a = setpoint_a
         self.paused = paused
@@ -189,3 +194,17 @@ class SimCharger:
             if self.car_full:
                 return 181
             return 194
+
+
+def night_schedule(charger_id: int) -> dict[str, Any]:
+    """A schedule as the ``wallbox`` package's README shows one: every day, 01:00 to 06:00."""
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    return {
+        "chargerId": charger_id,
+        "enable": 1,
+        "max_current": 1,
+        "max_energy": 0,
+        "days": dict.fromkeys(days, True),
+        "start": "0100",
+        "stop": "0600",
+    }

@@ -3,11 +3,11 @@
 The real PyPI ``wallbox`` package talks to it unchanged (point ``wallbox.api_url`` at ``api_url``
 and ``wallbox.auth_url`` at ``auth_url``). It answers what docs/design.md, "The Wallbox cloud"
 documents: sign-in and token refresh (sim.wallbox_auth), charger groups, the full status body,
-``PUT v2/charger/{id}`` with the package's raw bodies (sim.wallbox_bodies), and remote actions 1
-(resume) and 2 (pause). It enforces what makes the real cloud hard to use: 3 GET and 5 other
-requests per rolling minute per account (429 beyond), expiring tokens (401), and a charger that
-follows commands only after a latency (sim.charger). Faults can be injected (401, 403, 429, 500,
-timeouts), and every request is recorded.
+the schedules set in the app, ``PUT v2/charger/{id}`` with the package's raw bodies
+(sim.wallbox_bodies), and remote actions 1 (resume) and 2 (pause). It enforces what makes the
+real cloud hard to use: 3 GET and 5 other requests per rolling minute per account (429 beyond),
+expiring tokens (401), and a charger that follows commands only after a latency (sim.charger).
+Faults can be injected (401, 403, 429, 500, timeouts), and every request is recorded.
 
 Everything runs on an injected clock, so a simulated day can pass in seconds. Standalone:
 ``python -m sim.wallbox_cloud --port 8090`` (real time).
@@ -85,6 +85,8 @@ class WallboxCloud(Recorder):
         self.ocpp_mode = ocpp_mode
         self.zero_kw_every = zero_kw_every
         self._charging_reads = 0
+        #: Status replies that said 0 kW for a charging car: a test proves the lie was told.
+        self.zero_kw_served = 0
         #: A recorded status body to answer instead of the model's (tests of the adapter's parsing).
         self.recorded_status: dict[str, Any] | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -199,6 +201,10 @@ class WallboxCloud(Recorder):
         routes: dict[tuple[str, tuple[str, ...]], Callable[[], Answer]] = {
             ("GET", ("v3", "chargers", "groups")): lambda: (200, groups_body(self.charger)),
             ("GET", ("chargers", "status", cid)): lambda: (200, self._status(now)),
+            ("GET", ("chargers", cid, "schedules")): lambda: (
+                200,
+                {"schedules": list(self.charger.schedules)},
+            ),
             ("PUT", ("v2", "charger", cid)): lambda: self._put_charger(body, now),
             ("POST", ("v3", "chargers", cid, "remote-action")): lambda: self._remote_action(
                 body, now
@@ -221,6 +227,7 @@ class WallboxCloud(Recorder):
             self._charging_reads += 1
             if self._charging_reads % self.zero_kw_every == 0:
                 body["charging_power"] = 0
+                self.zero_kw_served += 1
         return body
 
     def _put_charger(self, body: str, now: datetime) -> Answer:

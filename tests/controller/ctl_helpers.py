@@ -6,7 +6,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,15 +119,33 @@ class Loop:
     house: House
     controller: Controller
     interval_s: float = 60.0
+    looks: list = field(default_factory=list)
 
     def cycle(self):
+        """One cycle, and the looks at the meter the loop makes before the next one
+        (service.run_loop; their decisions, when they act, go to ``looks``)."""
         self.house.run_until(self.clock())
         decision = self.controller.run_cycle(self.clock())
-        self.clock.advance(self.interval_s)
+        end = self.clock() + timedelta(seconds=self.interval_s)
+        while (look_s := self.controller.look_in_s()) is not None:
+            if self.clock() + timedelta(seconds=look_s) >= end:
+                break
+            self.clock.advance(look_s)
+            self.house.run_until(self.clock())
+            acted = self.controller.look(self.clock())
+            if acted is not None:
+                self.looks.append(acted)
+        self.clock.set(end)
         return decision
 
     def run(self, minutes: float) -> list:
-        return [self.cycle() for _ in range(round(minutes * 60 / self.interval_s))]
+        """The decisions of every cycle, and of the looks that acted, in time order."""
+        out = []
+        for _ in range(round(minutes * 60 / self.interval_s)):
+            out.append(self.cycle())
+            out.extend(self.looks)
+            self.looks.clear()
+        return out
 
 
 def make_loop(
@@ -139,13 +157,15 @@ def make_loop(
     limits: RateLimits | None = None,
     charger_id: str | None = str(DEFAULT_CHARGER_ID),
     car_known: bool = True,
+    one_phase_seen: bool = False,
 ) -> Loop:
     """A configured charger id by default: its first cycle reads the status (a cold start
     without one reads it in the second, see test_controller_charger).
 
     ``car_known``: the controller has measured this car before (it draws what the config says),
-    as every run after the first one at home; False is a first start, whose first start at min
-    current measures the car (controller.measure)."""
+    as every run after the first one at home; False is a first start. ``one_phase_seen``: this
+    household has charged a car on one phase before, so a start at min current measures a car
+    not measured yet (controller.measure)."""
     settings = PolicySettings.from_config(charging or TEST_CHARGING)
     charger = WallboxCharger(
         wallbox_config(cloud, charger_id=charger_id),
@@ -158,12 +178,16 @@ def make_loop(
     controller = Controller(store, charger, settings)
     if car_known:
         controller.car.last_w_per_a = settings.watts_per_amp
+    if one_phase_seen:
+        controller.car.lightest_w_per_a = settings.one_phase_watts_per_amp
     return Loop(clock, cloud, store, house, controller)
 
 
-def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]:
-    """A loopback server that answers every request one byte every 2 s, for ever: the reply
-    that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
+def trickling_server(
+    every_s: float = 2.0,
+) -> tuple[socket.socket, threading.Event, threading.Event]:
+    """A loopback server that answers every request one byte every ``every_s``, for ever: the
+    reply that kept the controller in one sign-in for more than 50 s with ``timeout_s: 3``.
     Returns the socket, the event that stops it and one set when a request came in."""
     srv = socket.create_server(("127.0.0.1", 0))
     done, asked = threading.Event(), threading.Event()
@@ -175,7 +199,7 @@ def trickling_server() -> tuple[socket.socket, threading.Event, threading.Event]
             asked.set()
             try:
                 conn.sendall(head)
-                while not done.wait(2.0):
+                while not done.wait(every_s):
                     conn.sendall(b" ")
             except OSError:
                 pass

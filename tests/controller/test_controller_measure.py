@@ -34,13 +34,19 @@ def snap(status=194, setpoint=16, power=3690.0, kwh=1.0, at_s=0.0, estimated=())
 @pytest.mark.parametrize(
     ("reads", "expected"),
     [
-        # A 1-phase car at 16 A: 3.69 kW reported -> (3690 - 5) / 16.
-        ([snap()], 230.3),
+        # A 1-phase car at 16 A: 3.69 kW reported -> (3690 - 5) / 16, once two reads agree.
+        ([snap(), snap(at_s=60)], 230.3),
+        # One read alone is not trusted, nor one the next read does not agree with (a glitch).
+        ([snap()], None),
+        ([snap(power=12000.0), snap(at_s=60)], None),
+        ([snap(), snap(power=12000.0, at_s=60)], None),
+        # Two that agree: the higher of them (a car takes at most its setpoint).
+        ([snap(power=3690.0), snap(power=3750.0, at_s=60)], 234.1),
         # The highest of the session: a car that limits itself or tapers draws less.
-        ([snap(power=3690.0), snap(power=2000.0, at_s=60)], 230.3),
-        ([snap(setpoint=6, power=1390.0), snap(power=3690.0, at_s=60)], 230.8),
+        ([snap(power=3690.0), snap(at_s=30), snap(power=2000.0, at_s=60)], 230.3),
+        ([snap(setpoint=6, power=1390.0), snap(power=3690.0, at_s=60), snap(at_s=90)], 230.8),
         # Within 2 % of the config: the config is confirmed (rounding, not a different car).
-        ([snap(power=11090.0)], CONFIG),
+        ([snap(power=11090.0), snap(power=11000.0, at_s=60)], CONFIG),
         # Nothing to learn from: paused, 0 kW, our own estimate, an implausible ratio.
         ([snap(status=182, power=0.0)], None),
         ([snap(power=0.0)], None),
@@ -94,6 +100,7 @@ def test_the_meter_step_measures_the_car_and_names_its_phases(
 
 def test_the_status_wins_over_the_meter_but_the_meter_names_the_phases():
     session = observe_read(CarSession(), snap(), CONFIG)
+    session = observe_read(session, snap(at_s=60), CONFIG)
     step = PendingStep(T0, means(-3000, -1000, -1000, -1000), 0, 6)
     session = observe_step(session, step, means(-1400, 800, -1100, -1100), CONFIG)
     assert session.measured == WattsPerAmp(pytest.approx(230.3, abs=0.05), "status", "L1")

@@ -156,11 +156,12 @@ def test_pauses_exactly_after_the_stop_delay():
             (240, -1000, "hold", 6, "stop-delay"),
             (300, -1000, "hold", 6, "stop-delay"),
             (360, -1000, "stop", 0, "surplus-stop"),  # short since t=60: 300 s
-            (420, -1000, "none", 0, "no-surplus"),
+            (420, -1000, "adjust", 16, "no-surplus"),  # paused: its full current back
+            (480, -1000, "none", 0, "no-surplus"),
         ],
         charger=ch,
     )
-    assert [c for _, c in sent if c] == [["pause"]]
+    assert [c for _, c in sent if c] == [["pause"], ["set_current(16)"]]
     assert not ch.enabled
 
 

@@ -193,3 +193,52 @@ def test_a_new_mode_resets_the_session_but_not_what_the_charger_does():
     assert enter_mode(PolicyState(had_surplus=True), Mode.SOLAR) == PolicyState(
         mode=Mode.SOLAR, had_surplus=True
     )  # a seeded or fresh state has no mode yet: nothing to reset
+
+
+@pytest.mark.parametrize(
+    ("estimated", "mean_w", "had_surplus", "reason", "had_after"),
+    [
+        # A read: the surplus is measured and starts a solar session.
+        (False, -3000.0, False, Reason.HOLD, True),
+        # 0 kW read at 16 A (estimated 11 085 W), importing: a grid session, whatever the estimate.
+        (True, 4144.0, False, Reason.GRID_STOP, False),
+        (True, 0.0, False, Reason.GRID_STOP, False),
+        # ... a solar session keeps going on it (a cloud passes: the stop delay decides).
+        (True, 400.0, True, Reason.SURPLUS_ADJUST, True),
+        # Export that pays for min current by itself is measured surplus, estimate or not.
+        (True, -4200.0, False, Reason.HOLD, True),
+        # Export too small for min current: follow the estimate, but it is no surplus yet.
+        (True, -1000.0, False, Reason.HOLD, False),
+    ],
+)
+def test_only_a_measured_surplus_makes_a_solar_session(
+    estimated, mean_w, had_surplus, reason, had_after
+):
+    from controller.rules import solar_running
+
+    ch = charger(CHARGING, 16, estimated=frozenset({"power_w"} if estimated else ()))
+    state = PolicyState(mode=Mode.SOLAR, had_surplus=had_surplus, expected_drawing=True)
+    c = cycle(Mode.SOLAR, ch, mean_w)
+    d, st = solar_running(c, ch, c.surplus(ch, mean_w), state)
+    assert (d.reason, st.had_surplus) == (reason, had_after)
+
+
+def test_a_schedule_holding_the_car_refuses_only_a_start_of_ours():
+    """A solar session charging since 10:00, our last command two hours ago; now a read says
+    Scheduled (the app's schedule took over). That is no start of ours refused: it used to
+    give start-refused and block starts for an hour."""
+    from controller.policy import decide
+
+    now = T0 + timedelta(hours=2)
+    state = PolicyState(
+        mode=Mode.SOLAR, had_surplus=True, expected_drawing=True, last_command_at=T0
+    )
+    ch = ChargerSnapshot(
+        ts=now, charger_id="1", status_id=179, setpoint_a=10, power_w=0.0, read_at=now
+    )
+    d, st = decide(PolicyInputs(Mode.SOLAR, -6000.0, -6000.0, ch), state, S, now)
+    assert d.reason is not Reason.START_REFUSED and st.start_refused_until is None
+    # Our own start, a settle time ago, still Scheduled: that one is refused.
+    sent = replace(state, start_sent_at=now - timedelta(seconds=S.settle_s))
+    d, st = decide(PolicyInputs(Mode.SOLAR, -6000.0, -6000.0, ch), sent, S, now)
+    assert d.reason is Reason.START_REFUSED and st.start_refused_until is not None

@@ -74,15 +74,17 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
         stop = [d for d in dark if d.action is Action.STOP]
         assert len(stop) == 1 and stop[0].reason == "surplus-stop"
         assert (stop[0].ts - short[0].ts).total_seconds() == 300
-        assert cloud.commands()[2:] == ["current(6)", "pause"]
-        assert cloud.charger.status_id(clock()) == 182
+        # Once a read shows it paused, the charger gets its full current back (a schedule set in
+        # the app would otherwise charge the car at 6 A tonight).
+        assert cloud.commands()[2:] == ["current(6)", "pause", "current(16)"]
+        assert cloud.charger.status_id(clock()) == 182 and cloud.charger.setpoint_a == 16
 
         # Manual: one release (resume at max current), then no command at all, only the status
         # read once a minute, so the page and the day's kWh follow the charging the user wanted.
         store.set_mode(Mode.MANUAL, "test", clock())
         release = loop.cycle()
         assert (release.action, release.reason) == (Action.RELEASE, "manual-release")
-        assert cloud.commands()[4:] == ["current(16)", "resume"]
+        assert cloud.commands()[5:] == ["resume"]
         n = cloud.count()
         later = loop.run(15)
         assert {(d.action, d.reason) for d in later} == {(Action.NONE, "manual")}
@@ -143,6 +145,8 @@ def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
             # (6.56 A -> 6 A); from 47 the settled mean says short, and the pause comes 5 min on.
             (46.0, "adjust", 6, "surplus-adjust"),
             (52.0, "stop", 0, "surplus-stop"),
+            # The next read shows it paused: its full current back, for a schedule or a hand.
+            (53.0, "adjust", 16, "no-surplus"),
         ]
         assert cloud.commands() == [
             "current(8)",
@@ -151,6 +155,7 @@ def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
             "current(12)",
             "current(6)",
             "pause",
+            "current(16)",
         ]
         assert cloud.count(status=429) == 0
         assert cloud.count(path_contains="signin") == 1
@@ -257,6 +262,9 @@ def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
     seen = []
 
     class SlowController:
+        def look_in_s(self):
+            return None  # no start measuring a car: nothing to look at between cycles
+
         def run_cycle(self, now):
             seen.append((now - T0).total_seconds())
             clock.advance(130 if len(seen) == 3 else 5)  # the third cycle overruns 2 ticks
@@ -269,6 +277,29 @@ def test_run_loop_keeps_a_fixed_cadence_and_skips_missed_ticks():
     n = run_loop(SlowController(), 60, clock=clock, sleep=sleep, max_cycles=6)
     assert n == 6
     assert seen == [0, 60, 120, 300, 360, 420]
+
+
+def test_run_loop_looks_at_the_meter_every_5_s_while_a_start_measures_the_car():
+    """While a start at min current measures the car the loop looks every 5 s on its way to the
+    next cycle (a look that raises is logged, the loop goes on); the cadence does not move."""
+    clock = ManualClock()
+    cycles, looks = [], []
+
+    class Measuring:
+        def look_in_s(self):
+            return 5.0 if len(cycles) == 1 else None  # measuring after the first cycle only
+
+        def run_cycle(self, now):
+            cycles.append((now - T0).total_seconds())
+
+        def look(self, now):
+            looks.append((now - T0).total_seconds())
+            if len(looks) == 2:
+                raise RuntimeError("a bug")
+
+    n = run_loop(Measuring(), 60, clock=clock, sleep=clock.advance, max_cycles=3)
+    assert n == 3 and cycles == [0, 60, 120]
+    assert looks == [5.0 * k for k in range(1, 12)]  # 5 ... 55 s; the cycle at 60 s, not a look
 
 
 def test_missing_credentials_is_a_one_line_config_error(tmp_path, capsys):
@@ -457,6 +488,9 @@ def test_run_loop_keeps_its_cadence_when_the_wall_clock_steps_back_an_hour():
     stamps, sleeps = [], []
 
     class Controller:
+        def look_in_s(self):
+            return None
+
         def run_cycle(self, now):
             stamps.append(now)
             if len(stamps) == 2:

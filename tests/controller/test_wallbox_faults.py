@@ -15,7 +15,12 @@ import pytest
 
 from common.config import Secret, WallboxConfig
 from common.models import Action, CommandError
-from common.ports import ChargerAuthError, ChargerRefused, ChargerUnavailable
+from common.ports import (
+    ChargerAuthError,
+    ChargerRateLimited,
+    ChargerRefused,
+    ChargerUnavailable,
+)
 from common.snapshot import STATUS_UNREADABLE, Phase
 from common.store.sqlite import SqliteStore
 from controller.deadline import RequestRunner
@@ -136,6 +141,26 @@ def test_ocpp_mode_refuses_pause_once_then_reads_on_and_says_so(clock, store, ca
     assert (point.operation_mode, point.refused) == ("ocpp", "pause,resume")
 
 
+def test_a_grid_session_in_ocpp_mode_drops_to_min_current_and_says_so_once(clock, store, caplog):
+    """The pause is refused (403) but setting the current still works: the car, charging from
+    the grid at 16 A at night, is lowered to 6 A, the least the cloud lets us do, and the pause
+    is tried again when the hour's back-off ends. One warning for the episode, no ERROR a
+    minute."""
+    caplog.set_level(logging.INFO)
+    with sim_cloud(clock, {"ocpp_mode": True}, paused=False, setpoint_a=16) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 0)))
+        loop.run(3)
+        assert cloud.charger.power_w(clock()) == pytest.approx(6 * WPA)
+        loop.run(62)
+        actions = cloud.select(path_contains="remote-action")
+    assert [r.status for r in actions] == [403, 403]  # at the start and an hour later
+    assert cloud.commands() == ["current(6)"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    told = [r.getMessage() for r in caplog.records if r.name == "controller" and "refused" in
+            r.getMessage() and r.levelno == logging.WARNING]  # fmt: skip
+    assert len(told) == 1 and "lowered the current to 6 A" in told[0]
+
+
 def test_a_refused_command_is_tried_again_after_an_hour_not_every_cycle(clock):
     with sim_cloud(clock, {"ocpp_mode": True}, paused=False) as cloud:
         ch = make(cloud, clock)
@@ -243,7 +268,7 @@ def test_a_request_runner_gives_up_at_its_deadline_and_refuses_while_one_hangs()
 
 def test_a_request_runner_lets_go_when_the_stop_event_is_set():
     stop = threading.Event()
-    runner = RequestRunner(60, stop)
+    runner = RequestRunner(60, stop.is_set)
     threading.Timer(0.2, stop.set).start()
     started = time.monotonic()
     with pytest.raises(ChargerUnavailable, match="stopping"):
@@ -269,6 +294,92 @@ def test_a_sign_in_that_trickles_ends_at_the_deadline_not_the_socket_timeout(clo
     finally:
         done.set()
         srv.close()
+
+
+def test_a_request_refused_while_another_hangs_costs_no_budget_and_no_read_delay(clock):
+    """A status read that hangs is abandoned at its deadline; until it ends, every request is
+    refused here. Such a refusal used to spend a budget slot and push the next read back a
+    minute, as if it had gone out."""
+    srv, done, _ = trickling_server(every_s=0.1)
+    try:
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}/"
+        cfg = WallboxConfig(
+            username="u@example.com", password=Secret("pw"), api_url=url, auth_url=url,
+            timeout_s=0.3, charger_id=CID,
+        )  # fmt: skip
+        ch = WallboxCharger(cfg, WPA, clock=clock, sleep=clock.advance)
+        ch._w.jwtToken, ch._w.jwtTokenTtl = "kept", (clock().timestamp() + 3600) * 1000
+        with pytest.raises(ChargerUnavailable, match="no whole answer"):
+            ch.snapshot(clock())
+        first_read = ch.limiter.last_status_attempt
+        assert ch.limiter.sent_gets == 1
+        clock.advance(60)
+        with pytest.raises(ChargerUnavailable, match="still hanging"):
+            ch.snapshot(clock())
+        assert ch.limiter.sent_gets == 1  # nothing went out, nothing counted
+        assert ch.limiter.last_status_attempt == first_read  # the next read is due at once
+    finally:
+        done.set()
+        srv.close()
+
+
+def test_a_sign_in_abandoned_at_its_deadline_does_not_change_the_token_later(
+    clock, monkeypatch, tmp_path
+):
+    """The worker of an abandoned sign-in runs on; when it finishes it used to write its token
+    into the package object the adapter uses, unsaved. It signs in on a copy now, taken over
+    only when the adapter still waits for it."""
+    import wallbox
+
+    finished = threading.Event()
+
+    def slow_sign_in(self):
+        time.sleep(1.5)  # past the deadline of 0.1 s + 1 s
+        self.jwtToken, self.jwtTokenTtl = "late", (clock().timestamp() + 3600) * 1000
+        finished.set()
+
+    monkeypatch.setattr(wallbox.Wallbox, "authenticate", slow_sign_in)
+    with sim_cloud(clock) as cloud:
+        cfg = wallbox_config(cloud, timeout_s=0.1, charger_id=CID)
+        ch = WallboxCharger(cfg, WPA, clock=clock, sleep=clock.advance)
+        with pytest.raises(ChargerUnavailable, match="no whole answer"):
+            ch.snapshot(clock())
+        assert finished.wait(5)
+        assert ch._w.jwtToken == "" and ch.sign_ins == 0
+
+
+def test_a_wait_for_the_budget_ends_when_the_process_stops(tmp_path):
+    """The limiter waits out a back-off that ends within 5 s rather than refuse; a SIGTERM
+    then must not wait those seconds too."""
+    from common.config import Config
+    from common.stopping import Stopping
+    from controller.runner import build_controller
+
+    with sim_cloud(ManualClock()) as cloud:
+        config = Config().with_overrides(
+            {
+                "store.sqlite_path": str(tmp_path / "scc.db"),
+                "wallbox.username": "user@example.com",
+                "wallbox.password": "secret",
+                "wallbox.api_url": cloud.api_url,
+                "wallbox.auth_url": cloud.auth_url,
+                "wallbox.charger_id": CID,
+            }
+        )
+        stopping = Stopping()
+        store = SqliteStore(tmp_path / "scc.db")
+        try:
+            charger = build_controller(config, store, stopping).charger
+            charger.limiter.back_off(4.5)
+            threading.Timer(0.2, stopping.request).start()
+            started = time.monotonic()
+            with pytest.raises(ChargerRateLimited):
+                charger.snapshot(charger._clock())
+            assert time.monotonic() - started < 1.5
+            assert cloud.count() == 0
+        finally:
+            store.close()
+            stopping.close()
 
 
 def test_phase_of_an_unknown_status_drawing_power_is_unknown_and_drawing(clock):

@@ -61,3 +61,33 @@ def test_the_adapter_reads_a_recorded_status_body(name):
     assert got == EXPECTED[name]
     assert snap.read_error is None and snap.estimated == frozenset()
     assert snap.read_at == clock()
+
+
+README_SCHEDULE = {
+    "chargerId": 42,
+    "enable": 1,
+    "max_current": 1,
+    "max_energy": 0,
+    "days": {"monday": True},
+    "start": "2100",
+    "stop": "0500",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "enabled"),
+    [
+        # The shape the wallbox package's README shows for getChargerSchedules.
+        ({"schedules": [README_SCHEDULE]}, True),
+        ({"schedules": [{"enable": 0, "start": "2100", "stop": "0500"}]}, False),
+        ({"schedules": [{"enable": True}]}, True),
+        ({"schedules": []}, False),
+        ({"schedules": "none"}, None),
+        ({}, None),
+        ([], None),
+    ],
+)
+def test_schedules_answer(body, enabled):
+    from controller.wallbox_status import schedule_enabled
+
+    assert schedule_enabled(body) is enabled

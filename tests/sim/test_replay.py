@@ -12,7 +12,7 @@ import pytest
 from common.config import Config
 from controller.policy import PolicySettings
 from scc.cli import main as scc_main
-from scc.replay import ReplayOptions, replay
+from scc.replay import CarOptions, ReplayOptions, replay
 from sim.profiles import Profile, write_csv
 
 WPA = Config().charging.effective_watts_per_amp  # 692.8 W/A
@@ -256,3 +256,82 @@ def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file
     """Said before the replay runs (a whole day takes half a minute), not after."""
     code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
+
+
+# -- the car as it is, whatever the config assumes (CarOptions) ------------------------------
+
+
+def acted(r) -> list[tuple[int, str, int]]:
+    """(minute, action, target) of every decision that sent the charger something."""
+    return [
+        (d.ts.minute, d.action.value, d.target_a)
+        for d in r.decisions
+        if d.action.value not in ("none", "hold")
+    ]
+
+
+def test_a_1_phase_car_this_household_charged_before_is_measured_at_min_current():
+    """2700 W of surplus: enough for the 1-phase car at 11 A, not for 6 A at the configured
+    692.8 W/A. The controller that charged it before starts it at 6 A to measure it, then
+    follows the sun at 11 A; on its first day it waits for 4157 W that never come."""
+    day = steady_day(pv_w=3000.0)
+    known = replay(day, pinned(), ReplayOptions(car=CarOptions(phases=1)))
+    assert acted(known) == [(3, "start", 6), (4, "adjust", 11)]
+    m = known.metrics
+    assert (m.starts, m.stops, m.ev_grid_kwh) == (1, 0, 0.0)
+    assert m.ev_kwh == pytest.approx(4.92, abs=0.02)  # 11 A x 230.9 W/A for most of 2 h
+    first = replay(day, pinned(), ReplayOptions(car=CarOptions(phases=1, first_day=True)))
+    assert (first.metrics.ev_kwh, first.metrics.charger_writes) == (0.0, 0)
+
+
+def test_a_3_phase_car_is_never_started_on_a_guess():
+    r = replay(steady_day(pv_w=3000.0), pinned(), ReplayOptions(car=CarOptions(phases=3)))
+    assert (r.metrics.ev_kwh, r.metrics.charger_writes, r.metrics.starts) == (0.0, 0, 0)
+
+
+def test_a_1_phase_car_behind_a_3_phase_config_takes_16_a_not_8_a():
+    """5700 W of surplus: 8 A at the configured 692.8 W/A; the car measured at 230.9 W/A then
+    takes its 16 A (3694 W), all from the sun."""
+    r = replay(steady_day(), pinned(), ReplayOptions(car=CarOptions(phases=1, first_day=True)))
+    assert acted(r) == [(3, "start", 8), (4, "adjust", 16)]
+    assert r.metrics.ev_solar_kwh == r.metrics.ev_kwh == pytest.approx(7.16, abs=0.02)
+    # The limit tracks at the car's own 230.9 W/A: 16 A from the first second.
+    assert r.limit_solar_kwh == pytest.approx(16 * WPA / 3 * 7200 / 3.6e6, rel=1e-3)
+    assert r.captured == pytest.approx(0.969, abs=0.005)
+
+
+def test_0_kw_reports_do_not_keep_the_car_charging_after_sunset():
+    """Every other read says 0 kW: the session still ends after the stop delay at sunset."""
+    sunset = Profile("sunset", TEN_AM, (6000.0,) * 3600 + (0.0,) * 3600, (300.0,) * 7200)
+    r = replay(sunset, pinned(), ReplayOptions(car=CarOptions(zero_kw_every=2)))
+    reasons = [d.reason for d in r.decisions if d.action.value not in ("none", "hold")]
+    assert reasons == ["surplus-start", "dip-hold-min", "surplus-stop", "no-surplus"]
+    # 6 A through the 300 s stop delay, and the latency: what the stop delay costs, no more.
+    assert r.metrics.ev_grid_kwh == pytest.approx(0.46, abs=0.02)
+    assert r.metrics.stops == 1
+
+
+def test_in_ocpp_mode_nothing_starts_and_the_refusal_is_not_sent_again():
+    sunset = Profile("sunset", TEN_AM, (6000.0,) * 3600 + (0.0,) * 3600, (300.0,) * 7200)
+    r = replay(sunset, pinned(), ReplayOptions(car=CarOptions(ocpp_mode=True)))
+    assert (r.metrics.ev_kwh, r.metrics.starts) == (0.0, 0)
+    # Accepted: the current for the start, and 16 A back after sunset; the refused resume is
+    # not sent again within the two hours.
+    assert r.metrics.charger_writes == 2
+
+
+def test_a_tapering_car_fills_up_and_is_left_alone():
+    r = replay(steady_day(), pinned(), ReplayOptions(car_kwh=3.0, car=CarOptions(taper_kwh=1.0)))
+    assert r.metrics.ev_kwh == pytest.approx(3.0, abs=0.02)
+    assert r.metrics.ev_grid_kwh == 0.0
+    assert r.decisions[-1].reason == "car-full"
+
+
+@pytest.mark.parametrize(("flags", "ev_kwh"), [((), 4.92), (("--first-day",), 0.0)])
+def test_cli_car_phases_and_first_day(capsys, tmp_path, cfg_file, flags, ev_kwh):
+    write_csv(steady_day(pv_w=3000.0), tmp_path / "low.csv")
+    argv = ["replay", str(tmp_path / "low.csv"), "--config", str(cfg_file), "--json"]
+    code, out, _ = run(capsys, *argv, "--car-phases", "1", *flags)
+    data = json.loads(out)
+    assert code == 0 and data["charging"]["car_watts_per_amp"] == pytest.approx(230.9, abs=0.1)
+    assert data["ev_kwh"] == pytest.approx(ev_kwh, abs=0.02)
