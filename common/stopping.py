@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Iterable
 from types import FrameType
+from typing import Any
 
 
 class Stopping:
@@ -62,15 +63,15 @@ class Stopping:
         except BlockingIOError:
             pass
 
-    def on_signals(self, signals: Iterable[signal.Signals]) -> None:
-        """Request a stop on each of ``signals`` (from the main thread, as Python requires)."""
+    def on_signals(self, signals: Iterable[signal.Signals]) -> dict[signal.Signals, Any]:
+        """Request a stop on each of ``signals`` (from the main thread, as Python requires);
+        the handlers they had, to put back."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.signum = signum
             self.request()
 
-        for sig in signals:
-            signal.signal(sig, handler)
+        return {sig: signal.signal(sig, handler) for sig in signals}
 
     def close(self) -> None:
         for fd in (self._read_fd, self._write_fd):
