@@ -51,17 +51,10 @@ class Stopping:
             left = end - time.monotonic()
             if left <= 0:
                 break
-            ready, _, _ = select.select([self._read_fd], [], [], left)
-            if ready:
-                self._drain()
+            # The byte stays in the pipe: every sleeper, in any thread, sees it (a stop is for
+            # good), where one that read it would leave the others asleep.
+            select.select([self._read_fd], [], [], left)
         return self._requested
-
-    def _drain(self) -> None:
-        try:
-            while os.read(self._read_fd, 64):
-                pass
-        except BlockingIOError:
-            pass
 
     def on_signals(self, signals: Iterable[signal.Signals]) -> dict[signal.Signals, Any]:
         """Request a stop on each of ``signals`` (from the main thread, as Python requires);
