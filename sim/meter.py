@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.meter_server import Fault, MeterServer
@@ -67,6 +67,17 @@ def belgian_house(pv_peak_w: float = 4500.0, seed: int = 1) -> GridPowerProvider
     return provider
 
 
+def power_text(args: argparse.Namespace, now_w: float) -> str:
+    """Without --export-w the meter follows the time of day: at night it imports, which a
+    user trying it in the evening should not mistake for a broken simulator."""
+    if args.export_w is not None or args.import_w is not None:
+        return f"steady {now_w:+.0f} W (negative: export)"
+    return (
+        f"a house under a 4.5 kWp roof at this time of day, now {now_w:+.0f} W "
+        "(negative: export; it exports around midday only; --export-w 4200 for a steady export)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sim.meter",
@@ -106,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with server:
         print(f"Simulated HomeWizard P1 (API {args.api}) on {server.url}", flush=True)
+        print(f"  grid power: {power_text(args, provider(datetime.now(UTC)))}", flush=True)
         env = f"SCC_METER__URL={server.url}"
         if tls is not None:
             print(

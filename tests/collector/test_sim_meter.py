@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sim.meter import SimulatedP1, belgian_house, steady
+from sim.meter import SimulatedP1, belgian_house, power_text, steady
 from tests.fakes.p1_meter import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,6 +149,8 @@ def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
         first = proc.stdout.readline()
         assert "Simulated HomeWizard P1 (API v1) on http://127.0.0.1:" in first, first
         url = first.rsplit(" ", 1)[1].strip()
+        second = proc.stdout.readline()
+        assert second.startswith("  grid power: steady -4") and "(negative: export)" in second
         with urllib.request.urlopen(url + "/api/v1/data", timeout=5) as resp:
             body = json.load(resp)
         assert -4300 < body["active_power_w"] < -4100
@@ -157,3 +160,10 @@ def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_without_a_steady_power_it_says_the_day_follows_the_clock():
+    args = argparse.Namespace(export_w=None, import_w=None)
+    text = power_text(args, 320.4)
+    assert text.startswith("a house under a 4.5 kWp roof at this time of day, now +320 W")
+    assert "around midday only" in text and "--export-w 4200" in text

@@ -251,9 +251,13 @@ def test_limit_is_whole_amps(capsys, csv_day, cfg_file):
         # The cloud's quirks have no meaning on local control.
         ("--charger", "ocpp", "--ocpp-mode"),
         ("--charger", "ocpp", "--zero-kw-every", "2"),
+        ("--taper-kwh", "5"),  # without --car-kwh it would be ignored
+        ("--plot", "no-such-folder/day.png"),
+        ("--plot", "."),
     ],
 )
 def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file, args):
+    """Said before the replay runs (a whole day takes half a minute), not after."""
     code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
 
