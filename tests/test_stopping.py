@@ -104,3 +104,46 @@ def test_one_request_wakes_every_sleeper_in_every_thread(stopping):
         t.join(timeout=5)
     assert len(woke) == 3 and max(woke) - asked < 1.0
     assert stopping.wait(30) is True  # and any later sleep returns at once
+
+
+SLEEPER = """
+import signal, sys, threading, time
+from common.stopping import Stopping
+s = Stopping()
+s.on_signals((signal.SIGTERM,))
+# A thread that is always running, as the OCPP central system's loop thread may be.
+threading.Thread(target=lambda: [time.sleep(0.001) for _ in iter(int, 1)], daemon=True).start()
+print("ready", flush=True)
+while not s.wait(60):
+    pass
+print("stopped", flush=True)
+"""
+
+
+def test_a_signal_another_thread_received_still_ends_the_sleep(tmp_path):
+    """SIGTERM that reaches a stopped process lands on whichever thread Linux picks; Python runs
+    the handler in the main thread only, which slept on in select (3 of 5 runs hung for the
+    whole wait). The pipe is the signal wakeup fd, so the main thread wakes whatever thread
+    took the signal."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.1)
+            os.kill(proc.pid, signal.SIGTERM)  # pending while stopped: any thread may take it
+            os.kill(proc.pid, signal.SIGCONT)
+            assert proc.wait(timeout=5) == 0
+            assert proc.stdout.read() == "stopped\n"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
