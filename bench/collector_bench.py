@@ -89,7 +89,8 @@ def run(url: str, rate_hz: float, seconds: float, flush_s: float, workdir: Path)
 
     writer = ReadingWriter(lambda: store, spool, flush_interval_s=flush_s, on_written=on_written)
     meter = TimedClient(HomeWizardClient(url))
-    collector = Collector(meter, writer, 1.0 / rate_hz)
+    stop = threading.Event()
+    collector = Collector(meter, writer, 1.0 / rate_hz, stop=stop)
     runner = threading.Thread(target=collector.run, name="bench-collector")
 
     warmup_s = min(10.0, seconds / 4)
@@ -98,7 +99,7 @@ def run(url: str, rate_hz: float, seconds: float, flush_s: float, workdir: Path)
     time.sleep(warmup_s)
     rss_start = rss_mb()
     time.sleep(max(seconds - warmup_s, 0))
-    collector.stop.set()
+    stop.set()
     runner.join(timeout=60)
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     rss_end = rss_mb()

@@ -175,8 +175,21 @@ def error_code(content: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError, AttributeError):
         return None
     if isinstance(err, str):
-        return err
+        return _short(err)
     if isinstance(err, dict):
         desc, ident = err.get("description"), err.get("id")
-        return f"{desc} (id {ident})" if desc else None
+        return f"{_short(str(desc))} (id {ident})" if desc else None
     return None
+
+
+#: A meter's error text is a few words; a longer one is not the meter's (a web app's paragraph
+#: when meter.url points at the wrong device) and is cut so the log line stays one short line.
+MAX_CODE_CHARS = 60
+
+
+def _short(text: str) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) <= MAX_CODE_CHARS:
+        return one_line
+    head = one_line[:MAX_CODE_CHARS]
+    return head[: head.rfind(" ")].rstrip(" .,:;") + "\u2026"

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from types import FrameType
+from typing import Protocol
 
 from collector.errors import MeterError
 from collector.homewizard import HomeWizardClient
@@ -40,6 +40,7 @@ from common.config import Config, ConfigError, HealthConfig, MeterConfig
 from common.heartbeat import write_heartbeat
 from common.models import Reading, utcnow
 from common.ports import MeterSource
+from common.stopping import Stopping
 from common.store import open_store
 
 log = logging.getLogger("poll")
@@ -61,6 +62,14 @@ def format_reading(r: Reading) -> str:
     return f"P1: {total}" + (f" ({', '.join(phases)})" if phases else "")
 
 
+class StopSignal(Protocol):
+    """What ends the loop: a ``threading.Event`` in tests, ``Stopping`` under signals."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float, /) -> bool: ...
+
+
 class Collector:
     """The poll loop. Time comes in through ``clock`` (monotonic s) and ``sleep``, so tests can
     drive it without waiting; ``stop`` ends it (the signal handlers set it)."""
@@ -71,7 +80,7 @@ class Collector:
         writer: ReadingWriter,
         interval_s: float,
         *,
-        stop: threading.Event | None = None,
+        stop: StopSignal | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
         max_backoff_s: float = MAX_BACKOFF_S,
@@ -82,7 +91,7 @@ class Collector:
         self.meter = meter
         self.writer = writer
         self.interval_s = interval_s
-        self.stop = stop or threading.Event()
+        self.stop: StopSignal = stop or threading.Event()
         self._clock = clock
         self._sleep = sleep or self.stop.wait
         self.max_backoff_s = max_backoff_s
@@ -261,26 +270,20 @@ def _once(client: HomeWizardClient, writer: ReadingWriter, hint: str = "") -> in
 
 
 def _serve(config: Config, client: HomeWizardClient, writer: ReadingWriter) -> int:
+    # The handler only raises a flag (common.stopping): one that took a lock (Event.set,
+    # Thread.start, logging) could hang the process it should stop. A thread does the rest.
+    stopping = Stopping()
     collector = Collector(
         client,
         writer,
         config.meter.poll_interval_s,
+        stop=stopping,
         heartbeat=HealthBeat(config.health, writer),
     )
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("%s: stopping", signal.Signals(signum).name)
-        collector.stop.set()
-        if not stopping.is_set():
-            stopping.set()
-            # A meter request in progress may finish (its reading is kept), but not wait on.
-            abort = threading.Timer(ABORT_AFTER_S, client.abort)
-            abort.daemon = True
-            abort.start()
-            threading.Thread(target=_hard_stop, args=(writer,), daemon=True).start()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    threading.Thread(
+        target=_when_stopping, args=(stopping, client, writer), name="collector-stop", daemon=True
+    ).start()
+    previous = stopping.on_signals((signal.SIGTERM, signal.SIGINT))
     log.info(
         "polling %s (API %s) every %g s into the %s store%s",
         client.base_url,
@@ -309,6 +312,19 @@ def _summary(writer: ReadingWriter) -> str:
             else ""
         )
     )
+
+
+def _when_stopping(stopping: Stopping, client: HomeWizardClient, writer: ReadingWriter) -> None:
+    """After the signal: log it, cut a meter request still running after ABORT_AFTER_S (one in
+    progress may finish and its reading is kept), and arm the last resort."""
+    while not stopping.wait(3600.0):
+        pass
+    name = signal.Signals(stopping.signum).name if stopping.signum else "stop"
+    log.info("%s: stopping", name)
+    abort = threading.Timer(ABORT_AFTER_S, client.abort)
+    abort.daemon = True
+    abort.start()
+    _hard_stop(writer)
 
 
 def _hard_stop(writer: ReadingWriter, grace_s: float = STOP_GRACE_S) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from common.config_file import ConfigFileError, read_config_file, yaml_scalar
-from common.config_ranges import RANGES
+from common.config_ranges import range_problem
 from common.secret import Secret as Secret  # where it always was imported from
 
 
@@ -204,7 +204,10 @@ def _file_sections(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]
 def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
     """``SCC_<SECTION>__<KEY>`` over the file's values (text, typed by the key's type later)."""
     for name, value in sorted(env.items()):
-        if not name.startswith(_ENV_PREFIX) or "__" not in name or name == "SCC_CONFIG":
+        if not name.startswith(_ENV_PREFIX) or name == "SCC_CONFIG":
+            continue
+        if "__" not in name:
+            _check_one_underscore(name)
             continue
         section, _, key = name[len(_ENV_PREFIX) :].lower().partition("__")
         if section not in _SECTIONS:
@@ -214,6 +217,18 @@ def _apply_env(env: dict[str, str], merged: dict[str, dict[str, Any]]) -> None:
     for env_name, key in _INFLUX_ENV.items():
         if env.get(env_name) and key not in influx:
             influx[key] = env[env_name]
+
+
+def _check_one_underscore(name: str) -> None:
+    """``SCC_CHARGING_MIN_CURRENT_A`` (one underscore) would be ignored without a word; other
+    ``SCC_`` names (``SCC_VENV`` of the scripts) are not ours and stay ignored."""
+    rest = name[len(_ENV_PREFIX) :].lower()
+    for section in _SECTIONS:
+        if rest.startswith(section + "_") and len(rest) > len(section) + 1:
+            meant = f"{_ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :].upper()}"
+            raise ConfigError(
+                f"${name}: did you mean {meant}? (two underscores between section and key)"
+            )
 
 
 class _EnvText(str):
@@ -365,9 +380,6 @@ def _type_error(value: Any, tp: Any, key: str, source: str) -> ConfigError:
 
 def _check_ranges(cfg: Config, origins: dict[str, str]) -> None:
     """``origins``: who set a key (``$SCC_...:`` for a variable); else the config file."""
-    for key, bad, why in RANGES:
-        section_name, name = key.split(".")
-        section = getattr(cfg, section_name)
-        if bad(getattr(section, name), section):
-            where = origins.get(key, f"{cfg.source}: {key}")
-            raise ConfigError(f"{where} {why.format(s=section)}")
+    problem = range_problem(cfg, origins)
+    if problem is not None:
+        raise ConfigError(problem)

@@ -55,3 +55,31 @@ RANGES: tuple[Check, ...] = (
     ("store.rollup_days", _above(36500), "must be at most 36500"),
     *_duration("health.store_stall_s", 5, 86400),
 )
+
+
+def range_problem(cfg: Any, origins: dict[str, str]) -> str | None:
+    """The line for the first value out of its range; ``origins``: who set a key (``$VAR:`` or
+    ``FILE: key``), else the config's file."""
+    for key, bad, why in RANGES:
+        section_name, name = key.split(".")
+        section = getattr(cfg, section_name)
+        if bad(getattr(section, name), section):
+            return _blame(cfg, origins, key, why.format(s=section))
+    return None
+
+
+def _blame(cfg: Any, origins: dict[str, str], key: str, why: str) -> str:
+    """A rule between two keys broken by the one that was set (``min_current_a: 20`` against the
+    default ``max_current_a``) names who set that one, and the other as a default."""
+    if key in origins:
+        return f"{origins[key]} {why}"
+    section_name, name = key.split(".")
+    setters = [
+        where
+        for other, where in origins.items()
+        if other.startswith(section_name + ".") and other.split(".")[1] in why
+    ]
+    if not setters:
+        return f"{cfg.source}: {key} {why}"
+    who = setters[0] if setters[0].startswith("$") else f"{cfg.source}:"
+    return f"{who} {key} ({getattr(getattr(cfg, section_name), name):g} by default) {why}"

@@ -147,6 +147,9 @@ def _attach(conn: Any) -> None:
 
 
 class _GuardedHTTPConnection(HTTPConnection):
+    """Each connect and request joins the block's deadline, so that its watchdog can close the
+    socket. Put before HTTPSConnection, it guards that one too (super() follows the MRO)."""
+
     def connect(self) -> None:
         _attach(self)
         super().connect()
@@ -156,14 +159,8 @@ class _GuardedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _attach(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
-        super().request(*args, **kwargs)
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):

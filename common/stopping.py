@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Iterable
 from types import FrameType
+from typing import Any
 
 
 class Stopping:
@@ -50,27 +51,20 @@ class Stopping:
             left = end - time.monotonic()
             if left <= 0:
                 break
-            ready, _, _ = select.select([self._read_fd], [], [], left)
-            if ready:
-                self._drain()
+            # The byte stays in the pipe: every sleeper, in any thread, sees it (a stop is for
+            # good), where one that read it would leave the others asleep.
+            select.select([self._read_fd], [], [], left)
         return self._requested
 
-    def _drain(self) -> None:
-        try:
-            while os.read(self._read_fd, 64):
-                pass
-        except BlockingIOError:
-            pass
-
-    def on_signals(self, signals: Iterable[signal.Signals]) -> None:
-        """Request a stop on each of ``signals`` (from the main thread, as Python requires)."""
+    def on_signals(self, signals: Iterable[signal.Signals]) -> dict[signal.Signals, Any]:
+        """Request a stop on each of ``signals`` (from the main thread, as Python requires);
+        the handlers they had, to put back."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.signum = signum
             self.request()
 
-        for sig in signals:
-            signal.signal(sig, handler)
+        return {sig: signal.signal(sig, handler) for sig in signals}
 
     def close(self) -> None:
         for fd in (self._read_fd, self._write_fd):

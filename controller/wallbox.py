@@ -371,7 +371,8 @@ class WallboxCharger:
             return sign_in_refused(
                 status, self.limiter.back_off(self.limiter.limits.auth_backoff_s)
             )
-        error = transport_error(failed.error, status)
+        where = self._w.authUrl if sign_in else self._w.baseUrl
+        error = transport_error(failed.error, status, where, None if sign_in else self._charger_id)
         if error is None:
             raise failed.error
         return error

@@ -65,16 +65,25 @@ def sign_in_refused(status: int, until: datetime) -> ChargerAuthError:
     )
 
 
-def transport_error(e: BaseException, status: int | None) -> ChargerError | None:
-    """The error for an answer that is no refusal we act on; None: not ours to map (a bug)."""
+def transport_error(
+    e: BaseException, status: int | None, where: str, charger_id: str | None = None
+) -> ChargerError | None:
+    """The error for an answer that is no refusal we act on; None: not ours to map (a bug).
+    ``where``: the cloud's address as configured, so that a wrong URL shows in the line."""
     if status == 401:
         return ChargerAuthError("Wallbox cloud refused the token twice (HTTP 401)")
+    if status == 404 and charger_id is not None:
+        return ChargerUnavailable(
+            f"Wallbox cloud knows no charger {charger_id} on this account (HTTP 404): check "
+            "wallbox.charger_id (the serial number in the Wallbox app), or leave it out to use "
+            "the account's charger"
+        )
     if status is not None:
-        return ChargerUnavailable(f"Wallbox cloud answered HTTP {status}")
+        return ChargerUnavailable(f"Wallbox cloud answered HTTP {status} ({where})")
     if isinstance(e, requests.Timeout):
-        return ChargerUnavailable("Wallbox cloud timed out")
+        return ChargerUnavailable(f"Wallbox cloud timed out ({where})")
     if isinstance(e, requests.RequestException):
-        return ChargerUnavailable(f"Wallbox cloud unreachable: {type(e).__name__}")
+        return ChargerUnavailable(f"Wallbox cloud unreachable at {where}: {type(e).__name__}")
     if isinstance(e, ValueError | KeyError | TypeError):
         return ChargerUnavailable(f"unexpected answer from the Wallbox cloud: {e!r}")
     return None

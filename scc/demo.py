@@ -20,7 +20,6 @@ import argparse
 import ipaddress
 import logging
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -47,6 +46,7 @@ from sim.meter import MeterServer, SimulatedP1
 from sim.profiles import Profile, ProfileError, load_csv, synthetic_day
 from sim.rig import SimHouse, car_watts_per_amp, profile_origin, wallbox_config
 from sim.wallbox_cloud import SimCharger, WallboxCloud
+from toggle_app.address import WILDCARDS, lan_address, page_url
 
 log = logging.getLogger("demo")
 
@@ -125,8 +125,9 @@ class PageAddress:
         """The lines that tell the user where to open the page, and who else can."""
         if self.local_only:
             return f"{_PAGE}{self.url(self.host)}  (switch the mode there)"
-        wildcard = self.host in ("0.0.0.0", "::", "")
-        shown = (lan_address() or "<this machine's address>") if wildcard else self.host
+        shown = (
+            (lan_address() or "<this machine's address>") if self.host in WILDCARDS else self.host
+        )
         return (
             f"{_PAGE}{self.url(shown)}  (listening on {self.host or '*'}; "
             "`hostname -I` shows this machine's addresses)\n"
@@ -135,22 +136,10 @@ class PageAddress:
         )
 
     def url(self, host: str) -> str:
-        return f"http://[{host}]:{self.port}/" if ":" in host else f"http://{host}:{self.port}/"
+        return page_url(host, self.port)
 
 
 _PAGE = "  phone page:          "
-
-
-def lan_address() -> str | None:
-    """This machine's address on its network: the source address of a route out (connecting a
-    UDP socket sends nothing), or None without a network."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): routed, never reached
-            address = str(s.getsockname()[0])
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def _demo_config(

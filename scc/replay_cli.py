@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import yaml
@@ -119,13 +121,30 @@ def _options(args: argparse.Namespace) -> ReplayOptions:
     car_kwh = getattr(args, "car_kwh", None)
     if not 0 <= latency_s <= 600 or (car_kwh is not None and car_kwh <= 0):
         raise ValueError("--latency-s must be 0-600 and --car-kwh positive")
+    car = car_options(args)
+    if car.taper_kwh > 0 and car_kwh is None:
+        raise ValueError("--taper-kwh needs --car-kwh: the taper is the last kWh before full")
+    _check_plot_path(getattr(args, "plot", None))
     return ReplayOptions(
         policy=cast(PolicyName, policy),
         latency_s=latency_s,
         car_kwh=car_kwh,
         keep_series=bool(getattr(args, "plot", None)),
-        car=car_options(args),
+        car=car,
     )
+
+
+def _check_plot_path(plot_path: str | None) -> None:
+    """A replay takes half a minute: a PNG that cannot be written is said before, not after."""
+    if not plot_path:
+        return
+    folder = Path(plot_path).parent
+    if not folder.is_dir():
+        raise ValueError(f"--plot {plot_path}: no folder {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--plot {plot_path}: cannot write into {folder}")
+    if Path(plot_path).is_dir():
+        raise ValueError(f"--plot {plot_path} is a folder; give a file name, e.g. day.png")
 
 
 def run_cli(config: Config, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ Its names are the ones the rest of the code imports as ``sim.meter``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import random
@@ -20,12 +21,17 @@ import signal
 import sys
 import tempfile
 import threading
-from datetime import datetime
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.meter_server import Fault, MeterServer
 from sim.p1 import METER_TZ, V1_TO_V2, GridPowerProvider, SimulatedP1
 from sim.tls import make_test_pki
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "V1_TO_V2",
@@ -67,6 +73,56 @@ def belgian_house(pv_peak_w: float = 4500.0, seed: int = 1) -> GridPowerProvider
     return provider
 
 
+class CarDraw:
+    """The car's draw as the simulated Wallbox cloud in another process reports it
+    (``/sim/draw``), added to the house's grid power so that the controller's commands show in
+    the meter: the demo compose stack's closed loop. Read by a thread every ``every_s``, so a
+    slow cloud never delays a meter reply; a failed read keeps the last value."""
+
+    def __init__(self, url: str, timeout_s: float = 2.0, every_s: float = 1.0) -> None:
+        self.url, self.timeout_s, self.every_s = url, timeout_s, every_s
+        self.power_w = 0.0
+        self.failures = 0
+
+    def __call__(self) -> float:
+        return self.power_w
+
+    def read(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as r:
+                self.power_w = float(json.load(r)["power_w"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            self.failures += 1
+            if self.failures == 1:
+                log.warning("car draw from %s: %s; keeping %.0f W", self.url, e, self.power_w)
+
+    def start(self) -> CarDraw:
+        def loop() -> None:
+            while True:
+                self.read()
+                time.sleep(self.every_s)
+
+        threading.Thread(target=loop, name="car-draw", daemon=True).start()
+        return self
+
+
+def with_car(provider: GridPowerProvider, draw: Callable[[], float]) -> GridPowerProvider:
+    return lambda now: provider(now) + draw()
+
+
+def power_text(args: argparse.Namespace, now_w: float) -> str:
+    """Without --export-w the meter follows the time of day: at night it imports, which a
+    user trying it in the evening should not mistake for a broken simulator."""
+    car = f", plus the car's draw from {args.car_draw_url}" if args.car_draw_url else ""
+    if args.export_w is not None or args.import_w is not None:
+        return f"steady {now_w:+.0f} W (negative: export){car}"
+    return (
+        f"a house under a 4.5 kWp roof at this time of day, now {now_w:+.0f} W "
+        "(negative: export; it exports around midday only; --export-w 4200 for a steady "
+        f"export){car}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sim.meter",
@@ -80,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", type=int, choices=(1, 3), default=3)
     parser.add_argument("--api", choices=("v1", "v2"), default="v1")
     parser.add_argument("--token", help="v2 bearer token (default: a random one, printed)")
+    parser.add_argument(
+        "--car-draw-url",
+        metavar="URL",
+        help="add the car's draw the simulated Wallbox cloud reports (its /sim/draw)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -89,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         provider = steady(abs(args.import_w))
     else:
         provider = belgian_house()
+    if args.car_draw_url:
+        provider = with_car(provider, CarDraw(args.car_draw_url).start())
     meter = SimulatedP1(provider, phases=args.phases)
     tls, token = None, None
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -106,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with server:
         print(f"Simulated HomeWizard P1 (API {args.api}) on {server.url}", flush=True)
+        print(f"  grid power: {power_text(args, provider(datetime.now(UTC)))}", flush=True)
         env = f"SCC_METER__URL={server.url}"
         if tls is not None:
             print(

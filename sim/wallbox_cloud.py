@@ -190,6 +190,9 @@ class WallboxCloud(Recorder):
         parts = [p for p in path.split("?")[0].split("/") if p]
         if parts[:1] == ["auth"]:
             return self.accounts.answer(method, parts[1:], headers, now, account)
+        if method == "GET" and parts == ["sim", "draw"]:
+            # Not the Wallbox API: how a simulated meter in another process sees the car.
+            return 200, {"power_w": round(self.charger.power_w(now), 1)}
         if parts[:1] != ["api"]:
             return 404, {"error": True, "message": "not found"}
         if self.accounts.token_owner(headers, now) is None:
@@ -332,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Simulated Wallbox cloud on {args.host}:{cloud.port}\n"
         f"  wallbox.api_url:  {cloud.api_url}\n  wallbox.auth_url: {cloud.auth_url}\n"
         f"  wallbox.username: {args.username}\n  wallbox.password: {args.password}\n"
-        f"  charger id: {charger.charger_id}; Ctrl-C stops",
+        f"  charger id: {charger.charger_id}; the car's draw for a simulated meter: "
+        f"http://{args.host}:{cloud.port}/sim/draw; Ctrl-C stops",
         flush=True,
     )
     try:

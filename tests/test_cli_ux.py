@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from scc.demo import PageAddress, lan_address
+from scc.demo import PageAddress
 from sim.meter import MeterServer, SimulatedP1
 from tests.fakes.p1_meter import export_4200
 from tests.sim.test_demo import Demo, free_port
+from toggle_app.address import lan_address
 
 REPO = Path(__file__).resolve().parents[1]
 

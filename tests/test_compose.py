@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -595,6 +596,8 @@ def test_demo_adds_the_simulators_built_from_the_same_image(demo: dict[str, Any]
 def test_demo_services_point_at_the_simulators(demo: dict[str, Any], tmp_path: Path) -> None:
     meter_cmd = demo["services"]["sim_meter"]["command"]
     cloud_cmd = demo["services"]["sim_wallbox"]["command"]
+    cloud = f"http://sim_wallbox:{_flag(cloud_cmd, '--port')}"
+    assert _flag(meter_cmd, "--car-draw-url") == f"{cloud}/sim/draw"  # the closed loop
     collector = _service_config(demo, "collector", tmp_path)
     assert collector.meter.url == f"http://sim_meter:{_flag(meter_cmd, '--port')}"
     controller = _service_config(demo, "controller", tmp_path)
@@ -615,8 +618,10 @@ def test_demo_services_point_at_the_simulators(demo: dict[str, Any], tmp_path: P
 class _Sim:
     """A simulator started from its demo command, on 127.0.0.1 and a free port instead."""
 
-    def __init__(self, service: dict[str, Any]) -> None:
+    def __init__(self, service: dict[str, Any], hosts: dict[str, str] | None = None) -> None:
         command = list(service["command"])
+        for name, local in (hosts or {}).items():  # another service's address, here
+            command = [arg.replace(name, local) for arg in command]
         command[command.index("--host") + 1] = "127.0.0.1"
         command[command.index("--port") + 1] = "0"
         assert command[0] == "python"
@@ -641,10 +646,15 @@ class _Sim:
         code = re.sub(r"\b(8081|8090)\b", str(self.port), test[3])
         return subprocess.run([sys.executable, "-c", code], timeout=30, check=False).returncode
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Its output after the first line (read through the same buffer that line came from:
+        ``communicate`` would read the pipe beneath it and miss what is buffered)."""
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=10)
+        self.proc.wait(timeout=10)
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
         assert self.proc.returncode == 0, out
+        return out
 
 
 def test_demo_simulators_serve_what_the_services_expect(
@@ -653,7 +663,8 @@ def test_demo_simulators_serve_what_the_services_expect(
     """The simulators run from their demo commands: the healthchecks pass while they listen and
     fail after; the collector's client reads a sunny export big enough to start the car; the
     real ``wallbox`` package signs in with the controller's account and finds a car plugged in."""
-    meter, cloud = _Sim(demo["services"]["sim_meter"]), _Sim(demo["services"]["sim_wallbox"])
+    cloud = _Sim(demo["services"]["sim_wallbox"])
+    meter = _Sim(demo["services"]["sim_meter"], {"sim_wallbox:8090": f"127.0.0.1:{cloud.port}"})
     try:
         assert meter.healthcheck() == cloud.healthcheck() == 0
         collector = _service_config(demo, "collector", tmp_path).meter
@@ -669,9 +680,13 @@ def test_demo_simulators_serve_what_the_services_expect(
         account.authenticate()
         (charger_id,) = account.getChargersList()
         assert account.getChargerStatus(charger_id)["status_id"] == 182  # car in, paused
+        time.sleep(1.5)  # the meter's thread reads the car's draw every second
     finally:
-        meter.stop()
+        meter_out = meter.stop()
         cloud.stop()
+    # The meter reads the car's draw from the cloud (the closed loop) and never failed to.
+    assert f"plus the car's draw from http://127.0.0.1:{cloud.port}/sim/draw" in meter_out
+    assert "car draw from" not in meter_out
     assert meter.healthcheck() != 0 and cloud.healthcheck() != 0
 
 

@@ -155,6 +155,61 @@ def test_mistakes_name_the_key_and_the_file(tmp_path, text, env, needle):
         assert str(p) in msg
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "line"),
+    [
+        # One key set against the other's default: who set it is named, the other as a default.
+        (
+            "",
+            {"SCC_CHARGING__MIN_CURRENT_A": "20"},
+            "$SCC_CHARGING__MIN_CURRENT_A: charging.max_current_a (16 by default) must be at "
+            "least min_current_a (20)",
+        ),
+        (
+            "charging:\n  min_current_a: 20\n",
+            {},
+            "FILE: charging.max_current_a (16 by default) must be at least min_current_a (20)",
+        ),
+        (
+            "",
+            {"SCC_STORE__RAW_DAYS": "1000"},
+            "$SCC_STORE__RAW_DAYS: store.rollup_days (730 by default) must be at least "
+            "raw_days (1000)",
+        ),
+        # Both set: the key the rule is about, as before.
+        (
+            "charging:\n  max_current_a: 8\n",
+            {"SCC_CHARGING__MIN_CURRENT_A": "10"},
+            "FILE: charging.max_current_a must be at least min_current_a (10)",
+        ),
+        # One underscore where two belong: said, not ignored.
+        (
+            "",
+            {"SCC_CHARGING_MIN_CURRENT_A": "8"},
+            "$SCC_CHARGING_MIN_CURRENT_A: did you mean SCC_CHARGING__MIN_CURRENT_A? (two "
+            "underscores between section and key)",
+        ),
+        (
+            "",
+            {"SCC_TOGGLE_APP_PASSWORD": "x"},
+            "$SCC_TOGGLE_APP_PASSWORD: did you mean SCC_TOGGLE_APP__PASSWORD? (two underscores "
+            "between section and key)",
+        ),
+    ],
+)
+def test_a_mistake_in_the_environment_blames_the_variable(tmp_path, text, env, line):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p, env=env)
+    assert str(e.value) == line.replace("FILE", str(p))
+
+
+def test_scc_names_that_are_no_config_key_stay_ignored(tmp_path):
+    """The scripts' SCC_VENV and a user's own SCC_ names are not ours."""
+    cfg = load_config(write(tmp_path, ""), env={"SCC_VENV": ".venv", "SCC_X": "1"})
+    assert cfg.charging.min_current_a == 6
+
+
 def test_explicit_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml", env={})

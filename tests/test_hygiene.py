@@ -93,3 +93,13 @@ def test_nothing_points_outside_the_repository(kind: str) -> None:
         if OUTSIDE.search(line)
     }
     assert hits == {}
+
+
+def test_the_virtual_environment_is_never_tracked() -> None:
+    """``.venv/`` in .gitignore matches a folder only: a .venv symlink (a worktree sharing
+    another's environment) was committed once."""
+    assert tracked(".venv", ".venv/*") == []
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", ".venv"], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0, ".venv (file, folder or symlink) must be ignored"

@@ -83,3 +83,24 @@ def test_many_signals_while_sleeping_never_hang(stopping):
     while not sent.is_set():
         stopping.wait(0.001)
     assert stopping.is_set() and time.monotonic() - started < 10
+
+
+def test_one_request_wakes_every_sleeper_in_every_thread(stopping):
+    """The collector's loop and its stop thread sleep on the same Stopping: a sleeper that
+    consumed the wake-up would leave the other asleep for its whole timeout."""
+    woke: list[float] = []
+
+    def sleeper() -> None:
+        stopping.wait(30)
+        woke.append(time.monotonic())
+
+    threads = [threading.Thread(target=sleeper) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    asked = time.monotonic()
+    stopping.request()
+    for t in threads:
+        t.join(timeout=5)
+    assert len(woke) == 3 and max(woke) - asked < 1.0
+    assert stopping.wait(30) is True  # and any later sleep returns at once

@@ -13,6 +13,7 @@ import sys
 from types import FrameType
 
 from common.config import Config
+from toggle_app.address import lan_address, listening_text
 from toggle_app.app import create_app
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         server.close()
 
     signal.signal(signal.SIGTERM, stop)
-    log.info("serving the phone page on http://%s:%d/", host, port)
+    log.info("serving the phone page on %s", listening_text(host, port, lan_address()))
     try:
         server.run()
     except KeyboardInterrupt:

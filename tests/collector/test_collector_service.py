@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -15,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from collector import service
 from collector.errors import MeterUnreachable
 from collector.homewizard import HomeWizardClient
 from collector.service import Collector, format_reading
 from collector.spool import Spool, SpoolError
 from collector.writer import PRUNE_EVERY_S, ReadingWriter, format_gap
+from common.config import Config
 from common.models import Reading
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore, to_ms
@@ -372,3 +375,38 @@ def test_the_writer_applies_the_store_retention_between_writes(tmp_path, fake_ti
     writer.flush()
     assert sqlite._run("SELECT COUNT(*) FROM p1")[0][0] == 7
     sqlite.close()
+
+
+def test_the_signal_handler_takes_no_lock_and_the_stop_still_happens(
+    sim_meter, store, spool, monkeypatch
+):
+    """A handler runs in the main thread between two bytecodes, possibly while that thread holds
+    the very lock the handler wants (inside ``Event.wait``, a ``Thread.start``, a log call):
+    then SIGTERM hangs the process it should stop. So the handler may take no lock at all."""
+    server = sim_meter()
+    client = HomeWizardClient(server.url)
+    writer = ReadingWriter(store.open, spool, flush_interval_s=0.1)
+    last_resort = threading.Event()
+    monkeypatch.setattr(service, "_hard_stop", lambda writer: last_resort.set())
+    handled = []
+
+    def forbidden(*_args, **_kwargs):
+        raise AssertionError("the signal handler took a lock")
+
+    def run(self, *args, **kwargs):  # the signal arrives while the loop runs
+        handler = signal.getsignal(signal.SIGTERM)
+        with monkeypatch.context() as m:
+            for owner, name in [
+                (threading.Event, "set"),
+                (threading.Thread, "start"),
+                (threading.Condition, "__enter__"),
+                (logging.Logger, "handle"),
+            ]:
+                m.setattr(owner, name, forbidden)
+            handler(signal.SIGTERM, None)
+        handled.append(self.stop.is_set())
+
+    monkeypatch.setattr(Collector, "run", run)
+    assert service._serve(Config(), client, writer) == 0
+    assert handled == [True]
+    assert last_resort.wait(5), "after the handler, a thread arms the abort and the last resort"

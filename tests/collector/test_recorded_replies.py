@@ -228,3 +228,18 @@ def test_the_simulated_meter_sends_only_keys_and_types_real_meters_send(
     # ...and it sends every key the collector reads that real meters send.
     read = set(P1_FIELDS) if api == "v1" else set(V2_TO_V1)
     assert sorted((read & set(real)) - set(body)) == []
+
+
+def test_a_web_apps_paragraph_is_cut_to_a_short_line() -> None:
+    """meter.url at another web app (here Flask's JSON 404): the hint stays readable."""
+    flask_404 = json.dumps(
+        {
+            "error": "404 Not Found: The requested URL was not found on the server. If you "
+            "entered the URL manually please check your spelling and try again."
+        }
+    ).encode()
+    err = str(status_error(URL, 404, flask_404, "v1"))
+    assert err == (
+        f"{URL}: HTTP 404 404 Not Found: The requested URL was not found on the\u2026: "
+        "is meter.url the P1 meter, and meter.api (v1) right?"
+    )

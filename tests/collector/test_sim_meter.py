@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from sim.meter import SimulatedP1, belgian_house, steady
+from sim.charger import SimCharger
+from sim.clock import ManualClock
+from sim.meter import CarDraw, SimulatedP1, belgian_house, power_text, steady, with_car
+from sim.wallbox_cloud import WallboxCloud
 from tests.fakes.p1_meter import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,6 +152,8 @@ def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
         first = proc.stdout.readline()
         assert "Simulated HomeWizard P1 (API v1) on http://127.0.0.1:" in first, first
         url = first.rsplit(" ", 1)[1].strip()
+        second = proc.stdout.readline()
+        assert second.startswith("  grid power: steady -4") and "(negative: export)" in second
         with urllib.request.urlopen(url + "/api/v1/data", timeout=5) as resp:
             body = json.load(resp)
         assert -4300 < body["active_power_w"] < -4100
@@ -157,3 +163,31 @@ def test_standalone_command_serves_a_meter_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_without_a_steady_power_it_says_the_day_follows_the_clock():
+    args = argparse.Namespace(export_w=None, import_w=None, car_draw_url=None)
+    text = power_text(args, 320.4)
+    assert text.startswith("a house under a 4.5 kWp roof at this time of day, now +320 W")
+    assert "around midday only" in text and "--export-w 4200" in text
+
+
+def test_the_meter_sees_the_car_the_simulated_cloud_reports(caplog):
+    """The demo compose stack's closed loop: the meter and the cloud are two processes, and the
+    meter adds the draw the cloud serves at /sim/draw (10 A x 692.8 W/A here)."""
+    clock = ManualClock(NOON)
+    charger = SimCharger(clock, watts_per_amp=692.8, setpoint_a=10, paused=False, latency_s=0)
+    with WallboxCloud(clock, charger=charger) as cloud:
+        url = f"http://127.0.0.1:{cloud.port}/sim/draw"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert json.load(r) == {"power_w": 6928.0}
+        draw = CarDraw(url)
+        draw.read()
+        grid = with_car(steady(-5000.0, noise_w=0.0), draw)
+        assert grid(NOON) == pytest.approx(-5000.0 + 6928.0)
+        assert [r.path for r in cloud.requests] == ["/sim/draw", "/sim/draw"]
+    # The cloud gone: the last draw stays, one warning says so.
+    draw.read()
+    draw.read()
+    assert draw() == 6928.0 and draw.failures == 2
+    assert sum("car draw from" in r.getMessage() for r in caplog.records) == 1

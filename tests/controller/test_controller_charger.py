@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import stat
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -177,6 +179,33 @@ def test_500_and_timeouts_cost_one_cycle(clock):
         with pytest.raises(ChargerUnavailable, match="HTTP 500"):
             ch.resume(clock())
         ch.resume(clock())  # no back-off after a 500
+
+
+def test_a_wrong_charger_id_is_named_with_where_to_look(clock):
+    """A new user's typo in wallbox.charger_id was "HTTP 404" and nothing else."""
+    with sim_cloud(clock) as cloud:
+        ch = make(cloud, clock, charger_id="1234567")
+        with pytest.raises(ChargerUnavailable) as e:
+            ch.snapshot(clock())
+    assert str(e.value) == (
+        "Wallbox cloud knows no charger 1234567 on this account (HTTP 404): check "
+        "wallbox.charger_id (the serial number in the Wallbox app), or leave it out to use the "
+        "account's charger"
+    )
+
+
+def test_an_unreachable_cloud_names_the_address_it_tried(clock):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with sim_cloud(clock) as cloud:
+        config = replace(
+            wallbox_config(cloud, charger_id="9988552"), api_url=f"http://127.0.0.1:{port}/"
+        )
+        ch = WallboxCharger(config, WPA, clock=clock, sleep=clock.advance)
+        with pytest.raises(ChargerUnavailable) as e:
+            ch.snapshot(clock())
+    assert f"unreachable at http://127.0.0.1:{port}/" in str(e.value)
 
 
 def test_first_read_failing_raises(clock):

@@ -242,8 +242,18 @@ def test_limit_is_whole_amps(capsys, csv_day, cfg_file):
     assert math.isclose(data["solar_share"], 1.0)
 
 
-@pytest.mark.parametrize("args", [("--latency-s", "-1"), ("--car-kwh", "0")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--latency-s", "-1"),
+        ("--car-kwh", "0"),
+        ("--taper-kwh", "5"),  # without --car-kwh it would be ignored
+        ("--plot", "no-such-folder/day.png"),
+        ("--plot", "."),
+    ],
+)
 def test_cli_bad_car_or_latency_is_one_line_and_exit_2(capsys, csv_day, cfg_file, args):
+    """Said before the replay runs (a whole day takes half a minute), not after."""
     code, out, err = run(capsys, "replay", str(csv_day), "--config", str(cfg_file), *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and args[0] in err
 

@@ -12,6 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from toggle_app.address import listening_text
 from toggle_app.server import CHANNEL_TIMEOUT_S, CLEANUP_INTERVAL_S, CONNECTION_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +78,7 @@ def test_scc_toggle_serves_with_waitress_and_stops_cleanly_on_sigterm(tmp_path):
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "s3cret-phone" not in err
+    assert f"serving the phone page on http://127.0.0.1:{port}/\n" in err
     # The mode lives in the store: a fresh process reads it back.
     out = subprocess.run(
         [sys.executable, "-m", "scc.cli", "status", "--json", "--config", str(config)],
@@ -129,3 +133,27 @@ def test_idle_connections_are_closed_so_the_health_check_gets_through(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize(
+    ("host", "lan", "text"),
+    [
+        ("127.0.0.1", "192.168.1.20", "http://127.0.0.1:8080/"),
+        ("192.168.1.20", None, "http://192.168.1.20:8080/"),
+        ("::1", None, "http://[::1]:8080/"),
+        (
+            "0.0.0.0",
+            "192.168.1.20",
+            "http://192.168.1.20:8080/ (listening on 0.0.0.0; "
+            "`hostname -I` shows this machine's addresses)",
+        ),
+        (
+            "::",
+            None,
+            "http://<this machine's address>:8080/ (listening on ::; "
+            "`hostname -I` shows this machine's addresses)",
+        ),
+    ],
+)
+def test_the_start_up_line_names_an_address_a_phone_can_open(host, lan, text):
+    assert listening_text(host, 8080, lan) == text
