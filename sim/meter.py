@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.stopping import Stopping
 from sim.meter_server import Fault, MeterServer
 from sim.p1 import METER_TZ, V1_TO_V2, GridPowerProvider, SimulatedP1
 from sim.tls import make_test_pki
@@ -164,9 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"sim meter: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = Stopping()  # a flag, no lock, in the handler (common.stopping)
+    stop.on_signals((signal.SIGINT, signal.SIGTERM))
     with server:
         print(f"Simulated HomeWizard P1 (API {args.api}) on {server.url}", flush=True)
         print(f"  grid power: {power_text(args, provider(datetime.now(UTC)))}", flush=True)
@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             env += f" SCC_METER__API=v2 SCC_METER__TOKEN={token} SCC_METER__VERIFY_TLS=false"
         print(f"  try: {env} scc collector --once", flush=True)
-        stop.wait()
+        while not stop.wait(3600.0):
+            pass
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from common.stopping import Stopping
 from sim.charger import DEFAULT_CHARGER_ID, Clock, SimCharger
 from sim.loopback import serve, shut
 from sim.wallbox_auth import Account, Accounts, Answer
@@ -339,11 +341,13 @@ def main(argv: list[str] | None = None) -> int:
         f"http://{args.host}:{cloud.port}/sim/draw; Ctrl-C stops",
         flush=True,
     )
+    # Explicit handlers: started from a background shell, SIGINT comes in ignored, and Docker
+    # stops with SIGTERM; both end it cleanly (common.stopping: no lock in a handler).
+    stopping = Stopping()
+    stopping.on_signals((signal.SIGINT, signal.SIGTERM))
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        while not stopping.wait(3600.0):
+            pass
     finally:
         cloud.stop()
     return 0

@@ -67,3 +67,30 @@ def test_simulator_listens_on_the_host_it_is_given(
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0, out
+
+
+@pytest.mark.parametrize("module", sorted(SIMULATORS))
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_simulator_stops_cleanly_even_started_from_a_background_shell(
+    module: str, sig: signal.Signals
+) -> None:
+    """A shell's ``&`` starts a job with SIGINT ignored, and Docker stops with SIGTERM: the
+    simulator must end on both, at once and with exit code 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout is not None
+        assert " on " in proc.stdout.readline()
+        proc.send_signal(sig)
+        proc.wait(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0
