@@ -35,6 +35,7 @@ from collector.service import Collector
 from collector.spool import Spool
 from collector.writer import FLUSH_INTERVAL_S, ReadingWriter
 from common.config import Config
+from common.stopping import Stopping
 from common.store.sqlite import SqliteStore
 from common.timeutil import local_day_start
 from controller.chargers import policy_settings
@@ -205,19 +206,26 @@ def run_cli(config: Config, args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            log.info("%s: stopping the demo", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # The handler only raises a flag (common.stopping: Event.set or a log call in a handler can
+    # hang the process); a thread passes it on to the components' event.
+    stopping = Stopping()
+    previous = stopping.on_signals((signal.SIGINT, signal.SIGTERM))
+    threading.Thread(target=_relay, args=(stopping, stop), name="demo-stop", daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="scc-demo-") as tmp:
             return _run(config, profile, car, first_s, speed, page, duration, Path(tmp), stop)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _relay(stopping: Stopping, stop: threading.Event) -> None:
+    while not stopping.wait(3600.0):
+        pass
+    if not stop.is_set():
+        name = signal.Signals(stopping.signum).name if stopping.signum else "stop"
+        log.info("%s: stopping the demo", name)
+    stop.set()
 
 
 def _run(
