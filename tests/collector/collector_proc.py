@@ -8,12 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.support.lines import Lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,42 +38,16 @@ class CollectorProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: list[str] = []
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                self._cv.notify_all()
+        self.log = Lines(self.proc, self.proc.stderr)
 
     def output(self) -> str:
-        with self._cv:
-            return "\n".join(self.lines)
+        return self.log.output()
 
     def wait_for(self, pattern: str, timeout_s: float = 20.0) -> re.Match[str]:
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout_s
-        with self._cv:
-            while True:
-                for line in self.lines:
-                    if m := rx.search(line):
-                        return m
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(
-                        f"no line matching {pattern!r} within {timeout_s} s; output:\n"
-                        + "\n".join(self.lines[-30:])
-                    )
-                self._cv.wait(min(left, 0.2))
+        return self.log.wait_for(pattern, timeout_s, shown=30)
 
     def count(self, pattern: str) -> int:
-        rx = re.compile(pattern)
-        with self._cv:
-            return sum(1 for line in self.lines if rx.search(line))
+        return self.log.count(pattern)
 
     def rss_mb(self) -> float:
         """Resident memory now (Linux)."""
@@ -94,11 +69,11 @@ class CollectorProcess:
                 + self.output()
             ) from None
         took = time.monotonic() - sent
-        self._reader.join(5)
+        self.log.join()
         return code, took
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-        self._reader.join(5)
+        self.log.join()

@@ -9,10 +9,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.support.lines import Lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,40 +37,13 @@ class Demo:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.lines: list[str] = []
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                self._cv.notify_all()
+        self.log = Lines(self.proc, self.proc.stdout)
 
     def wait_for(self, pattern: str, timeout_s: float = 20.0) -> re.Match[str]:
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            exited = self.proc.poll() is not None
-            if exited:
-                self._reader.join(5)  # everything it printed is in self.lines now
-            with self._cv:
-                for line in self.lines:
-                    if m := rx.search(line):
-                        return m
-                left = deadline - time.monotonic()
-                if left <= 0 or exited:
-                    raise AssertionError(
-                        f"no line matching {pattern!r} within {timeout_s} s; output:\n"
-                        + "\n".join(self.lines[-40:])
-                    )
-                self._cv.wait(min(left, 0.2))
+        return self.log.wait_for(pattern, timeout_s)
 
     def output(self) -> str:
-        with self._cv:
-            return "\n".join(self.lines)
+        return self.log.output()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
