@@ -143,19 +143,19 @@ def test_docker_compose_refuses_to_start_without_a_required_value(
     assert f"set {name} in .env" in result.stderr
 
 
-def test_compose_file_matches_the_compose_specification() -> None:
-    result = subprocess.run(
-        [
-            _tool("check-jsonschema"),
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(COMPOSE),
-        ],
+def _spec_check(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with the Compose Specification's schema, on ``path``."""
+    return subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = _spec_check(COMPOSE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -165,14 +165,7 @@ def test_compose_spec_check_catches_a_broken_file(tmp_path: Path) -> None:
         COMPOSE.read_text(encoding="utf-8").replace("restart: unless-stopped", "restart: 3", 1),
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode != 0
+    assert _spec_check(broken).returncode != 0
 
 
 def test_no_top_level_name_or_version() -> None:
@@ -567,13 +560,7 @@ def test_demo_stack_matches_the_compose_specification(which: str, tmp_path: Path
         assert result.returncode == 0, result.stderr
         target = tmp_path / "docker-compose.yml"
         target.write_text(result.stdout, encoding="utf-8")
-    result = subprocess.run(
-        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _spec_check(target)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
