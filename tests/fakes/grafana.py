@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 
 from sim.loopback import serve, shut
 
@@ -110,8 +110,28 @@ class Seen:
     body: dict[str, Any]
 
 
+class _Served:
+    """A fake on a loopback port: its handler class reaches the fake as ``self.fake``."""
+
+    _server: Any = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = serve(type("Handler", (self.handler(),), {"fake": self}))
+        return self
+
+    def stop(self) -> None:
+        shut(self._server)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
 @dataclass
-class FakeGrafana:
+class FakeGrafana(_Served):
     user: str = "admin"
     password: str = "demo-pass"
     plan: dict[str, str] = field(default_factory=dict)
@@ -122,19 +142,9 @@ class FakeGrafana:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: Any = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FakeGrafana:
-        self._server = serve(type("Handler", (_GrafanaHandler,), {"fake": self}))
-        return self
-
-    def stop(self) -> None:
-        shut(self._server)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _GrafanaHandler
 
     # -- answers -----------------------------------------------------------------------------
     def authorized(self, header: str | None) -> bool:
@@ -220,7 +230,7 @@ class _GrafanaHandler(BaseHTTPRequestHandler):
 
 
 @dataclass
-class FakeToggle:
+class FakeToggle(_Served):
     """The phone page: ``/`` redirects to the login page, ``/healthz``, ``/api/status``."""
 
     password: str = "demo-pass"
@@ -229,16 +239,8 @@ class FakeToggle:
         default_factory=lambda: {"meter_stale": False, "controller_stale": False, "mode": "solar"}
     )
 
-    def start(self) -> FakeToggle:
-        self._server = serve(type("Handler", (_ToggleHandler,), {"fake": self}))
-        return self
-
-    def stop(self) -> None:
-        shut(self._server)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _ToggleHandler
 
 
 class _ToggleHandler(BaseHTTPRequestHandler):
