@@ -350,12 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = one_pass(args, requests, tz)
         failed = [o for o in outcomes if not o.ok]
         waiting = failed and all(o.retryable for o in failed)
-        if not waiting or time.monotonic() + args.poll_s > deadline:
+        left_s = deadline - time.monotonic()
+        if not waiting or left_s <= 0:
             break
-        print(
-            f"waiting for data: {len(failed)} check(s) empty or stale; again in {args.poll_s:g} s"
-        )
-        time.sleep(args.poll_s)
+        # The last pass comes at the deadline, not a poll before it: the wait is --wait-s in full.
+        pause_s = min(args.poll_s, left_s)
+        print(f"waiting for data: {len(failed)} check(s) empty or stale; again in {pause_s:.3g} s")
+        time.sleep(pause_s)
     for o in outcomes:
         print(o.line())
     print(f"grafana_check: {len(outcomes)} checks, {len(failed)} failed")
