@@ -39,16 +39,21 @@ def cycle(state: PolicyState, t_s: int, setpoint_a: int, grid_mean_w: float, est
     return decide(inputs, state, S, now)
 
 
-def test_a_second_command_before_the_first_showed_keeps_the_first_draw_in_the_range():
-    state = PolicyState(mode=Mode.SOLAR, had_surplus=True, expected_drawing=True)
-    # Settled at 29 A: 4925 W of surplus pays for 21 A.
+def told_21_a(latencies_s: tuple[float, ...] = ()) -> PolicyState:
+    """Settled at 29 A, 4925 W of surplus pays for 21 A: the state after that command."""
+    state = PolicyState(
+        mode=Mode.SOLAR, had_surplus=True, expected_drawing=True, latencies_s=latencies_s
+    )
+    mean_w = 29 * WPA - 4925
     d, state = decide(
-        PolicyInputs(Mode.SOLAR, 29 * WPA - 4925, 29 * WPA - 4925, snap(T0, 29, frozenset())),
-        state,
-        S,
-        T0,
+        PolicyInputs(Mode.SOLAR, mean_w, mean_w, snap(T0, 29, frozenset())), state, S, T0
     )
     assert (d.action, d.target_a) == (Action.ADJUST, 21)
+    return state
+
+
+def test_a_second_command_before_the_first_showed_keeps_the_first_draw_in_the_range():
+    state = told_21_a()
     # 10 s on, the car still draws 29 A and the sun fell to 2810 W: even the upper end of the
     # range is short of 21 A, so 12 A goes out at once.
     d, state = cycle(state, 10, 21, 29 * WPA - 2810)
@@ -66,16 +71,6 @@ def test_a_command_older_than_the_latency_seen_has_reached_the_car():
     """On a charger that follows in 2 s, the command of 5 s ago has reached the car: the window
     still holds readings at 29 A (the range keeps them), but the next command's 'before' is the
     21 A that was asked for, not 29 A."""
-    state = PolicyState(
-        mode=Mode.SOLAR, had_surplus=True, expected_drawing=True, latencies_s=(2.0,)
-    )
-    d, state = decide(
-        PolicyInputs(Mode.SOLAR, 29 * WPA - 4925, 29 * WPA - 4925, snap(T0, 29, frozenset())),
-        state,
-        S,
-        T0,
-    )
-    assert (d.action, d.target_a) == (Action.ADJUST, 21)
-    d, state = cycle(state, 5, 21, 21 * WPA - 2810)
+    d, state = cycle(told_21_a(latencies_s=(2.0,)), 5, 21, 21 * WPA - 2810)
     assert (d.action, d.target_a) == (Action.ADJUST, 20)
     assert state.prev_draw_w == 21 * WPA
