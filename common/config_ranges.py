@@ -45,6 +45,11 @@ RANGES: tuple[Check, ...] = (
     *_duration("charging.interval_s", 1, 3600),
     *_duration("charging.start_delay_s", 0, 86400),
     *_duration("charging.stop_delay_s", 0, 86400),
+    (
+        "charging.solar_share_target",
+        lambda v, s: not 0.5 <= v <= 1,
+        "must be between 0.5 and 1 (a share: 0.97 is 97 %)",
+    ),
     ("toggle_app.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
     ("ocpp.port", lambda v, s: not 0 < v < 65536, "must be a TCP port (1-65535)"),
     *_duration("store.raw_days", 1, 3650),

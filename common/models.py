@@ -79,6 +79,9 @@ class Reason(enum.StrEnum):
     DIP_HOLD_MIN = "dip-hold-min"
     STOP_DELAY = "stop-delay"
     SURPLUS_STOP = "surplus-stop"
+    # Min current on a partial surplus, paid for by the session's share budget (controller.share).
+    SHARE_START = "share-start"
+    SHARE_HOLD = "share-hold"
     READY_PROBE = "ready-probe"  # status Ready with sun: one start, in case a car waits in it
     START_REFUSED = "start-refused"  # the charger stayed on its schedule when asked to start
     SCHEDULE = "schedule"  # the Wallbox app's schedule charges the car: left alone

@@ -113,6 +113,11 @@ def _action_line(
             f"The charger says Ready and there is sun to spare: asking it once to start at "
             f"{d.target_a} A, in case a car waits for a schedule set in the Wallbox app"
         )
+    if d.action is Action.START and d.reason is Reason.SHARE_START:
+        return _info(
+            f"Part sun: {mean}. Start charging at {d.target_a} A, the rest paid for by the"
+            " solar share so far"
+        )
     if d.action is Action.START:
         return _info(f"Sufficient power: {mean}. Start charging at {d.target_a} A")
     if d.action is Action.STOP and d.reason is Reason.STALE:
@@ -130,9 +135,10 @@ def _action_line(
             " start by hand"
         )
     if d.action is Action.ADJUST:
-        dip = (
-            ", holding min current until the stop delay" if d.reason is Reason.DIP_HOLD_MIN else ""
-        )
+        dip = {
+            Reason.DIP_HOLD_MIN: ", holding min current until the stop delay",
+            Reason.SHARE_HOLD: ", holding min current on the solar share so far",
+        }.get(d.reason, "")
         return _info(
             f"Adjust charging current: {setpoint} A -> {d.target_a} A"
             f" (surplus {_watts(d.surplus_w)} / {wpa:.1f} W/A){dip}"

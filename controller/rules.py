@@ -15,6 +15,7 @@ from common.models import Action, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot, Phase
 from controller.commands import commands_for
 from controller.state import PolicyInputs, PolicySettings, PolicyState
+from controller.step import expected_latency_s, settle_after
 
 #: A decision and the state for the next cycle.
 Outcome: TypeAlias = tuple[Decision, PolicyState]
@@ -59,6 +60,9 @@ class Surplus:
     #: be far above the truth for a car not measured yet, and must not make a grid session look
     #: like a solar one (docs/design.md, "Decision rules").
     measured: bool = False
+    #: An upper bound while a command settles (``surplus_range``), not the surplus itself: it
+    #: may lower the current, never make the share budget pay.
+    bound: bool = False
 
     @classmethod
     def of(
@@ -125,7 +129,7 @@ class Cycle:
             grid_power_mean_w=self.inputs.grid_power_mean_w if surplus is None else surplus.mean_w,
             surplus_w=None if surplus is None else surplus.surplus_w,
         )
-        return d, _after(d, self.inputs.charger, state, self.settings, self.now)
+        return d, _after(d, self.inputs.charger, state, self.settings, self.now, self.watts_per_amp)
 
 
 def enter_mode(state: PolicyState, mode: Mode) -> PolicyState:
@@ -167,7 +171,7 @@ def probe_overdrawn(c: Cycle, state: PolicyState) -> bool:
 
 
 def probe_stop(c: Cycle, state: PolicyState) -> Outcome:
-    return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(state))
+    return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped(state))
 
 
 def manual(c: Cycle, state: PolicyState) -> Outcome:
@@ -225,21 +229,48 @@ def unexpected_change(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Outc
     return settling(c, ch, replace(state, settled_from=c.now, expected_drawing=ch.drawing))
 
 
-def worst_case_surplus(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> Surplus | None:
-    """While our last command settles: the surplus if the charger still draws the more of what
-    it drew before the command and what it was told to draw since.
+def surplus_range(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> SurplusRange | None:
+    """While our last command settles: the surplus if the charger drew the less, and the more,
+    of what it drew before the command and what it was told to draw since, all window long.
 
     The window mixes readings from before and after the command took effect, each with one of
-    the two draws, so the true surplus is at most this. When even this falls short of min current,
-    or pays for fewer amps than the charger has, the shortfall is real whatever the charger did,
-    and it need not wait for the settle time (None: not settling after a command of ours).
+    the two draws, so the true surplus lies between the two. A shortfall even the upper end
+    shows, or a surplus even the lower end shows, is real whatever the charger did, and need
+    not wait for the settle time (None: not settling after a command of ours). Once the window
+    starts after the latency the meter showed, only the new draw counts.
     """
     mean_w = c.inputs.grid_power_mean_w
     if mean_w is None or state.prev_draw_w is None or state.settled_from is None:
         return None
     if state.settled_from <= c.now or not ch.enabled:
         return None
-    draw_w = max(ch.power_w, state.prev_draw_w)
+    draws_w: tuple[float, ...] = (ch.power_w, state.prev_draw_w)
+    if _window_after_latency(c, state):
+        draws_w = (ch.power_w,)
+    return SurplusRange(
+        _at(c, ch, mean_w, min(draws_w)), replace(_at(c, ch, mean_w, max(draws_w)), bound=True)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SurplusRange:
+    """The surplus at either end of what the charger may have drawn (``surplus_range``)."""
+
+    least: Surplus
+    most: Surplus
+
+
+def _window_after_latency(c: Cycle, state: PolicyState) -> bool:
+    """Whether every reading in the window was taken after our last command reached the car, by
+    the latency its steps showed so far (a charger that follows in 2 s, a window of 10 s)."""
+    latency_s = expected_latency_s(state)
+    if latency_s is None or state.last_command_at is None:
+        return False
+    window_start = c.now - timedelta(seconds=c.settings.window_s)
+    return window_start >= state.last_command_at + timedelta(seconds=latency_s)
+
+
+def _at(c: Cycle, ch: ChargerSnapshot, mean_w: float, draw_w: float) -> Surplus:
     s = c.settings
     surplus_w = draw_w - mean_w
     raw_a = s.target_a(surplus_w, c.watts_per_amp)
@@ -264,88 +295,16 @@ def min_solar(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) ->
     return c.out(Action.HOLD, Reason.HOLD if sp.covered else reason, sp.target_a, state, sp)
 
 
-def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
-    """The charger is off: start once the surplus has covered min current for the start delay.
-
-    A start the configured watts per ampere would not pay for, only a lighter car's (the car not
-    measured yet), goes at min current and counts as no surplus yet (``probing``): the next cycle
-    measures the car and either follows the surplus or pauses at once.
-    """
-    if state.start_refused_until is not None and c.now < state.start_refused_until:
-        return c.out(Action.NONE, Reason.START_REFUSED, 0, idle(state), sp)
-    if not c.start_covered(sp):
-        return _no_surplus(c, sp, idle(state))
-    since = state.surplus_since or c.now
-    if not waited(since, c.now, c.settings.start_delay_s):
-        return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
-    started = replace(state, surplus_since=None, short_since=None, had_surplus=sp.covered)
-    if sp.covered:
-        return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
-    probing = replace(started, probing_since=c.now, probe_before_w=sp.mean_w)
-    return c.out(Action.START, Reason.SURPLUS_START, c.settings.min_current_a, probing, sp)
-
-
-def _no_surplus(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
-    """Off, and no surplus to start on. A session that ended held min current through its dip:
-    once a read shows the car paused (so it cannot draw), give the charger back its full current,
-    or a schedule set in the Wallbox app that starts the car at night charges it at 6 A."""
-    ch, max_a = c.inputs.charger, c.settings.max_a(c.inputs.charger)
-    if (
-        ch is not None
-        and ch.phase in (Phase.PAUSED, Phase.SCHEDULED)
-        and not ch.estimated & {"status", "setpoint_a"}
-        and ch.setpoint_a is not None
-        and ch.setpoint_a < max_a
-    ):
-        return c.out(Action.ADJUST, Reason.NO_SURPLUS, max_a, state, sp)
-    return c.out(Action.NONE, Reason.NO_SURPLUS, 0, state, sp)
-
-
-def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
-    """The charger is on: follow the surplus in whole amps while it covers min current.
-
-    After a start that measures the car, hold min current until its watts per ampere is known
-    (a status read or the meter's step: one cycle, usually), at most ``PROBE_S``.
-    """
-    on = replace(state, surplus_since=None)
-    if state.probing_since is not None:
-        if c.inputs.car.measured_w_per_a is None and not waited(
-            state.probing_since, c.now, PROBE_S
-        ):
-            return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, on, sp)
-        on = replace(on, probing_since=None, probe_before_w=None)
-    if not sp.covered:
-        return _solar_short(c, ch, sp, on)
-    if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
-        # Importing, and the surplus rests on an estimate of the car's draw: a grid session.
-        return c.out(Action.STOP, Reason.GRID_STOP, 0, _stopped(on), sp)
-    on = replace(on, short_since=None, had_surplus=on.had_surplus or sp.measured)
-    if sp.target_a != ch.setpoint_a:
-        return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
-    return c.out(Action.HOLD, Reason.HOLD, sp.target_a, on, sp)
-
-
-def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:
-    """The surplus falls short while charging: min current through the stop delay, then pause.
-
-    The stop delay protects a solar session from clouds; a session that never had surplus since
-    the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
-    """
-    s = c.settings
-    stopped = _stopped(on)
-    if not on.had_surplus:
-        return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped, sp)
-    since = on.short_since or c.now
-    if waited(since, c.now, s.stop_delay_s):
-        return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, stopped, sp)
-    on = replace(on, short_since=since)
-    if ch.setpoint_a != s.min_current_a:
-        return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
-    return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
-
-
-def _stopped(on: PolicyState) -> PolicyState:
-    return replace(on, short_since=None, had_surplus=False, probing_since=None, probe_before_w=None)
+def stopped(on: PolicyState) -> PolicyState:
+    """The state once a session pauses."""
+    return replace(
+        on,
+        short_since=None,
+        had_surplus=False,
+        budget_since=None,
+        probing_since=None,
+        probe_before_w=None,
+    )
 
 
 def waited(since: datetime, now: datetime, delay_s: float) -> bool:
@@ -364,6 +323,7 @@ def _after(
     st: PolicyState,
     s: PolicySettings,
     now: datetime,
+    watts_per_amp: float,
 ) -> PolicyState:
     """Bookkeeping once a decision is made: when its commands will have taken effect, and whether
     the charger should then be drawing."""
@@ -382,12 +342,41 @@ def _after(
         st = replace(st, seen_status_id=ch.status_id)
     commands = commands_for(d, ch)
     if commands:
+        step_w = _step_w(d, ch, st, now, watts_per_amp)
         st = replace(
             st,
             last_command_at=now,
-            settled_from=now + timedelta(seconds=s.settle_s),
-            prev_draw_w=None if ch is None else ch.power_w,
+            settled_from=now + timedelta(seconds=settle_after(st, step_w, s.settle_s)),
+            prev_draw_w=_draw_before(ch, st, now),
+            step_w=step_w,
         )
     if any(cmd.kind == "resume" for cmd in commands):
         st = replace(st, start_sent_at=now)
     return st
+
+
+def _step_w(
+    d: Decision, ch: ChargerSnapshot | None, st: PolicyState, now: datetime, watts_per_amp: float
+) -> float | None:
+    """How the grid should step when the command takes effect (controller.step); None when that
+    is not known: no snapshot, a release, or a command before it that has not shown yet (the
+    meter would show both, in either order)."""
+    if ch is None or d.action not in (Action.START, Action.ADJUST, Action.STOP):
+        return None
+    if st.settled_from is not None and st.settled_from > now:
+        return None
+    after_w = 0.0 if d.action is Action.STOP else d.target_a * watts_per_amp
+    return after_w - ch.power_w
+
+
+def _draw_before(ch: ChargerSnapshot | None, st: PolicyState, now: datetime) -> float | None:
+    """The most the charger may draw until a command now takes effect: what it draws, or what
+    it drew before a command of ours that has not shown yet (the snapshot already says what that
+    one asked for), unless that one went out longer ago than commands take to show."""
+    if ch is None or st.prev_draw_w is None or st.last_command_at is None:
+        return None if ch is None else ch.power_w
+    pending = st.settled_from is not None and st.settled_from > now
+    latency_s = expected_latency_s(st)
+    if latency_s is not None and (now - st.last_command_at).total_seconds() >= latency_s:
+        pending = False  # it has reached the car: a bound on the safe side (a lower current)
+    return max(st.prev_draw_w, ch.power_w) if pending else ch.power_w

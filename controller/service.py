@@ -23,6 +23,7 @@ from common.models import Action, Decision, Mode, PhaseMeans, Reason, utcnow
 from common.ports import Charger, ChargerError, ChargerStarting
 from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, UnreadableRow
+from common.store.base import series_start as store_series_start
 from controller.carwatch import CarWatch
 from controller.describe import describe, notice_lines
 from controller.localstate import LocalState, LocalStateFile
@@ -40,6 +41,7 @@ from controller.policy import (
 from controller.rules import PROBE_LOOK_S, overdrawn
 from controller.rules_car import STORE_GRACE_CYCLES
 from controller.sender import CommandSender
+from controller.step import grid_series, pending_step, series_start, settle_at_step
 
 log = logging.getLogger("controller")
 T = TypeVar("T")
@@ -90,6 +92,7 @@ class Controller:
                 target_a=0,
             )
         mode = self._read_mode()
+        self.state = self._find_step(now)
         full_w, settled_w, store_ok = self._read_means(now)
         settled_from = settled_since(self.state)  # before deciding: the window the means cover
         # The meter's step first: the snapshot is corrected, and the policy divides, at the
@@ -210,6 +213,18 @@ class Controller:
         if change is not None:
             self._mode = change.mode
         return self._mode or Mode.SOLAR
+
+    def _find_step(self, now: datetime) -> PolicyState:
+        """The state with the last command settled at its step, when the meter shows it."""
+        sent_at = pending_step(self.state, now)
+        if sent_at is None:
+            return self.state
+        start = store_series_start(series_start(sent_at), 1.0)
+        try:
+            points = self.store.power_series(start, now, 1.0)
+        except StoreError:
+            return self.state  # the means say what the store does; the settle time stands
+        return settle_at_step(self.state, grid_series(points, start, now), now)
 
     def _read_means(self, now: datetime) -> tuple[float | None, float | None, bool]:
         window = self.settings.window_s

@@ -34,6 +34,8 @@ class PolicySettings:
     stop_delay_s: float = ChargingConfig.stop_delay_s
     window_s: float = ChargingConfig.window_s
     settle_s: float = DEFAULT_SETTLE_S
+    #: The session's solar share a partial surplus may spend down to (controller.share).
+    solar_share_target: float = ChargingConfig.solar_share_target
     #: What a car on one phase draws per ampere on this connection, when that is less than
     #: ``watts_per_amp`` (a 3-phase connection whose car is not known yet); None: no less.
     one_phase_watts_per_amp: float | None = None
@@ -54,6 +56,7 @@ class PolicySettings:
             stop_delay_s=c.stop_delay_s,
             window_s=c.window_s,
             settle_s=settle_s,
+            solar_share_target=c.solar_share_target,
             one_phase_watts_per_amp=one_phase_watts_per_amp(c),
         )
 
@@ -135,6 +138,11 @@ class PolicyState:
     #: What the charger drew when our last command went out: until the command takes effect it
     #: may still draw that (docs/design.md, "The settle rule").
     prev_draw_w: float | None = None
+    #: How the grid should step when that command takes effect, while it is looked for in the
+    #: meter's readings (controller.step); None: not looked for.
+    step_w: float | None = None
+    #: How long the last commands took to show in the meter (controller.step), oldest first.
+    latencies_s: tuple[float, ...] = ()
     #: Cycles in a row whose store reads failed (the grace before the stale rule).
     store_misses: int = 0
     #: When a start at min current began measuring the car (its watts per ampere unknown).
@@ -156,6 +164,16 @@ class PolicyState:
     seen_status_id: int | None = None
     #: The Wallbox app's schedule charges the car: left alone until it stops.
     schedule_charging: bool = False
+    #: The car's energy this session as the meter split it (controller.share), booked up to
+    #: ``booked_at``; ``drew_at`` is the last cycle the car drew.
+    share_solar_wh: float = 0.0
+    share_grid_wh: float = 0.0
+    booked_at: datetime | None = None
+    drew_at: datetime | None = None
+    #: Since when the session holds min current on the share budget (controller.share); a
+    #: session living on it pauses after ``rules_solar.BUDGET_STOP_S`` once the budget no longer
+    #: pays, not after the stop delay.
+    budget_since: datetime | None = None
 
 
 def settled_since(state: PolicyState) -> datetime | None:

@@ -15,8 +15,9 @@ from datetime import datetime
 from common.models import Action, Decision, Reason
 from controller.policy import NOT_CONTROLLABLE, PolicyInputs, PolicySettings, PolicyState
 
-#: The original scripts averaged two minutes of readings.
+#: The original scripts averaged two minutes of readings, once a minute.
 NAIVE_WINDOW_S = 120.0
+NAIVE_INTERVAL_S = 60.0
 
 
 def decide_naive(

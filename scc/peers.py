@@ -37,7 +37,7 @@ from controller.policy import (
     decide,
 )
 from controller.rules import TIMER_SLACK_S
-from scc.naive import NAIVE_WINDOW_S, decide_naive
+from scc.naive import NAIVE_INTERVAL_S, NAIVE_WINDOW_S, decide_naive
 
 #: The seed rule charges while the surplus covers this share of min current.
 SEED_START_SHARE = 0.833
@@ -186,7 +186,7 @@ def policy_for(name: str, c: ChargingConfig) -> tuple[Policy, ChargingConfig]:
     """The decision function ``scc replay --policy NAME`` runs, and the charging settings it runs
     with: ours with the config's, the baselines with their own cadence, window and delays."""
     if name == "naive":
-        return decide_naive, replace(c, window_s=NAIVE_WINDOW_S)
+        return decide_naive, replace(c, window_s=NAIVE_WINDOW_S, interval_s=NAIVE_INTERVAL_S)
     if name in PEERS:
         return PEERS[name], PEER_CHARGING[name].apply(c)
     if name == "default":

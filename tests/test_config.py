@@ -29,9 +29,10 @@ def test_defaults_when_no_file_and_no_path(tmp_path, monkeypatch):
     assert cfg.store.backend == "sqlite"
     assert cfg.charging.min_current_a == 6
     assert cfg.charging.max_current_a == 16
-    assert cfg.charging.window_s == 60.0
-    assert (cfg.charging.start_delay_s, cfg.charging.stop_delay_s) == (180.0, 600.0)
-    assert cfg.charging.interval_s == 60.0
+    assert cfg.charging.window_s == 15.0
+    assert (cfg.charging.start_delay_s, cfg.charging.stop_delay_s) == (60.0, 180.0)
+    assert cfg.charging.interval_s == 10.0
+    assert cfg.charging.solar_share_target == 0.975
     assert cfg.wallbox.timeout_s > 0
 
 
@@ -287,7 +288,7 @@ def test_a_bad_secret_value_is_never_echoed(tmp_path):
 
 def test_the_charger_kind_and_the_ocpp_section(tmp_path):
     cfg = load_config(write(tmp_path, "{}\n"), env={})
-    assert cfg.charger.kind == "wallbox_cloud" and cfg.charging.interval_s == 60.0
+    assert cfg.charger.kind == "wallbox_cloud" and cfg.charging.interval_s == 10.0
     assert (cfg.ocpp.host, cfg.ocpp.port, cfg.ocpp.charge_point_id, cfg.ocpp.password) == (
         "0.0.0.0",
         8887,
@@ -319,7 +320,7 @@ def test_with_ocpp_the_cycle_and_window_default_to_local_speed_unless_set(tmp_pa
     local = cloud.with_overrides({"charger.kind": "ocpp"})
     assert (local.charging.interval_s, local.charging.window_s) == (10.0, 45.0)
     back = local.with_overrides({"charger.kind": "wallbox_cloud"})
-    assert (back.charging.interval_s, back.charging.window_s) == (60.0, 45.0)
+    assert (back.charging.interval_s, back.charging.window_s) == (10.0, 45.0)
 
 
 @pytest.mark.parametrize(

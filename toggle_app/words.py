@@ -83,6 +83,14 @@ TEXTS: dict[Reason, tuple[str, str]] = {
         "Holding {min_a} A through a cloud",
         "Pauses {pause_at} if the cloud stays; more current as soon as the sun is back.",
     ),
+    Reason.SHARE_START: (
+        "Started at {a} A on part sun: the solar share so far leaves room for a little grid",
+        "Holds {a} A while the share stays above its target. " + _NEXT_CHECK,
+    ),
+    Reason.SHARE_HOLD: (
+        "Holding {min_a} A on part sun: the solar share so far leaves room for a little grid",
+        "Pauses once the share would fall under its target; more current when the sun is back.",
+    ),
     Reason.SURPLUS_STOP: (
         "Paused: the sun has not covered {min_a} A for {stop_delay}",
         "Starts again once the sun covers {min_a} A for {start_delay}.",

@@ -39,6 +39,8 @@ from controller.policy import (
     commands_for,
     settled_since,
 )
+from controller.rules import PROBE_LOOK_S
+from controller.step import GridSeries, pending_step, series_start, settle_at_step
 from sim.metrics import DayMetrics, count_sessions, energy_balance
 from sim.profiles import Profile
 
@@ -129,9 +131,20 @@ class _Means:
 
     def __init__(self) -> None:
         self.prefix = [0.0]
+        self.values: list[float | None] = []
 
     def add(self, w: float) -> None:
         self.prefix.append(self.prefix[-1] + w)
+        self.values.append(w)
+
+    def settle(self, state: Any, now: datetime, t: int) -> Any:
+        """``state`` settled at its command's step, as the controller finds it (controller.step)."""
+        sent_at = pending_step(state, now) if isinstance(state, PolicyState) else None
+        if sent_at is None:
+            return state
+        a = max(math.floor((series_start(sent_at) - T0).total_seconds()), 0)
+        series = GridSeries(T0 + timedelta(seconds=a), tuple(self.values[a:t]))
+        return settle_at_step(state, series, now)
 
     def mean(self, t: int, window_s: float, since_t: float | None) -> float | None:
         a = max(t - math.floor(window_s), 0)  # readings at a..t-1
@@ -184,6 +197,7 @@ def _cycle(
     ad.maybe_read(t, ch, s.watts_per_amp)
     snap = ad.snapshot(t)
     now = T0 + timedelta(seconds=t)
+    state = means.settle(state, now, t)
     since = settled_since(state)
     since_t = None if since is None else (since - T0).total_seconds()
     full = means.mean(t, s.window_s, None)
@@ -191,9 +205,8 @@ def _cycle(
     inputs = PolicyInputs(
         mode=Mode.SOLAR, grid_power_mean_w=full, settled_mean_w=settled, charger=snap
     )
-    recent_s = getattr(policy, "recent_s", None)
-    if recent_s is not None:  # a prototype that also reads the last seconds of the meter
-        inputs = policy.with_recent(inputs, means.mean(t, recent_s, None))  # type: ignore[attr-defined]  # prototype hook
+    if isinstance(state, PolicyState) and state.probing_since is not None:
+        inputs = replace(inputs, recent_mean_w=means.mean(t, PROBE_LOOK_S, None))
     decision, new_state = policy(inputs, state, s, now)
     cmds = commands_for(decision, snap)
     if not ad.allowed(t, len(cmds)):

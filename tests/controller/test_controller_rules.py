@@ -19,10 +19,10 @@ from controller.rules import (
     manual,
     not_controllable,
     settling,
-    solar_start,
     stale,
     unexpected_change,
 )
+from controller.rules_solar import solar_running, solar_start
 from controller.state import PolicyInputs, PolicySettings, PolicyState
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
@@ -214,8 +214,6 @@ def test_a_new_mode_resets_the_session_but_not_what_the_charger_does():
 def test_only_a_measured_surplus_makes_a_solar_session(
     estimated, mean_w, had_surplus, reason, had_after
 ):
-    from controller.rules import solar_running
-
     ch = charger(CHARGING, 16, estimated=frozenset({"power_w"} if estimated else ()))
     state = PolicyState(mode=Mode.SOLAR, had_surplus=had_surplus, expected_drawing=True)
     c = cycle(Mode.SOLAR, ch, mean_w)

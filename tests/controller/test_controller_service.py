@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from scc.cli import main as scc_main
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
 from tests.controller.ctl_helpers import (
     T0,
+    TEST_CHARGING,
     WPA,
     ManualClock,
     make_loop,
@@ -504,3 +506,26 @@ def test_run_loop_keeps_its_cadence_when_the_wall_clock_steps_back_an_hour():
     run_loop(Controller(), 60, clock=wall, sleep=sleep, max_cycles=4, monotonic=lambda: mono[0])
     assert sleeps == [60, 60, 60, 60]  # not 3660 s of silence after the step
     assert (stamps[2] - stamps[1]).total_seconds() == 60 - 3600
+
+
+def test_the_meter_shows_when_a_command_took_effect_and_the_next_cycle_acts_on_it(store):
+    """The cloud passes each command on after 15 s: the grid steps by the car's draw then, the
+    controller finds that second in the meter's readings and judges the surplus from there,
+    instead of waiting the 30 s a slow cloud may take."""
+    clock = ManualClock()
+    charging = replace(TEST_CHARGING, interval_s=5.0, window_s=10.0, start_delay_s=60.0)
+    with sim_cloud(clock, paused=True, setpoint_a=16, latency_s=15) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 5000), (3, 5700)), charging)
+        loop.interval_s = 5.0
+        decisions = loop.run(4)
+        start = next(d for d in decisions if d.action is Action.START)
+        assert start.target_a == 6  # 4550 W of surplus
+        # 5250 W from minute 3: one ampere more.
+        up = next(d for d in decisions if d.action is Action.ADJUST)
+        assert (minutes(up.ts), up.target_a) == (pytest.approx(3.0, abs=0.1), 7)
+        assert loop.controller.state.latencies_s == (pytest.approx(15, abs=1),) * 2
+        for sent in (start, up):
+            later = [d for d in decisions if d.ts > sent.ts]
+            settled = next(d for d in later if d.reason != "settling")
+            # The step at 15 s, seen once 3 s of readings follow it, at the next 5 s cycle.
+            assert (settled.ts - sent.ts).total_seconds() <= 15 + 3 + 5

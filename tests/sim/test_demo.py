@@ -119,7 +119,7 @@ def test_demo_runs_the_system_serves_the_phone_page_obeys_the_switch_and_stops_o
         # Polled over HTTP all along: readings span the simulated minutes the demo ran. At 150 x
         # real time a poll is due every 7 ms, so a busy machine skips some (the collector keeps
         # its cadence by skipping, never by bunching), hence a floor below one per second.
-        assert span_ms > 300_000 and readings > span_ms / 1000 / 4
+        assert span_ms > 180_000 and readings > span_ms / 1000 / 4
 
         demo.proc.send_signal(signal.SIGTERM)
         assert demo.proc.wait(20) == 0

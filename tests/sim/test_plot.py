@@ -74,11 +74,11 @@ def test_the_figure_says_which_day_with_which_settings_and_labels_the_limits() -
         labels = [t.get_text() for t in top.get_legend().get_texts()]
         assert labels == ["PV", "EV (charger draw)", "house load",
                           "grid, each second (+ import / - export)",
-                          "grid, 60 s mean (what the controller sees)"]  # fmt: skip
+                          "grid, 15 s mean (what the controller sees)"]  # fmt: skip
         assert {t.get_text() for t in bottom.texts} == {"min 6 A", "max 16 A"}
         [footer] = [t.get_text() for t in fig.texts]
         assert "grid 3 phases at 400 V (692.8 W/A), so 6 A = 4.16 kW" in footer
-        assert "start delay 180 s, stop delay 600 s; charger follows commands after 20 s" in footer
+        assert "start delay 60 s, stop delay 180 s; charger follows commands after 20 s" in footer
         assert bottom.get_xlabel() == "time of day (h, UTC)"
     finally:
         plt.close(fig)

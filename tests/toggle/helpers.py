@@ -79,7 +79,16 @@ def seed(store: SqliteStore, now: datetime, meter_age_s: float = 0.0) -> None:
 def make_config(tmp_path: Path, password: str | None = None, **charging: float) -> Config:
     return Config(
         store=StoreConfig(sqlite_path=str(tmp_path / "scc.db")),
-        # The seeded numbers assume a 120 s window; pinned so they do not move with the defaults.
-        charging=ChargingConfig(**{"window_s": 120.0, **charging}),
+        # The seeded numbers assume a 120 s window, a cycle a minute and 180/600 s delays; pinned
+        # so they do not move with the defaults.
+        charging=ChargingConfig(
+            **{
+                "window_s": 120.0,
+                "interval_s": 60.0,
+                "start_delay_s": 180.0,
+                "stop_delay_s": 600.0,
+                **charging,
+            }
+        ),
         toggle_app=ToggleAppConfig(password=Secret(password) if password else None),
     )

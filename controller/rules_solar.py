@@ -1,0 +1,141 @@
+"""The ``solar`` mode's rules for a car to steer: start on surplus, follow it, ride out a dip.
+
+Split from controller.rules (the rules every mode shares). The order and the delays are in
+docs/design.md, "Decision rules"; the share budget that lets a partial surplus start or hold min
+current is controller.share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from common.models import Action, Reason
+from common.snapshot import ChargerSnapshot, Phase
+from controller.rules import PROBE_S, Cycle, Outcome, Surplus, idle, stopped, waited
+from controller.share import can_hold, can_start
+from controller.state import PolicyState
+
+#: A surplus this little short of the setpoint keeps it (``_small_dip``).
+SMALL_DIP_W = 100.0
+#: A session charging on the share budget (min current on a partial surplus) that falls
+#: further short, or runs out of budget, pauses after this instead of the stop delay: it has
+#: no surplus of its own to protect.
+BUDGET_STOP_S = 60.0
+#: A session lives on the budget once it has held min current on it this long (a cycle or two
+#: of it on the way into a cloud do not count).
+BUDGET_LIVE_S = 300.0
+#: A start on the budget counts as living on it from the start.
+_LONG = timedelta(days=1)
+
+
+def solar_start(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
+    """The charger is off: start once the surplus has covered min current for the start delay,
+    or once the share budget has paid for the rest of it as long.
+
+    A start the configured watts per ampere would not pay for, only a lighter car's (the car not
+    measured yet), goes at min current and counts as no surplus yet (``probing``): the next cycle
+    measures the car and either follows the surplus or pauses at once.
+    """
+    if state.start_refused_until is not None and c.now < state.start_refused_until:
+        return c.out(Action.NONE, Reason.START_REFUSED, 0, idle(state), sp)
+    covered = c.start_covered(sp)
+    if not covered and not can_start(state, c.settings, sp.surplus_w, _min_draw_w(c)):
+        return _no_surplus(c, sp, idle(state))
+    since = state.surplus_since or c.now
+    if not waited(since, c.now, c.settings.start_delay_s):
+        return c.out(Action.NONE, Reason.START_DELAY, 0, replace(state, surplus_since=since), sp)
+    started = replace(state, surplus_since=None, short_since=None, had_surplus=sp.covered)
+    if sp.covered:
+        return c.out(Action.START, Reason.SURPLUS_START, sp.target_a, started, sp)
+    min_a = c.settings.min_current_a
+    if not covered:
+        budget = replace(started, had_surplus=True, budget_since=c.now - _LONG)
+        return c.out(Action.START, Reason.SHARE_START, min_a, budget, sp)
+    probing = replace(started, probing_since=c.now, probe_before_w=sp.mean_w)
+    return c.out(Action.START, Reason.SURPLUS_START, min_a, probing, sp)
+
+
+def _on_budget(c: Cycle, on: PolicyState) -> bool:
+    """Whether the session lives on the share budget: started on it, or held min current on it
+    for ``BUDGET_LIVE_S``."""
+    return on.budget_since is not None and waited(on.budget_since, c.now, BUDGET_LIVE_S)
+
+
+def _min_draw_w(c: Cycle) -> float:
+    return c.settings.min_current_a * c.watts_per_amp
+
+
+def _no_surplus(c: Cycle, sp: Surplus, state: PolicyState) -> Outcome:
+    """Off, and no surplus to start on. A session that ended held min current through its dip:
+    once a read shows the car paused (so it cannot draw), give the charger back its full current,
+    or a schedule set in the Wallbox app that starts the car at night charges it at 6 A."""
+    ch, max_a = c.inputs.charger, c.settings.max_a(c.inputs.charger)
+    if (
+        ch is not None
+        and ch.phase in (Phase.PAUSED, Phase.SCHEDULED)
+        and not ch.estimated & {"status", "setpoint_a"}
+        and ch.setpoint_a is not None
+        and ch.setpoint_a < max_a
+    ):
+        return c.out(Action.ADJUST, Reason.NO_SURPLUS, max_a, state, sp)
+    return c.out(Action.NONE, Reason.NO_SURPLUS, 0, state, sp)
+
+
+def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) -> Outcome:
+    """The charger is on: follow the surplus in whole amps while it covers min current.
+
+    After a start that measures the car, hold min current until its watts per ampere is known
+    (a status read or the meter's step: one cycle, usually), at most ``PROBE_S``.
+    """
+    on = replace(state, surplus_since=None)
+    if state.probing_since is not None:
+        if c.inputs.car.measured_w_per_a is None and not waited(
+            state.probing_since, c.now, PROBE_S
+        ):
+            return c.out(Action.HOLD, Reason.SETTLING, ch.setpoint_a or 0, on, sp)
+        on = replace(on, probing_since=None, probe_before_w=None)
+    if not sp.covered:
+        return _solar_short(c, ch, sp, on)
+    if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
+        # Importing, and the surplus rests on an estimate of the car's draw: a grid session.
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped(on), sp)
+    on = replace(on, short_since=None, had_surplus=on.had_surplus or sp.measured, budget_since=None)
+    if sp.target_a != ch.setpoint_a and not _small_dip(c, ch, sp):
+        return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
+    return c.out(Action.HOLD, Reason.HOLD, ch.setpoint_a or sp.target_a, on, sp)
+
+
+def _small_dip(c: Cycle, ch: ChargerSnapshot, sp: Surplus) -> bool:
+    """Whether the surplus falls short of the current setpoint by less than ``SMALL_DIP_W``: the
+    current is kept (one ampere down and up again a minute later loses more sun than it saves)."""
+    short_w = (ch.setpoint_a or 0) * c.watts_per_amp - sp.surplus_w
+    return sp.target_a < (ch.setpoint_a or 0) and 0 < short_w < SMALL_DIP_W
+
+
+def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:
+    """The surplus falls short while charging: min current on the share budget while it pays,
+    else through the stop delay, then pause.
+
+    The stop delay protects a solar session from clouds; a session that never had surplus since
+    the car was last seen off (plugged in at night, or left on by manual mode) pauses at once.
+    """
+    s = c.settings
+    off = stopped(on)
+    if not on.had_surplus:
+        return c.out(Action.STOP, Reason.GRID_STOP, 0, off, sp)
+    if not sp.bound and can_hold(on, s, sp.surplus_w, _min_draw_w(c)):
+        held = replace(on, short_since=None, budget_since=on.budget_since or c.now)
+        if ch.setpoint_a != s.min_current_a:
+            return c.out(Action.ADJUST, Reason.SHARE_HOLD, s.min_current_a, held, sp)
+        return c.out(Action.HOLD, Reason.SHARE_HOLD, s.min_current_a, held, sp)
+    if not _on_budget(c, on):
+        on = replace(on, budget_since=None)  # a short hold on the way into a cloud: forgotten
+    since = on.short_since or c.now
+    delay_s = min(s.stop_delay_s, BUDGET_STOP_S) if _on_budget(c, on) else s.stop_delay_s
+    if waited(since, c.now, delay_s):
+        return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, off, sp)
+    on = replace(on, short_since=since)
+    if ch.setpoint_a != s.min_current_a:
+        return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
+    return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)
