@@ -8,7 +8,7 @@ current is controller.share.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from common.models import Action, Reason
 from common.snapshot import ChargerSnapshot, Phase
@@ -22,6 +22,9 @@ SMALL_DIP_W = 100.0
 #: further short, or runs out of budget, pauses after this instead of the stop delay: it has
 #: no surplus of its own to protect.
 BUDGET_STOP_S = 60.0
+#: Sun covering min current this long forgives a whole stop delay's worth of dip; a shorter
+#: spell forgives in proportion (``_forgiven``).
+SUN_FORGIVES_S = 80.0
 #: A session lives on the budget once it has held min current on it this long (a cycle or two
 #: of it on the way into a cloud do not count).
 BUDGET_LIVE_S = 300.0
@@ -100,10 +103,33 @@ def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState
     if not on.had_surplus and not sp.measured and sp.mean_w >= 0:
         # Importing, and the surplus rests on an estimate of the car's draw: a grid session.
         return c.out(Action.STOP, Reason.GRID_STOP, 0, stopped(on), sp)
-    on = replace(on, short_since=None, had_surplus=on.had_surplus or sp.measured, budget_since=None)
+    on = replace(
+        on,
+        short_since=_forgiven(c, on),
+        dip_seen_at=c.now,
+        had_surplus=on.had_surplus or sp.measured,
+        budget_since=None,
+    )
     if sp.target_a != ch.setpoint_a and not _small_dip(c, ch, sp):
         return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
     return c.out(Action.HOLD, Reason.HOLD, ch.setpoint_a or sp.target_a, on, sp)
+
+
+def _forgiven(c: Cycle, on: PolicyState) -> datetime | None:
+    """The dip's start once this cycle's sun is taken off it (None: the dip is over).
+
+    A dip used to end at the first cycle that covered min current: on a grey day a 10-30 s
+    burst of sun every few minutes kept one session at min current from the grid for many
+    minutes (evcc, reading every 30 s, sees fewer of them). Now the sun's time does not count
+    towards the dip, and each second of it forgives ``stop_delay_s / SUN_FORGIVES_S`` seconds
+    more: a burst forgives part of the dip, a minute or so of sun all of it.
+    """
+    if on.short_since is None or on.dip_seen_at is None:
+        return None
+    sun_s = max((c.now - on.dip_seen_at).total_seconds(), 0.0)
+    forgiven_s = sun_s * (1.0 + c.settings.stop_delay_s / SUN_FORGIVES_S)
+    since = on.short_since + timedelta(seconds=forgiven_s)
+    return None if since >= c.now else since
 
 
 def _small_dip(c: Cycle, ch: ChargerSnapshot, sp: Surplus) -> bool:
@@ -135,7 +161,7 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     delay_s = min(s.stop_delay_s, BUDGET_STOP_S) if _on_budget(c, on) else s.stop_delay_s
     if waited(since, c.now, delay_s):
         return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, off, sp)
-    on = replace(on, short_since=since)
+    on = replace(on, short_since=since, dip_seen_at=c.now)
     if ch.setpoint_a != s.min_current_a:
         return c.out(Action.ADJUST, Reason.DIP_HOLD_MIN, s.min_current_a, on, sp)
     return c.out(Action.HOLD, Reason.STOP_DELAY, s.min_current_a, on, sp)

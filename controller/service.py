@@ -25,7 +25,7 @@ from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, UnreadableRow
 from common.store.base import series_start as store_series_start
 from controller.carwatch import CarWatch
-from controller.describe import describe, notice_lines
+from controller.describe import STEADY_LOG_S, describe, notice_lines
 from controller.localstate import LocalState, LocalStateFile
 from controller.policy import (
     Command,
@@ -73,6 +73,7 @@ class Controller:
         self._kept_released = kept is not None and kept.released
         self.car = CarWatch(settings.watts_per_amp, kept)
         self._last_reason: Reason | None = None
+        self._cycle_logged_at: datetime | None = None  # the last cycle line at INFO
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged
         self.sender = CommandSender(charger, settings.min_current_a)
@@ -277,7 +278,13 @@ class Controller:
         )
         if snap is not None:
             self._last_snapshot = snap
-        lines = describe(decision, snap, self.settings, commands, settled_from, changed, measured)
+        last = self._cycle_logged_at
+        due = last is None or not 0 <= (decision.ts - last).total_seconds() < STEADY_LOG_S
+        lines = describe(
+            decision, snap, self.settings, commands, settled_from, changed, measured, due
+        )
+        if lines[0].level >= logging.INFO:
+            self._cycle_logged_at = decision.ts
         for line in [*notices, *lines]:
             log.log(line.level, line.text)
 

@@ -28,6 +28,10 @@ MAX_BOOK_S = 120.0
 SHARE_FLOOR = 0.75
 #: A start on the budget needs enough of it to pay for the shortfall this long.
 START_HORIZON_S = 300.0
+#: A hold keeps enough budget for min current this long: what a pause costs before it shows
+#: (about the charger's latency). A budget spent to the last watt-hour left a 1.4 kW kettle
+#: at the end of a hold to the stop that followed, below the target.
+RESERVE_S = 10.0
 
 
 def book(state: PolicyState, inputs: PolicyInputs, now: datetime) -> PolicyState:
@@ -81,4 +85,4 @@ def can_hold(state: PolicyState, s: PolicySettings, surplus_w: float, min_draw_w
     """Whether the budget pays for min current on this partial surplus one more cycle."""
     if shortfall_w(surplus_w, min_draw_w) is None:
         return False
-    return budget_wh(state, s.solar_share_target) > 0.0
+    return budget_wh(state, s.solar_share_target) > min_draw_w * RESERVE_S / 3600.0

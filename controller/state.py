@@ -174,6 +174,9 @@ class PolicyState:
     #: session living on it pauses after ``rules_solar.BUDGET_STOP_S`` once the budget no longer
     #: pays, not after the stop delay.
     budget_since: datetime | None = None
+    #: The last cycle that counted towards a dip: one short of min current, or one of sun that
+    #: forgave part of it (controller.rules_solar, ``SUN_FORGIVES_S``).
+    dip_seen_at: datetime | None = None
 
 
 def settled_since(state: PolicyState) -> datetime | None:
@@ -193,6 +196,7 @@ def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings
         state,
         surplus_since=clamp(state.surplus_since, now),
         short_since=clamp(state.short_since, now),
+        dip_seen_at=clamp(state.dip_seen_at, now),
         settled_from=clamp(state.settled_from, now + settle),
         last_command_at=clamp(state.last_command_at, now),
         start_sent_at=clamp(state.start_sent_at, now),

@@ -19,7 +19,7 @@ from controller.state import PolicySettings
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 S = PolicySettings(watts_per_amp=692.8, start_delay_s=180, stop_delay_s=300, window_s=60)
-INFO, WARNING = logging.INFO, logging.WARNING
+DEBUG, INFO, WARNING = logging.DEBUG, logging.INFO, logging.WARNING
 
 PAUSED, CHARGING, CAR_FULL, READY = 182, 194, 181, 161
 
@@ -81,6 +81,19 @@ ROWS = [
             )
         ],
         id="hold-after-a-command-shows-the-settled-span",
+    ),
+    pytest.param(
+        dec(A.HOLD, R.HOLD, 10, -622.4, 7551.6),
+        snap(CHARGING, 10),
+        {"settled_from": LONG_AGO, "reason_changed": False, "steady_due": False},
+        [
+            (
+                DEBUG,
+                "Wallbox: 10 A - P1 (60 s mean): -622 W - surplus: 7552 W - mode: solar"
+                " -> hold 10 A (hold)",
+            )
+        ],
+        id="steady-hold-within-the-minute-at-debug",
     ),
     pytest.param(
         dec(A.NONE, R.START_DELAY, 0, -4505.0, 4505.0),

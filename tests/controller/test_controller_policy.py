@@ -145,6 +145,52 @@ def test_cloud_shorter_than_the_stop_delay_does_not_stop():
     assert ch.enabled
 
 
+#: Cycles of 10 s and a stop delay of 180 s, as the defaults.
+TEN_S = replace(S, stop_delay_s=180)
+
+
+@pytest.mark.parametrize(
+    ("sun_s", "stop_at_s"),
+    [
+        # A 10 s burst 150 s into the dip forgives 10 x (1 + 180 / 80) = 32.5 s of it: the dip
+        # is 117.5 s old when the cloud is back, and pauses 62.5 s later (it used to start over
+        # and pause at 350 s).
+        (10, 230),
+        (60, 390),  # 60 s of sun leave 5 s of the 150 s dip
+        (70, 410),  # 70 s forgive it all: the next dip has the whole stop delay
+    ],
+)
+def test_sun_in_a_dip_forgives_it_in_proportion(sun_s, stop_at_s):
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    sun_end_s = 160 + sun_s
+    rows = [(0, -4500, "hold", 6, "hold")]
+    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(10, 160, 10)]
+    rows += [(t, -4500, "hold", 6, "hold") for t in range(160, sun_end_s, 10)]
+    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(sun_end_s, stop_at_s, 10)]
+    rows += [(stop_at_s, 500, "stop", 0, "surplus-stop")]
+    run(rows, charger=ch, settings=TEN_S, state=PolicyState(had_surplus=True))
+    assert not ch.enabled
+
+
+def test_the_suns_own_time_never_counts_towards_a_dip():
+    """A short stop delay (15 s, the pause speed test's): the sun between two dips ends the
+    first; the second has its whole delay."""
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    run(
+        [
+            (0, -4500, "hold", 6, "hold"),
+            (10, 500, "hold", 6, "stop-delay"),
+            (20, -4500, "hold", 6, "hold"),
+            (30, 500, "hold", 6, "stop-delay"),
+            (40, 500, "hold", 6, "stop-delay"),
+            (50, 500, "stop", 0, "surplus-stop"),
+        ],
+        charger=ch,
+        settings=replace(S, stop_delay_s=15),
+        state=PolicyState(had_surplus=True),
+    )
+
+
 def test_pauses_exactly_after_the_stop_delay():
     ch = IdealCharger(enabled=True, setpoint_a=6)
     sent, _, ch = run(

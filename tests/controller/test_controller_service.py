@@ -122,6 +122,26 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
     )
 
 
+def test_a_steady_hold_logs_its_cycle_line_once_a_minute_not_every_cycle(store, caplog):
+    """A 10 s cycle: every cycle line goes to DEBUG, and to INFO when something happens or a
+    minute has passed since the last one there."""
+    caplog.set_level(logging.DEBUG, logger="controller")
+    clock = ManualClock()
+    with sim_cloud(clock, paused=True, setpoint_a=16, latency_s=5) as cloud:
+        charging = replace(TEST_CHARGING, interval_s=10.0, window_s=15.0, start_delay_s=60.0)
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000)), charging)
+        loop.interval_s = 10.0
+        loop.run(10)
+    cycle = [r for r in caplog.records if r.getMessage().startswith("Wallbox: ")]
+    info = [r for r in cycle if r.levelno == logging.INFO]
+    assert len(cycle) == 60
+    # The start delay's first cycle, the start, the first hold on the meter's 5 s since the
+    # step, the first with the car measured; then a hold a minute: 11 lines at INFO, not 60.
+    assert [r.getMessage().rsplit(" (", 1)[1] for r in info] == [
+        "start-delay)", "surplus-start)", *["hold)"] * 9
+    ]  # fmt: skip
+
+
 def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):
     clock = ManualClock()
     with sim_cloud(clock, paused=True, setpoint_a=16) as cloud:

@@ -110,7 +110,9 @@ def test_the_budget_is_the_grid_energy_that_keeps_the_share_at_its_target(
     [
         (50.0, 0.8 * MIN_W, False, True),  # 831 W short for the 300 s a start needs: 69 Wh
         (80.0, 0.8 * MIN_W, True, True),
-        (10.0, 0.8 * MIN_W, False, True),  # enough for a cycle, not for a start
+        (15.0, 0.8 * MIN_W, False, True),  # enough for a cycle, not for a start
+        # Under the reserve: min current for the 10 s a pause takes to show (11.5 Wh here).
+        (10.0, 0.8 * MIN_W, False, False),
         (80.0, 0.7 * MIN_W, False, False),  # under 75 % of min current: the budget does not help
         (-1.0, 0.9 * MIN_W, False, False),  # spent
     ],
@@ -165,15 +167,16 @@ def test_the_evening_shoulder_charges_on_the_budget_then_pauses_a_minute_after_i
             (30, part, "none", 0, Reason.START_DELAY),
             (60, part, "start", 6, Reason.SHARE_START),
             # A cycle of 60 s takes 13.9 Wh from the grid and earns 1.4 Wh (its 55 Wh of sun at
-            # 97.5 %): the 102.6 Wh pay for 8 cycles.
-            *[(60 + 60 * k, part, "hold", 6, Reason.SHARE_HOLD) for k in range(1, 9)],
+            # 97.5 %): the 102.6 Wh pay for 7 cycles and keep 11.5 Wh, min current for the 10 s
+            # a pause takes to show.
+            *[(60 + 60 * k, part, "hold", 6, Reason.SHARE_HOLD) for k in range(1, 8)],
             # Spent: a minute of the stop delay, not three (the session has no sun of its own).
-            (600, part, "hold", 6, Reason.STOP_DELAY),
-            (660, part, "stop", 0, Reason.SURPLUS_STOP),
+            (540, part, "hold", 6, Reason.STOP_DELAY),
+            (600, part, "stop", 0, Reason.SURPLUS_STOP),
         ],
         SUNNY_SO_FAR,
     )
-    assert budget_wh(state, 0.975) < 0
+    assert budget_wh(state, 0.975) < MIN_W * 10 / 3600
 
 
 def test_without_a_budget_the_same_evening_never_starts():
