@@ -24,7 +24,7 @@ SMALL_DIP_W = 100.0
 BUDGET_STOP_S = 60.0
 #: Sun covering min current this long forgives a whole stop delay's worth of dip; a shorter
 #: spell forgives in proportion (``_forgiven``).
-SUN_FORGIVES_S = 80.0
+SUN_FORGIVES_S = 70.0
 #: A session lives on the budget once it has held min current on it this long (a cycle or two
 #: of it on the way into a cloud do not count).
 BUDGET_LIVE_S = 300.0
