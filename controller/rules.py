@@ -147,6 +147,7 @@ def idle(state: PolicyState) -> PolicyState:
         state,
         surplus_since=None,
         short_since=None,
+        dip_seen_at=None,
         had_surplus=False,
         probing_since=None,
         probe_before_w=None,
@@ -300,6 +301,7 @@ def stopped(on: PolicyState) -> PolicyState:
     return replace(
         on,
         short_since=None,
+        dip_seen_at=None,
         had_surplus=False,
         budget_since=None,
         probing_since=None,

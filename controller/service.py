@@ -38,7 +38,7 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
-from controller.rules import PROBE_LOOK_S, overdrawn
+from controller.rules import PROBE_LOOK_S, TIMER_SLACK_S, overdrawn
 from controller.rules_car import STORE_GRACE_CYCLES
 from controller.sender import CommandSender
 from controller.step import grid_series, pending_step, series_start, settle_at_step
@@ -72,7 +72,8 @@ class Controller:
         self._mode: Mode | None = None if kept is None else kept.mode
         self._kept_released = kept is not None and kept.released
         self.car = CarWatch(settings.watts_per_amp, kept)
-        self._last_reason: Reason | None = None
+        #: The last cycle's reason and mode: a new one is news for the log.
+        self._last_reason: tuple[Reason, Mode] | None = None
         self._cycle_logged_at: datetime | None = None  # the last cycle line at INFO
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged
@@ -270,8 +271,8 @@ class Controller:
         commands: tuple[Command, ...],
         settled_from: datetime | None,
     ) -> None:
-        changed = decision.reason is not self._last_reason
-        self._last_reason = decision.reason
+        changed = (decision.reason, decision.mode) != self._last_reason
+        self._last_reason = (decision.reason, decision.mode)
         measured = self.car.car_watts().measured_w_per_a
         notices = notice_lines(
             self._last_snapshot, snap, self.car.news(), self.settings.watts_per_amp
@@ -279,7 +280,9 @@ class Controller:
         if snap is not None:
             self._last_snapshot = snap
         last = self._cycle_logged_at
-        due = last is None or not 0 <= (decision.ts - last).total_seconds() < STEADY_LOG_S
+        since_s = None if last is None else (decision.ts - last).total_seconds()
+        # A cycle a few ms early is due: its minute is up.
+        due = since_s is None or not 0 <= since_s < STEADY_LOG_S - TIMER_SLACK_S
         lines = describe(
             decision, snap, self.settings, commands, settled_from, changed, measured, due
         )

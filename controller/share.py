@@ -78,7 +78,8 @@ def can_start(state: PolicyState, s: PolicySettings, surplus_w: float, min_draw_
     short_w = shortfall_w(surplus_w, min_draw_w)
     if short_w is None:
         return False
-    return budget_wh(state, s.solar_share_target) > short_w * START_HORIZON_S / 3600.0
+    need_wh = max(short_w * START_HORIZON_S, min_draw_w * RESERVE_S) / 3600.0
+    return budget_wh(state, s.solar_share_target) > need_wh
 
 
 def can_hold(state: PolicyState, s: PolicySettings, surplus_w: float, min_draw_w: float) -> bool:

@@ -124,7 +124,8 @@ class PolicyState:
     mode: Mode | None = None
     #: When the surplus first covered min current while the charger was off (start delay).
     surplus_since: datetime | None = None
-    #: When the surplus first fell short while charging (stop delay).
+    #: When the surplus first fell short while charging (stop delay), moved on by the sun that
+    #: forgave part of the dip since (controller.rules_solar).
     short_since: datetime | None = None
     #: Whether this charging session has had surplus (else a shortfall stops it at once).
     had_surplus: bool = False
@@ -174,8 +175,8 @@ class PolicyState:
     #: session living on it pauses after ``rules_solar.BUDGET_STOP_S`` once the budget no longer
     #: pays, not after the stop delay.
     budget_since: datetime | None = None
-    #: The last cycle that counted towards a dip: one short of min current, or one of sun that
-    #: forgave part of it (controller.rules_solar, ``SUN_FORGIVES_S``).
+    #: While a dip is pending: the last cycle that counted for it, one short of min current or
+    #: one of sun that forgave part of it (controller.rules_solar, ``SUN_FORGIVES_S``).
     dip_seen_at: datetime | None = None
 
 

@@ -152,12 +152,12 @@ TEN_S = replace(S, stop_delay_s=180)
 @pytest.mark.parametrize(
     ("sun_s", "stop_at_s"),
     [
-        # A 10 s burst 150 s into the dip forgives 10 x (1 + 180 / 80) = 32.5 s of it: the dip
-        # is 117.5 s old when the cloud is back, and pauses 62.5 s later (it used to start over
+        # A 10 s burst 150 s into the dip forgives 10 x (1 + 180 / 70) = 35.7 s of it: the dip
+        # counts 124.3 s when the cloud is back, and pauses 60 s later (it used to start over
         # and pause at 350 s).
         (10, 230),
-        (60, 390),  # 60 s of sun leave 5 s of the 150 s dip
-        (70, 410),  # 70 s forgive it all: the next dip has the whole stop delay
+        (50, 370),  # 50 s of sun leave 11.4 s of the 150 s dip
+        (60, 400),  # 60 s forgive it all: the next dip has the whole stop delay
     ],
 )
 def test_sun_in_a_dip_forgives_it_in_proportion(sun_s, stop_at_s):
@@ -170,6 +170,54 @@ def test_sun_in_a_dip_forgives_it_in_proportion(sun_s, stop_at_s):
     rows += [(stop_at_s, 500, "stop", 0, "surplus-stop")]
     run(rows, charger=ch, settings=TEN_S, state=PolicyState(had_surplus=True))
     assert not ch.enabled
+
+
+def test_only_the_sun_the_window_saw_forgives_a_dip():
+    """A 60 s cycle on a 15 s window: one sunny cycle is 15 s of sun seen, not 60 (it used to
+    forgive 60 x 3.57 = 214 s, the whole dip, and the pause came at 420 s)."""
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    run(
+        [
+            (0, -4500, "hold", 6, "hold"),
+            (60, 500, "hold", 6, "stop-delay"),
+            (120, 500, "hold", 6, "stop-delay"),
+            (180, -4500, "hold", 6, "hold"),  # forgives 15 x 3.57 = 53.6 s: the dip is 66 s old
+            (240, 500, "hold", 6, "stop-delay"),
+            (300, 500, "stop", 0, "surplus-stop"),  # 186 s of dip
+        ],
+        charger=ch,
+        settings=replace(TEN_S, window_s=15),
+        state=PolicyState(had_surplus=True),
+    )
+
+
+def test_a_hold_on_the_share_budget_neither_runs_a_dip_nor_ends_it():
+    """The budget pays for a cycle of partial sun in the middle of a dip: that cycle does not
+    count, but the dip goes on (it used to start over, and the pause came at 370 s)."""
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    rows = [(0, -4500, "hold", 6, "hold")]
+    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(10, 170, 10)]
+    rows += [(170, -4500, "hold", 6, "hold")]  # the dip from 10 s forgiven to 45.7 s
+    rows += [(180, -0.8 * 6 * WPA, "hold", 6, "share-hold")]  # 55.7 s: this cycle not counted
+    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(190, 240, 10)]
+    rows += [(240, 500, "stop", 0, "surplus-stop")]  # 184.3 s of dip
+    sunny_so_far = PolicyState(had_surplus=True, share_solar_wh=20000.0)  # 513 Wh to spend
+    run(rows, charger=ch, settings=TEN_S, state=sunny_so_far)
+
+
+@pytest.mark.parametrize(("sun_at_s", "stop_at_s"), [(None, 60), (40, 100)])
+def test_a_session_on_the_budget_keeps_its_minute_through_a_burst(sun_at_s, stop_at_s):
+    """A session living on the share budget pauses a minute into a dip; a 10 s burst forgives
+    35.7 s of it, and the minute still holds (the burst used to give it the whole 180 s stop
+    delay: a pause at 220 s)."""
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    rows = [
+        (t, -4500, "hold", 6, "hold") if t == sun_at_s else (t, 500, "hold", 6, "stop-delay")
+        for t in range(0, stop_at_s, 10)
+    ]
+    rows += [(stop_at_s, 500, "stop", 0, "surplus-stop")]
+    on_budget = PolicyState(had_surplus=True, budget_since=T0 - timedelta(days=1))
+    run(rows, charger=ch, settings=TEN_S, state=on_budget)
 
 
 def test_the_suns_own_time_never_counts_towards_a_dip():

@@ -132,14 +132,29 @@ def test_a_steady_hold_logs_its_cycle_line_once_a_minute_not_every_cycle(store, 
         loop = make_loop(clock, cloud, store, pv_steps((-10, 8000)), charging)
         loop.interval_s = 10.0
         loop.run(10)
-    cycle = [r for r in caplog.records if r.getMessage().startswith("Wallbox: ")]
-    info = [r for r in cycle if r.levelno == logging.INFO]
-    assert len(cycle) == 60
-    # The start delay's first cycle, the start, the first hold on the meter's 5 s since the
-    # step, the first with the car measured; then a hold a minute: 11 lines at INFO, not 60.
-    assert [r.getMessage().rsplit(" (", 1)[1] for r in info] == [
-        "start-delay)", "surplus-start)", *["hold)"] * 9
-    ]  # fmt: skip
+        cycle = [r for r in caplog.records if r.getMessage().startswith("Wallbox: ")]
+        info = [r for r in cycle if r.levelno == logging.INFO]
+        assert len(cycle) == 60
+        # The start delay's first cycle, the start, the first hold on the meter's 5 s since the
+        # step, the first with the car measured; then a hold a minute: 11 lines at INFO, not 60.
+        assert [r.getMessage().rsplit(" (", 1)[1] for r in info] == [
+            "start-delay)", "surplus-start)", *["hold)"] * 9
+        ]  # fmt: skip
+
+        # A new mode is news, though the decision is the same hold.
+        caplog.clear()
+        store.set_mode(Mode.MIN_SOLAR, "test", clock())
+        loop.run(0.5)
+        info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+        assert len(info) == 1 and "mode: min_solar -> hold 10 A (hold)" in info[0]
+
+        # A cycle a millisecond short of the minute is due all the same: after the first
+        # (30 s after the last line at INFO), each of the next three logs at INFO.
+        caplog.clear()
+        loop.interval_s = 59.999
+        loop.run(4 * 59.999 / 60)
+        levels = [r.levelno for r in caplog.records if r.getMessage().startswith("Wallbox: ")]
+        assert levels == [logging.DEBUG, logging.INFO, logging.INFO, logging.INFO]
 
 
 def test_scripted_hour_of_sun_and_clouds_at_default_settings(store):

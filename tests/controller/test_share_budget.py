@@ -114,6 +114,9 @@ def test_the_budget_is_the_grid_energy_that_keeps_the_share_at_its_target(
         # Under the reserve: min current for the 10 s a pause takes to show (11.5 Wh here).
         (10.0, 0.8 * MIN_W, False, False),
         (80.0, 0.7 * MIN_W, False, False),  # under 75 % of min current: the budget does not help
+        # 50 W short: 4.2 Wh pay for 300 s, but not for the reserve a hold keeps (a start the
+        # next cycle could not hold paused a minute later and started again).
+        (10.0, MIN_W - 50, False, False),
         (-1.0, 0.9 * MIN_W, False, False),  # spent
     ],
 )
