@@ -297,16 +297,9 @@ def min_solar(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState) ->
 
 
 def stopped(on: PolicyState) -> PolicyState:
-    """The state once a session pauses."""
-    return replace(
-        on,
-        short_since=None,
-        dip_seen_at=None,
-        had_surplus=False,
-        budget_since=None,
-        probing_since=None,
-        probe_before_w=None,
-    )
+    """The state once a session pauses: idle, and the share budget's session hold forgotten
+    (the start delay counts afresh from the pause)."""
+    return replace(idle(on), budget_since=None)
 
 
 def waited(since: datetime, now: datetime, delay_s: float) -> bool:
