@@ -73,7 +73,7 @@ class Controller:
         self._kept_released = kept is not None and kept.released
         self.car = CarWatch(settings.watts_per_amp, kept)
         #: The last cycle's reason and mode: a new one is news for the log.
-        self._last_reason: tuple[Reason, Mode] | None = None
+        self._last_reason_mode: tuple[Reason, Mode] | None = None
         self._cycle_logged_at: datetime | None = None  # the last cycle line at INFO
         self._last_snapshot: ChargerSnapshot | None = None
         self._reported: set[str] = set()  # unreadable rows already logged
@@ -271,8 +271,8 @@ class Controller:
         commands: tuple[Command, ...],
         settled_from: datetime | None,
     ) -> None:
-        changed = (decision.reason, decision.mode) != self._last_reason
-        self._last_reason = (decision.reason, decision.mode)
+        changed = (decision.reason, decision.mode) != self._last_reason_mode
+        self._last_reason_mode = (decision.reason, decision.mode)
         measured = self.car.car_watts().measured_w_per_a
         notices = notice_lines(
             self._last_snapshot, snap, self.car.news(), self.settings.watts_per_amp
