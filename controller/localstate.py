@@ -5,8 +5,10 @@ with the store down, today's mode decides whether a car left charging from the g
 (docs/design.md, "Fail-safe"). So the last mode it read (and whether it already handed the
 charger back in manual mode) lives in this small file too, with the car's measured watts per
 ampere (controller.measure): the running session's, kept across a restart, and the last
-session's, the start threshold of the next one. Written only when something changes; a damaged
-file is ignored, never fatal.
+session's, the start threshold of the next one. And when the dip in progress began: a restart
+must not give a dip a fresh stop delay, or a controller restarted every few minutes would hold
+min current from the grid for as long as it kept restarting. Written only when something
+changes; a damaged file is ignored, never fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast, get_args
 
@@ -25,6 +28,10 @@ from controller.session import session_path, write_private
 log = logging.getLogger(__name__)
 
 STATE_FILE = "scc-controller-state.json"
+#: The kept dip start follows the dip's (which the sun moves on, controller.rules_solar) once it
+#: is this much younger: a write a cycle while the sun forgives a dip would be many a day. The
+#: kept start is never the younger one, so a restart judges the dip as old or older.
+DIP_KEEP_STEP_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,9 @@ class LocalState:
     #: The least of all: a car on fewer phases than configured was charged here (a start at
     #: min current then measures the next car; docs/design.md, "Surplus arithmetic").
     lightest_w_per_a: float | None = None
+    #: When the dip in progress began (``PolicyState.short_since``, at most ``DIP_KEEP_STEP_S``
+    #: older); None: no dip.
+    dip_since: datetime | None = None
 
     def car(self) -> CarSession:
         return CarSession(
@@ -77,6 +87,7 @@ class LocalStateFile:
             return
         data = asdict(state)
         data["mode"] = None if state.mode is None else state.mode.value
+        data["dip_since"] = None if state.dip_since is None else state.dip_since.isoformat()
         error = write_private(self.path, data)
         if error is None:
             self._saved = state
@@ -105,7 +116,27 @@ def _parse(data: dict) -> LocalState:
         session_best_status_w_per_a=None if best is None else float(best),
         last_w_per_a=last,
         lightest_w_per_a=lightest,
+        dip_since=_when(data.get("dip_since")),
     )
+
+
+def dip_to_keep(kept: datetime | None, dip_since: datetime | None) -> datetime | None:
+    """The dip start to write: the kept one until the dip ended, began earlier, or moved on by
+    ``DIP_KEEP_STEP_S`` or more."""
+    if kept is None or dip_since is None or dip_since < kept:
+        return dip_since
+    return dip_since if dip_since - kept >= timedelta(seconds=DIP_KEEP_STEP_S) else kept
+
+
+def _when(value: object) -> datetime | None:
+    """A kept time with its zone; anything else is no time (the dip starts afresh)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def _w_per_a(value: object) -> float | None:

@@ -196,6 +196,7 @@ def seed_state(
     settings: PolicySettings,
     mode_since: datetime | None = None,
     point: ChargerState | None = None,
+    dip_since: datetime | None = None,
 ) -> PolicyState:
     """The state to start with, from the last recorded decision (None: nothing recorded) and
     the last charger point.
@@ -206,11 +207,13 @@ def seed_state(
     A released charger in ``manual`` mode stays released however old the decision: releasing it
     again would resume a car the user paused since. A ``solar`` session charging on surplus
     keeps ``had_surplus`` only if the decision is recent (within the stop delay): a restart in a
-    cloud then holds min current through the stop delay instead of pausing at once, while a
-    session from hours ago says nothing about the car now. A session the Wallbox app's schedule
-    charges, and the status the charger showed (Scheduled: the schedule may start the car while
-    we restart), are kept across a restart of up to ``RESTART_MEMORY_S``: a quick restart must
-    not pause the user's night charge.
+    cloud then holds min current through what is left of the stop delay instead of pausing at
+    once, while a session from hours ago says nothing about the car now. ``dip_since`` is when
+    the dip in progress began, as the controller state file kept it: the dip goes on from
+    there (a fresh stop delay at every restart let a crash loop charge from the grid for ever).
+    A session the Wallbox app's schedule charges, and the status the charger showed (Scheduled:
+    the schedule may start the car while we restart), are kept across a restart of up to
+    ``RESTART_MEMORY_S``: a quick restart must not pause the user's night charge.
     """
     seen = _recent(point, now)
     if last is None or (mode_since is not None and mode_since > last.ts):
@@ -229,7 +232,10 @@ def seed_state(
         and last.reason in _SURPLUS_REASONS
         and 0 <= age_s <= max(settings.stop_delay_s, 0.0)
     ):
-        return PolicyState(mode=Mode.SOLAR, had_surplus=True, seen_status_id=seen)
+        on = PolicyState(mode=Mode.SOLAR, had_surplus=True, seen_status_id=seen)
+        if dip_since is None or dip_since > last.ts:
+            return on
+        return replace(on, short_since=dip_since, dip_seen_at=last.ts)
     return PolicyState(seen_status_id=seen)
 
 

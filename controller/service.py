@@ -26,7 +26,7 @@ from common.store import Store, StoreError, UnreadableRow
 from common.store.base import series_start as store_series_start
 from controller.carwatch import CarWatch
 from controller.describe import STEADY_LOG_S, describe, notice_lines
-from controller.localstate import LocalState, LocalStateFile
+from controller.localstate import LocalState, LocalStateFile, dip_to_keep
 from controller.policy import (
     Command,
     Policy,
@@ -71,6 +71,7 @@ class Controller:
         #: state file); None: not known, so nothing is sent.
         self._mode: Mode | None = None if kept is None else kept.mode
         self._kept_released = kept is not None and kept.released
+        self._kept_dip = None if kept is None else kept.dip_since
         self.car = CarWatch(settings.watts_per_amp, kept)
         #: The last cycle's reason and mode: a new one is news for the log.
         self._last_reason_mode: tuple[Reason, Mode] | None = None
@@ -184,7 +185,7 @@ class Controller:
         elif self._mode is None:
             self._mode = Mode.SOLAR
         mode_since = None if change is None else change.ts
-        self.state = seed_state(last, now, self.settings, mode_since, point)
+        self.state = seed_state(last, now, self.settings, mode_since, point, self._kept_dip)
         if self.state.released:
             log.info("Manual mode continues: the charger was handed back before, left alone")
         return True
@@ -314,6 +315,7 @@ class Controller:
         if self.local is None or self._mode is None:
             return
         session = self.car.session
+        self._kept_dip = dip_to_keep(self._kept_dip, self.state.short_since)
         self.local.save(
             LocalState(
                 mode=self._mode,
@@ -322,6 +324,7 @@ class Controller:
                 session_best_status_w_per_a=session.best_status_w_per_a,
                 last_w_per_a=self.car.last_w_per_a,
                 lightest_w_per_a=self.car.lightest_w_per_a,
+                dip_since=self._kept_dip,
             )
         )
 

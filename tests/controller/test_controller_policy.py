@@ -585,6 +585,26 @@ def test_a_restart_mid_cloud_holds_through_the_stop_delay():
     )
 
 
+@pytest.mark.parametrize(
+    ("dip_began_s", "pause_at_s"),
+    [
+        (None, 300),  # nothing kept: the restart's dip has the whole stop delay
+        (-240, 60),  # the dip began 4 minutes before the restart: 1 minute left
+        (-400, 0),  # older than the stop delay (the last run died before its pause)
+        (-60, 240),  # began at the last decision (a minute before the restart)
+        (-30, 300),  # after the last decision: not believed, a fresh dip
+    ],
+)
+def test_a_restart_inside_a_dip_goes_on_from_the_kept_start(dip_began_s, pause_at_s):
+    """A fresh stop delay at every restart let a controller that restarts every few minutes
+    hold min current from the grid for as long as it restarted."""
+    dip = None if dip_began_s is None else T0 + timedelta(seconds=dip_began_s)
+    state = seed_state(decision(SO, A.HOLD, "stop-delay"), T0, S, dip_since=dip)
+    rows = [(t, 500, "hold", 6, "stop-delay") for t in range(0, pause_at_s, 30)]
+    stop = (pause_at_s, 500, "stop", 0, "surplus-stop")
+    run([*rows, stop], charger=IdealCharger(enabled=True, setpoint_a=6), state=state)
+
+
 def capped(charger: IdealCharger, max_available_a: int):
     snapshot = charger.snapshot
 

@@ -21,6 +21,7 @@ import pytest
 from common.models import Action, CommandError, Mode, Reason
 from common.store.base import StoreError
 from common.store.sqlite import SqliteStore
+from controller.localstate import LocalStateFile
 from controller.service import run_loop
 from scc.cli import main as scc_main
 from sim.wallbox_cloud import DEFAULT_PASSWORD, DEFAULT_USERNAME, SimCharger, WallboxCloud
@@ -461,6 +462,38 @@ def test_a_restart_mid_cloud_holds_min_current_through_the_stop_delay(store):
         assert [d.reason for d in decisions[:4]] == ["stop-delay"] * 4
         assert "pause" not in cloud.commands() and not cloud.charger.paused
         assert decisions[-1].reason in ("surplus-adjust", "hold") and decisions[-1].target_a > 6
+
+
+def restarted(loop, store, kept):
+    """The same house and cloud under a new controller process: a new charger adapter, the
+    same store and controller state file."""
+    again = make_loop(loop.clock, loop.cloud, store, loop.house.pv_w)
+    again.house = loop.house
+    again.controller = type(loop.controller)(
+        store, again.controller.charger, loop.controller.settings, local=kept
+    )
+    return again
+
+
+@pytest.mark.parametrize("every_min", [1, 2, 4])
+def test_restarts_inside_a_dip_do_not_stretch_it(store, tmp_path, every_min):
+    """A controller restarted every few minutes (a crash loop under a restart policy) started
+    each dip afresh: the car held min current from the grid as long as the loop lasted. The
+    dip's start is kept in the controller state file, so the pause comes one stop delay (5
+    minutes here) after the sun went, restarts or not."""
+    clock = ManualClock()
+    kept = LocalStateFile(tmp_path / "scc-controller-state.json")
+    with sim_cloud(clock, paused=True) as cloud:
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (10, 0)))
+        loop.controller.local = kept
+        decisions = loop.run(10)
+        while minutes(clock()) < 30:
+            loop = restarted(loop, store, kept)
+            decisions += loop.run(every_min)
+        stops = [minutes(d.ts) for d in decisions if d.action is A.STOP]
+        assert stops and 14 <= stops[0] <= 16, stops
+        assert cloud.charger.paused
+    assert kept.load().dip_since is None  # the pause ended the dip
 
 
 A = Action
