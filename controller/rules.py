@@ -243,7 +243,7 @@ def surplus_range(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> SurplusR
     mean_w = c.inputs.grid_power_mean_w
     if mean_w is None or state.prev_draw_w is None or state.settled_from is None:
         return None
-    if state.settled_from <= c.now or not ch.enabled:
+    if state.settled_from < c.now or not ch.enabled:
         return None
     draws_w: tuple[float, ...] = (ch.power_w, state.prev_draw_w)
     if _window_after_latency(c, state):

@@ -74,3 +74,15 @@ def test_a_command_older_than_the_latency_seen_has_reached_the_car():
     d, state = cycle(told_21_a(latencies_s=(2.0,)), 5, 21, 21 * WPA - 2810)
     assert (d.action, d.target_a) == (Action.ADJUST, 20)
     assert state.prev_draw_w == 21 * WPA
+
+
+def test_the_cycle_on_the_settle_time_acts_on_the_range():
+    """A cloud's edge beside the command hides its step, so the readings settle at the settle
+    time, 30 s after it, and a 10 s cycle lands on that second. Its settled window is still
+    empty; it held (settling) although the range showed the shortfall, so the cut came a cycle
+    later: 10 s more of the old current from the grid at every such edge (a realistic overcast
+    day, 1-phase: 0.3 points of solar share)."""
+    state = told_21_a()
+    assert state.settled_from == T0 + timedelta(seconds=30)
+    d, _ = cycle(state, 30, 21, 21 * WPA - 1500)  # 1500 W of surplus left
+    assert (d.action, d.target_a) == (Action.ADJUST, 14)  # floor((29 x 230 - 3330) / 230)
