@@ -24,14 +24,11 @@ from common.config import Config
 from common.models import Mode
 from controller.measure import CarSession, Source, WattsPerAmp, plausible
 from controller.session import session_path, write_private
+from controller.state import DIP_KEEP_STEP_S
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "scc-controller-state.json"
-#: The kept dip start follows the dip's (which the sun moves on, controller.rules_solar) once it
-#: is this much younger: a write a cycle while the sun forgives a dip would be many a day. The
-#: kept start is never the younger one, so a restart judges the dip as old or older.
-DIP_KEEP_STEP_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +118,14 @@ def _parse(data: dict) -> LocalState:
 
 
 def dip_to_keep(kept: datetime | None, dip_since: datetime | None) -> datetime | None:
-    """The dip start to write: the kept one until the dip ended, began earlier, or moved on by
-    ``DIP_KEEP_STEP_S`` or more."""
-    if kept is None or dip_since is None or dip_since < kept:
-        return dip_since
-    return dip_since if dip_since - kept >= timedelta(seconds=DIP_KEEP_STEP_S) else kept
+    """The dip start to write, in whole seconds: the kept one until the dip ended, began
+    earlier, or moved on by ``DIP_KEEP_STEP_S`` or more. Whole seconds, rounded down: the store
+    keeps a decision's time in ms, and a dip that began at the last decision must not look as
+    if it began after it."""
+    since = None if dip_since is None else dip_since.replace(microsecond=0)
+    if kept is None or since is None or since < kept:
+        return since
+    return since if since - kept >= timedelta(seconds=DIP_KEEP_STEP_S) else kept
 
 
 def _when(value: object) -> datetime | None:

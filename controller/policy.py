@@ -69,6 +69,7 @@ from controller.rules_solar import solar_running, solar_start
 from controller.share import book
 from controller.state import (
     DEFAULT_SETTLE_S,
+    DIP_KEEP_STEP_S,
     CarWatts,
     PolicyInputs,
     PolicySettings,
@@ -233,10 +234,20 @@ def seed_state(
         and 0 <= age_s <= max(settings.stop_delay_s, 0.0)
     ):
         on = PolicyState(mode=Mode.SOLAR, had_surplus=True, seen_status_id=seen)
-        if dip_since is None or dip_since > last.ts:
+        if not _kept_dip_fits(dip_since, last, settings):
             return on
         return replace(on, short_since=dip_since, dip_seen_at=last.ts)
     return PolicyState(seen_status_id=seen)
+
+
+def _kept_dip_fits(dip_since: datetime | None, last: Decision, settings: PolicySettings) -> bool:
+    """Whether the kept dip start can be the dip the last decision was in: not after it, and
+    not so long before it that the last run would have paused already (a value left from a
+    write that failed; the file keeps it up to ``DIP_KEEP_STEP_S`` older than it was)."""
+    if dip_since is None:
+        return False
+    age_s = (last.ts - dip_since).total_seconds()
+    return 0 <= age_s <= settings.stop_delay_s + DIP_KEEP_STEP_S
 
 
 def _recent(point: ChargerState | None, now: datetime) -> int | None:

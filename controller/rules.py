@@ -243,8 +243,9 @@ def surplus_range(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> SurplusR
     mean_w = c.inputs.grid_power_mean_w
     if mean_w is None or state.prev_draw_w is None or state.settled_from is None:
         return None
-    if state.settled_from <= c.now or not ch.enabled:
-        return None
+    late_s = (c.now - state.settled_from).total_seconds()
+    if late_s > TIMER_SLACK_S or not ch.enabled:
+        return None  # settled: a cycle a few ms past the settle time has no reading yet
     draws_w: tuple[float, ...] = (ch.power_w, state.prev_draw_w)
     if _window_after_latency(c, state):
         draws_w = (ch.power_w,)

@@ -19,6 +19,11 @@ from common.snapshot import ChargerSnapshot
 DEFAULT_SETTLE_S = 30.0
 #: A charger that stayed Scheduled when asked to start is asked again after this long.
 START_RETRY_S = 3600.0
+#: The dip start the controller state file keeps (controller.localstate) follows the dip's,
+#: which the sun moves on (controller.rules_solar), once it is this much younger: a write a
+#: cycle while the sun forgives a dip would be many a day. The kept start is never the younger
+#: one, so a restart judges the dip as old or older.
+DIP_KEEP_STEP_S = 30.0
 #: Guards floor() against float noise: 6 x 692.82 W must give 6 A, not 5.
 _EPS = 1e-6
 

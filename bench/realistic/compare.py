@@ -68,29 +68,38 @@ def table(results: list[dict[str, Any]], days: list[str]) -> list[str]:
         "| day / grid | ours | seed | evcc | limit solar kWh | goal |",
         "| --- | --- | --- | --- | ---: | --- |",
     ]
-    misses = 0
+    misses = unjudged = 0
     for day in days:
         for grid in GRIDS:
             if (day, grid, "default") not in by:
                 continue
             ours = by[(day, grid, "default")]
-            peers = [by[(day, grid, p)] for p in PEERS]
-            flags = goal(ours, peers)
-            misses += not all(flags)
-            mark = (
-                "ok"
-                if all(flags)
-                else "miss: "
-                + ", ".join(
-                    n for n, f in zip(("solar", "share", "starts"), flags, strict=True) if not f
-                )
-            )
+            peers = [by.get((day, grid, p)) for p in PEERS]
+            mark = _mark(ours, peers)
+            unjudged += mark == "-"
+            misses += mark.startswith("miss")
+            seed, evcc = ("-" if p is None else cell(p) for p in peers)
             lines.append(
-                f"| {day} {grid} | {cell(ours)} | {cell(peers[0])} | {cell(peers[1])} | "
+                f"| {day} {grid} | {cell(ours)} | {seed} | {evcc} | "
                 f"{ours['limit_solar_kwh']:.1f} | {mark} |"
             )
     lines.append(f"\n{misses} day/grid pairs miss the goal")
+    if unjudged:
+        lines.append(f"{unjudged} not judged: the goal needs both peers (--policies seed evcc)")
     return lines
+
+
+def _mark(ours: dict[str, Any], peers: list[dict[str, Any] | None]) -> str:
+    """``ok``, what misses, or ``-`` when a peer was not replayed (nothing to judge against)."""
+    known = [p for p in peers if p is not None]
+    if len(known) < len(peers):
+        return "-"
+    flags = goal(ours, known)
+    if all(flags):
+        return "ok"
+    return "miss: " + ", ".join(
+        n for n, f in zip(("solar", "share", "starts"), flags, strict=True) if not f
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -590,7 +590,8 @@ def test_a_restart_mid_cloud_holds_through_the_stop_delay():
     [
         (None, 300),  # nothing kept: the restart's dip has the whole stop delay
         (-240, 60),  # the dip began 4 minutes before the restart: 1 minute left
-        (-400, 0),  # older than the stop delay (the last run died before its pause)
+        (-380, 0),  # older than the stop delay (the last run died before its pause)
+        (-500, 300),  # too old to be the last decision's dip (a failed write): a fresh dip
         (-60, 240),  # began at the last decision (a minute before the restart)
         (-30, 300),  # after the last decision: not believed, a fresh dip
     ],

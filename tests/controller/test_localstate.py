@@ -27,6 +27,8 @@ def at(s: float | None) -> datetime | None:
         (0, 29, 0),  # the sun moved it on a little: the older start stays, no write
         (0, 30, 30),  # by the step: follow it
         (0, -10, -10),  # began earlier (a wall clock stepped back): at once
+        (None, 0.9, 0),  # whole seconds, rounded down: never younger than the dip
+        (0, 30.5, 30),
     ],
 )
 def test_the_kept_dip_start_follows_the_dip_in_steps_never_younger(kept_s, dip_s, write_s):

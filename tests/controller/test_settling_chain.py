@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from common.models import Action, Mode, Reason
 from common.snapshot import ChargerSnapshot
 from controller.policy import PolicyInputs, PolicySettings, PolicyState, decide
@@ -33,8 +35,15 @@ def snap(now: datetime, setpoint_a: int, estimated: frozenset[str] = frozenset()
     )
 
 
-def cycle(state: PolicyState, t_s: int, setpoint_a: int, grid_mean_w: float, estimated=PENDING):
-    now = T0 + timedelta(seconds=t_s)
+def cycle(
+    state: PolicyState,
+    t_s: int,
+    setpoint_a: int,
+    grid_mean_w: float,
+    estimated=PENDING,
+    late_ms: int = 0,
+):
+    now = T0 + timedelta(seconds=t_s, milliseconds=late_ms)
     inputs = PolicyInputs(Mode.SOLAR, grid_mean_w, None, snap(now, setpoint_a, estimated))
     return decide(inputs, state, S, now)
 
@@ -74,3 +83,23 @@ def test_a_command_older_than_the_latency_seen_has_reached_the_car():
     d, state = cycle(told_21_a(latencies_s=(2.0,)), 5, 21, 21 * WPA - 2810)
     assert (d.action, d.target_a) == (Action.ADJUST, 20)
     assert state.prev_draw_w == 21 * WPA
+
+
+def test_the_cycle_on_the_settle_time_acts_on_the_range():
+    """A cloud's edge beside the command hides its step, so the readings settle at the settle
+    time, 30 s after it, and a 10 s cycle lands on that second. Its settled window is still
+    empty; it held (settling) although the range showed the shortfall, so the cut came a cycle
+    later: 10 s more of the old current from the grid at every such edge (a realistic overcast
+    day, 1-phase: 0.3 points of solar share)."""
+    state = told_21_a()
+    assert state.settled_from == T0 + timedelta(seconds=30)
+    d, _ = cycle(state, 30, 21, 21 * WPA - 1500)  # 1500 W of surplus left
+    assert (d.action, d.target_a) == (Action.ADJUST, 14)  # floor((29 x 230 - 3330) / 230)
+
+
+@pytest.mark.parametrize("late_ms", [-5, 1, 5, 900])
+def test_a_cycle_a_few_ms_off_the_settle_time_acts_on_the_range_too(late_ms):
+    """Cycles are stamped when they wake, a few ms early or late: one a little past the settle
+    time has no settled reading either (they come once a second)."""
+    d, _ = cycle(told_21_a(), 30, 21, 21 * WPA - 1500, late_ms=late_ms)
+    assert (d.action, d.target_a) == (Action.ADJUST, 14)
