@@ -22,10 +22,21 @@ from common.models import Action, Decision, Reason
 from common.snapshot import ChargerSnapshot, Phase
 from controller.commands import Command
 from controller.measure import WattsPerAmp
+from controller.rules import TIMER_SLACK_S
 from controller.state import PolicySettings
 
 #: A cycle that changes nothing logs its line at INFO at most this often.
 STEADY_LOG_S = 60.0
+
+
+def steady_due(last_logged: datetime | None, now: datetime) -> bool:
+    """Whether a cycle that changes nothing logs at INFO: ``STEADY_LOG_S`` since the last cycle
+    line at INFO (a cycle a few ms early is due: its minute is up), or none yet, or a clock
+    that stepped back (a line due, not an hour of silence)."""
+    if last_logged is None:
+        return True
+    since_s = (now - last_logged).total_seconds()
+    return not 0 <= since_s < STEADY_LOG_S - TIMER_SLACK_S
 
 
 class LogLine(NamedTuple):

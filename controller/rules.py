@@ -245,7 +245,7 @@ def surplus_range(c: Cycle, ch: ChargerSnapshot, state: PolicyState) -> SurplusR
         return None
     late_s = (c.now - state.settled_from).total_seconds()
     if late_s > TIMER_SLACK_S or not ch.enabled:
-        return None  # settled: a cycle a few ms past the settle time has no reading yet
+        return None  # settled; up to a second past the settle time there may be no reading yet
     draws_w: tuple[float, ...] = (ch.power_w, state.prev_draw_w)
     if _window_after_latency(c, state):
         draws_w = (ch.power_w,)

@@ -25,7 +25,7 @@ from common.snapshot import ChargerSnapshot
 from common.store import Store, StoreError, UnreadableRow
 from common.store.base import series_start as store_series_start
 from controller.carwatch import CarWatch
-from controller.describe import STEADY_LOG_S, describe, notice_lines
+from controller.describe import describe, notice_lines, steady_due
 from controller.localstate import LocalState, LocalStateFile, dip_to_keep
 from controller.policy import (
     Command,
@@ -38,7 +38,7 @@ from controller.policy import (
     seed_state,
     settled_since,
 )
-from controller.rules import PROBE_LOOK_S, TIMER_SLACK_S, overdrawn
+from controller.rules import PROBE_LOOK_S, overdrawn
 from controller.rules_car import STORE_GRACE_CYCLES
 from controller.sender import CommandSender
 from controller.step import grid_series, pending_step, series_start, settle_at_step
@@ -280,10 +280,7 @@ class Controller:
         )
         if snap is not None:
             self._last_snapshot = snap
-        last = self._cycle_logged_at
-        since_s = None if last is None else (decision.ts - last).total_seconds()
-        # A cycle a few ms early is due: its minute is up.
-        due = since_s is None or not 0 <= since_s < STEADY_LOG_S - TIMER_SLACK_S
+        due = steady_due(self._cycle_logged_at, decision.ts)
         lines = describe(
             decision, snap, self.settings, commands, settled_from, changed, measured, due
         )

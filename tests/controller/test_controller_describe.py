@@ -14,7 +14,7 @@ import pytest
 from common.models import Action, CommandError, Decision, Mode, Reason
 from common.snapshot import ChargerSnapshot
 from controller.commands import Command
-from controller.describe import LogLine, describe, window_label
+from controller.describe import LogLine, describe, steady_due, window_label
 from controller.state import PolicySettings
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
@@ -454,3 +454,20 @@ def test_a_measurement_by_the_chargers_own_meter_says_so():
         LogLine(INFO, "The car draws 230.9 W per A on L1 (measured from the charger's own meter "
                 "over OCPP; the config says 692.8 W/A)"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("since_s", "due"),
+    [
+        (None, True),  # nothing logged at INFO yet
+        (10.0, False),
+        (58.99, False),
+        (59.0, True),  # a few ms short of the minute: its minute is up
+        (60.0, True),
+        (-3600.0, True),  # the clock stepped back an hour: a line now, not an hour of silence
+    ],
+)
+def test_a_steady_cycle_logs_at_info_once_a_minute(since_s, due):
+    now = datetime(2030, 6, 1, 12, tzinfo=UTC)
+    last = None if since_s is None else now - timedelta(seconds=since_s)
+    assert steady_due(last, now) is due
