@@ -118,7 +118,8 @@ class PolicyInputs:
     charger: ChargerSnapshot | None
     car: CarWatts = CarWatts()
     store_failed: bool = False
-    #: The grid mean of the last few seconds, read only while a start measures the car.
+    #: The grid mean of the last few seconds (``PROBE_LOOK_S``), settled readings only: a start
+    #: that measures the car looks at it, and a running car's current follows the sun down on it.
     recent_mean_w: float | None = None
 
 
