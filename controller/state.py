@@ -130,6 +130,9 @@ class PolicyState:
     mode: Mode | None = None
     #: When the surplus first covered min current while the charger was off (start delay).
     surplus_since: datetime | None = None
+    #: When the surplus first came within ``SMALL_DIP_W`` of min current while the charger was
+    #: off (the longer start delay of a start that is nearly covered).
+    near_since: datetime | None = None
     #: When the surplus first fell short while charging (stop delay), moved on by the sun that
     #: forgave part of the dip since (controller.rules_solar).
     short_since: datetime | None = None
@@ -202,6 +205,7 @@ def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings
     return replace(
         state,
         surplus_since=clamp(state.surplus_since, now),
+        near_since=clamp(state.near_since, now),
         short_since=clamp(state.short_since, now),
         dip_seen_at=clamp(state.dip_seen_at, now),
         settled_from=clamp(state.settled_from, now + settle),
