@@ -133,6 +133,9 @@ def solar_running(c: Cycle, ch: ChargerSnapshot, sp: Surplus, state: PolicyState
         had_surplus=on.had_surplus or sp.measured,
         budget_since=None if since is None else on.budget_since,
     )
+    cut_a = _recent_cut(c, ch, sp)
+    if cut_a is not None:
+        return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, cut_a, on, sp)
     if sp.target_a != ch.setpoint_a and not _small_dip(c, ch, sp):
         return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, sp.target_a, on, sp)
     return c.out(Action.HOLD, Reason.HOLD, ch.setpoint_a or sp.target_a, on, sp)
@@ -192,6 +195,18 @@ def _near_hold(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> O
     if ch.setpoint_a != c.settings.min_current_a:
         return c.out(Action.ADJUST, Reason.SURPLUS_ADJUST, c.settings.min_current_a, held, sp)
     return c.out(Action.HOLD, Reason.HOLD, c.settings.min_current_a, held, sp)
+
+
+def _recent_cut(c: Cycle, ch: ChargerSnapshot, sp: Surplus) -> int | None:
+    """The lower current the last seconds pay for, when the sun has gone since the window's
+    start: the window's mean still shows it for up to ``window_s``, and the car draws it from
+    the grid all that time. Only down: a raise waits for the window (a burst of sun is over
+    before a raise reaches the car)."""
+    recent_w = c.inputs.recent_mean_w
+    if recent_w is None:
+        return None
+    now_a = c.surplus(ch, recent_w).target_a
+    return now_a if now_a < min(sp.target_a, ch.setpoint_a or 0) else None
 
 
 def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:

@@ -300,3 +300,30 @@ def test_the_near_start_delay_starts_over_when_the_surplus_falls_further_short()
         ],
         PolicyState(),
     )
+
+
+# -- the last seconds ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recent_base_w", "action", "target", "reason"),
+    [
+        (-7 * WPA, "adjust", 7, Reason.SURPLUS_ADJUST),  # the sun went: down at once
+        (-7 * WPA - 90.0, "adjust", 7, Reason.SURPLUS_ADJUST),  # no small-dip grace on it
+        (500.0, "adjust", 6, Reason.SURPLUS_ADJUST),  # importing: min current, not yet a dip
+        (-12 * WPA, "hold", 10, Reason.HOLD),  # more sun: the raise waits for the window
+        (-10 * WPA, "hold", 10, Reason.HOLD),
+    ],
+)
+def test_a_running_car_follows_the_sun_down_on_the_last_seconds(
+    recent_base_w, action, target, reason
+):
+    state = run(
+        [
+            (0, -10 * WPA, "none", 0, Reason.START_DELAY),
+            (60, -10 * WPA, "start", 10, Reason.SURPLUS_START),
+            (120, -10 * WPA, action, target, reason, recent_base_w),
+        ],
+        PolicyState(),
+    )
+    assert state.short_since is None
