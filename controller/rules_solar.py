@@ -22,10 +22,10 @@ SMALL_DIP_W = 100.0
 #: A start on a surplus short of min current by less than ``SMALL_DIP_W`` waits this many start
 #: delays: it takes a little from the grid from its first second.
 NEAR_START_DELAYS = 2.0
-#: A session charging on the share budget (min current on a partial surplus) that falls
-#: further short, or runs out of budget, pauses after this instead of the stop delay: it has
-#: no surplus of its own to protect.
-BUDGET_STOP_S = 60.0
+#: A dip with no sun to protect pauses after this instead of the stop delay: a session on the
+#: share budget (min current on a partial surplus) that falls further short or runs out of it,
+#: and any session once the surplus is gone altogether (``_sunless``).
+SUNLESS_STOP_S = 60.0
 #: Sun covering min current this long forgives a whole stop delay's worth of dip; a shorter
 #: spell forgives in proportion (``_forgiven``).
 SUN_FORGIVES_S = 70.0
@@ -209,6 +209,14 @@ def _recent_cut(c: Cycle, ch: ChargerSnapshot, sp: Surplus) -> int | None:
     return now_a if now_a < min(sp.target_a, ch.setpoint_a or 0) else None
 
 
+def _sunless(sp: Surplus) -> bool:
+    """Whether the surplus is gone altogether: the house alone imports, and min current comes
+    wholly from the grid. The stop delay is there for a cloud's shadow with sun left in it; a
+    kettle or an oven in a dark spell cost it 69 Wh of grid a time on one phase (three minutes
+    of 1.4 kW)."""
+    return sp.surplus_w < 0
+
+
 def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:
     """The surplus falls short while charging: min current on the share budget while it pays,
     else through the stop delay, then pause.
@@ -228,7 +236,8 @@ def _solar_short(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) ->
     if not _on_budget(c, on):
         on = replace(on, budget_since=None)  # a short hold on the way into a cloud: forgotten
     since = on.short_since or c.now
-    delay_s = min(s.stop_delay_s, BUDGET_STOP_S) if _on_budget(c, on) else s.stop_delay_s
+    sunless = _on_budget(c, on) or _sunless(sp)
+    delay_s = min(s.stop_delay_s, SUNLESS_STOP_S) if sunless else s.stop_delay_s
     if waited(since, c.now, delay_s):
         return c.out(Action.STOP, Reason.SURPLUS_STOP, 0, off, sp)
     on = replace(on, short_since=since, dip_seen_at=c.now)

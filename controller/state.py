@@ -181,7 +181,7 @@ class PolicyState:
     booked_at: datetime | None = None
     drew_at: datetime | None = None
     #: Since when the session holds min current on the share budget (controller.share); a
-    #: session living on it pauses after ``rules_solar.BUDGET_STOP_S`` once the budget no longer
+    #: session living on it pauses after ``rules_solar.SUNLESS_STOP_S`` once the budget no longer
     #: pays, not after the stop delay.
     budget_since: datetime | None = None
     #: While a dip is pending: the last cycle that counted for it, one short of min current or
