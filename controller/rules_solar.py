@@ -182,8 +182,11 @@ def _near_min(c: Cycle, sp: Surplus) -> bool:
     ``SMALL_DIP_W``: what that costs from the grid is in the noise of the car's own draw (a
     6 A car draws some tens of watts more or less with the mains voltage), and the sun it buys
     is more than 92 % of min current on one phase, 97 % on three. An upper bound while a command
-    settles is no such surplus."""
-    return not sp.bound and _min_draw_w(c) - sp.surplus_w < SMALL_DIP_W
+    settles is no such surplus, and a user who asks for no grid energy on purpose (a share
+    target of 1) gets none this way either."""
+    if sp.bound or c.settings.solar_share_target >= 1.0:
+        return False
+    return _min_draw_w(c) - sp.surplus_w < SMALL_DIP_W
 
 
 def _near_hold(c: Cycle, ch: ChargerSnapshot, sp: Surplus, on: PolicyState) -> Outcome:
@@ -201,12 +204,15 @@ def _recent_cut(c: Cycle, ch: ChargerSnapshot, sp: Surplus) -> int | None:
     """The lower current the last seconds pay for, when the sun has gone since the window's
     start: the window's mean still shows it for up to ``window_s``, and the car draws it from
     the grid all that time. Only down: a raise waits for the window (a burst of sun is over
-    before a raise reaches the car)."""
+    before a raise reaches the car). A shortfall under ``SMALL_DIP_W`` keeps the current, as
+    on the window: the noisier mean must not step an ampere down and up again."""
     recent_w = c.inputs.recent_mean_w
     if recent_w is None:
         return None
-    now_a = c.surplus(ch, recent_w).target_a
-    return now_a if now_a < min(sp.target_a, ch.setpoint_a or 0) else None
+    recent = c.surplus(ch, recent_w)
+    if _small_dip(c, ch, recent) or recent.target_a >= min(sp.target_a, ch.setpoint_a or 0):
+        return None
+    return recent.target_a
 
 
 def _sunless(sp: Surplus) -> bool:

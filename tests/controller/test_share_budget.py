@@ -147,7 +147,7 @@ class Ideal:
                 self.enabled = c.kind == "resume"
 
 
-def run(rows, state: PolicyState):
+def run(rows, state: PolicyState, settings: PolicySettings = S):
     ch = Ideal()
     for t_s, base_w, action, target, reason, *recent_base_w in rows:
         now = T0 + timedelta(seconds=t_s)
@@ -155,7 +155,7 @@ def run(rows, state: PolicyState):
         mean = base_w + s.power_w
         recent = (recent_base_w or [base_w])[0] + s.power_w
         cycle = PolicyInputs(Mode.SOLAR, mean, mean, s, recent_mean_w=recent)
-        d, state = decide(cycle, state, S, now)
+        d, state = decide(cycle, state, settings, now)
         got = (d.action.value, d.target_a, d.reason)
         assert got == (action, target, reason), f"t={t_s}s base={base_w}: {got}"
         ch.apply(commands_for(d, s))
@@ -285,6 +285,26 @@ def test_a_surplus_a_few_watts_short_starts_after_twice_the_start_delay():
     assert state.had_surplus
 
 
+def test_a_share_target_of_1_takes_nothing_from_the_grid_on_purpose():
+    """The user asked for no grid energy: a surplus 60 W short is a dip, and no start."""
+    no_grid = replace(S, solar_share_target=1.0)
+    run(
+        [(t, NEAR_W, "none", 0, Reason.NO_SURPLUS) for t in (0, 60, 120, 180)],
+        PolicyState(),
+        no_grid,
+    )
+    run(
+        [
+            (0, -8 * WPA, "none", 0, Reason.START_DELAY),
+            (60, -8 * WPA, "start", 8, Reason.SURPLUS_START),
+            (120, NEAR_W, "adjust", 6, Reason.DIP_HOLD_MIN),
+            (180, NEAR_W, "hold", 6, Reason.STOP_DELAY),
+        ],
+        PolicyState(),
+        no_grid,
+    )
+
+
 def test_a_surplus_further_short_never_starts_without_a_budget():
     run([(t, SHORT_W, "none", 0, Reason.NO_SURPLUS) for t in (0, 60, 120, 180, 240)], PolicyState())
 
@@ -309,7 +329,8 @@ def test_the_near_start_delay_starts_over_when_the_surplus_falls_further_short()
     ("recent_base_w", "action", "target", "reason"),
     [
         (-7 * WPA, "adjust", 7, Reason.SURPLUS_ADJUST),  # the sun went: down at once
-        (-7 * WPA - 90.0, "adjust", 7, Reason.SURPLUS_ADJUST),  # no small-dip grace on it
+        (-10 * WPA + 40.0, "hold", 10, Reason.HOLD),  # 40 W short: the small-dip grace holds
+        (-10 * WPA + 110.0, "adjust", 9, Reason.SURPLUS_ADJUST),  # 110 W short: one ampere
         (500.0, "adjust", 6, Reason.SURPLUS_ADJUST),  # importing: min current, not yet a dip
         (-12 * WPA, "hold", 10, Reason.HOLD),  # more sun: the raise waits for the window
         (-10 * WPA, "hold", 10, Reason.HOLD),
