@@ -118,8 +118,9 @@ class PolicyInputs:
     charger: ChargerSnapshot | None
     car: CarWatts = CarWatts()
     store_failed: bool = False
-    #: The grid mean of the last few seconds (``PROBE_LOOK_S``), settled readings only: a start
-    #: that measures the car looks at it, and a running car's current follows the sun down on it.
+    #: The grid mean of the last few seconds (``PROBE_LOOK_S``): all of them while a start measures
+    #: the car (its step is what it looks for), else settled readings only, on which a running
+    #: car's current follows the sun down.
     recent_mean_w: float | None = None
 
 
