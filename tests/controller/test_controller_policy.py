@@ -710,6 +710,19 @@ def test_a_wall_clock_step_back_does_not_stretch_the_start_delay():
     )
 
 
+def test_a_wall_clock_step_back_does_not_stretch_the_near_start_delay():
+    """The same for a surplus 60 W short of min current, which starts after twice the delay."""
+    near_w = -(6 * WPA - 60)
+    run(
+        [
+            (0, near_w, "none", 0, "start-delay"),
+            (60, near_w, "none", 0, "start-delay"),
+            *[(-3600 + t, near_w, "none", 0, "start-delay") for t in (120, 180, 240, 300)],
+            (-3600 + 360, near_w, "start", 6, "surplus-start"),
+        ]
+    )
+
+
 def test_a_wall_clock_step_back_leaves_no_settle_window_in_the_future():
     charger = IdealCharger(enabled=True, setpoint_a=10)
     _, state, _ = run([(0, -5000, "adjust", 7, "surplus-adjust")], charger=charger)

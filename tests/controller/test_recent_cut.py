@@ -4,11 +4,14 @@ drew it from the grid all that time."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from common.models import Action
 from common.store.sqlite import SqliteStore
-from tests.controller.ctl_helpers import ManualClock, make_loop, minutes, pv_steps, sim_cloud
+from controller.rules import PROBE_LOOK_S
+from tests.controller.ctl_helpers import T0, ManualClock, make_loop, minutes, pv_steps, sim_cloud
 
 
 @pytest.fixture
@@ -28,3 +31,33 @@ def test_a_cloud_halfway_through_the_window_cuts_to_what_the_last_seconds_pay_fo
     # At minute 11 the 2 min window is three-quarters sun, 7050 W on average (still 10 A); its
     # last 5 s are not. The window alone cuts to 8 A a minute later.
     assert adjusts == [(11.0, 8)]
+
+
+class Recording:
+    """The store, with the ``since`` of each read of the last seconds noted."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store, self.recent_since = store, []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def grid_power_mean(self, window_s, now, since=None):
+        if window_s == PROBE_LOOK_S:
+            self.recent_since.append((now, since))
+        return self.store.grid_power_mean(window_s, now, since)
+
+
+def test_the_last_seconds_count_only_from_the_settle_point(store):
+    """A cut must not act on readings from before a command took effect (the car still drew
+    the old current then): outside a start that measures the car, the read starts at the settle
+    point, as the settled window does."""
+    clock = ManualClock()
+    recording = Recording(store)
+    with sim_cloud(clock, paused=True, setpoint_a=16, latency_s=15) as cloud:
+        loop = make_loop(clock, cloud, recording, pv_steps((-10, 8000), (10.5, 6000)))
+        loop.run(12)
+    # From the start at minute 2 on, every read carries the start's settle point (the cut at
+    # minute 11 is the next command).
+    after_start = {since for now, since in recording.recent_since if minutes(now) > 2}
+    assert after_start == {T0 + timedelta(minutes=2, seconds=30)}
