@@ -236,13 +236,17 @@ def test_a_surplus_a_few_watts_short_keeps_the_current(base_w, action, target, r
 NEAR_W = -(MIN_W - 60.0)
 #: 150 W short: a dip.
 SHORT_W = -(MIN_W - 150.0)
+#: A start at 8 A, the minute before each series.
+AT_8_A = [
+    (0, -8 * WPA, "none", 0, Reason.START_DELAY),
+    (60, -8 * WPA, "start", 8, Reason.SURPLUS_START),
+]
 
 
 def test_a_surplus_a_few_watts_short_of_min_current_holds_it_without_running_the_stop_delay():
     run(
         [
-            (0, -8 * WPA, "none", 0, Reason.START_DELAY),
-            (60, -8 * WPA, "start", 8, Reason.SURPLUS_START),
+            *AT_8_A,
             (120, NEAR_W, "adjust", 6, Reason.SURPLUS_ADJUST),
             # Ten minutes at 60 W short: no dip (the stop delay is 180 s).
             *[(120 + 60 * k, NEAR_W, "hold", 6, Reason.HOLD) for k in range(1, 11)],
@@ -259,8 +263,7 @@ def test_a_surplus_a_few_watts_short_neither_runs_a_dip_nor_forgives_it():
     after 180 s of dip (a covered cycle would have forgiven some of it, a short one counted)."""
     run(
         [
-            (0, -8 * WPA, "none", 0, Reason.START_DELAY),
-            (60, -8 * WPA, "start", 8, Reason.SURPLUS_START),
+            *AT_8_A,
             (120, DIP_W, "adjust", 6, Reason.DIP_HOLD_MIN),
             (180, DIP_W, "hold", 6, Reason.STOP_DELAY),
             (240, NEAR_W, "hold", 6, Reason.HOLD),
@@ -295,8 +298,7 @@ def test_a_share_target_of_1_takes_nothing_from_the_grid_on_purpose():
     )
     run(
         [
-            (0, -8 * WPA, "none", 0, Reason.START_DELAY),
-            (60, -8 * WPA, "start", 8, Reason.SURPLUS_START),
+            *AT_8_A,
             (120, NEAR_W, "adjust", 6, Reason.DIP_HOLD_MIN),
             (180, NEAR_W, "hold", 6, Reason.STOP_DELAY),
         ],
