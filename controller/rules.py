@@ -146,6 +146,7 @@ def idle(state: PolicyState) -> PolicyState:
     return replace(
         state,
         surplus_since=None,
+        near_since=None,
         short_since=None,
         dip_seen_at=None,
         had_surplus=False,

@@ -109,7 +109,7 @@ class Controller:
             charger=snap,
             car=self.car.car_watts(),
             store_failed=not store_ok,
-            recent_mean_w=None if self.state.probing_since is None else self._recent_mean(now),
+            recent_mean_w=self._recent_mean(now, settled_from),
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
@@ -150,9 +150,12 @@ class Controller:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _recent_mean(self, now: datetime) -> float | None:
+    def _recent_mean(self, now: datetime, settled_from: datetime | None = None) -> float | None:
+        """Settled readings only, but all of them while a start measures the car: the step it
+        looks for is the command's own."""
+        since = None if self.state.probing_since is not None else settled_from
         try:
-            return self.store.grid_power_mean(PROBE_LOOK_S, now)
+            return self.store.grid_power_mean(PROBE_LOOK_S, now, since)
         except StoreError:
             return None  # the cycle's own reads say what the store does
 

@@ -118,7 +118,9 @@ class PolicyInputs:
     charger: ChargerSnapshot | None
     car: CarWatts = CarWatts()
     store_failed: bool = False
-    #: The grid mean of the last few seconds, read only while a start measures the car.
+    #: The grid mean of the last few seconds (``PROBE_LOOK_S``): all of them while a start measures
+    #: the car (its step is what it looks for), else settled readings only, on which a running
+    #: car's current follows the sun down.
     recent_mean_w: float | None = None
 
 
@@ -129,6 +131,9 @@ class PolicyState:
     mode: Mode | None = None
     #: When the surplus first covered min current while the charger was off (start delay).
     surplus_since: datetime | None = None
+    #: When the surplus first came within ``SMALL_DIP_W`` of min current while the charger was
+    #: off (the longer start delay of a start that is nearly covered).
+    near_since: datetime | None = None
     #: When the surplus first fell short while charging (stop delay), moved on by the sun that
     #: forgave part of the dip since (controller.rules_solar).
     short_since: datetime | None = None
@@ -177,7 +182,7 @@ class PolicyState:
     booked_at: datetime | None = None
     drew_at: datetime | None = None
     #: Since when the session holds min current on the share budget (controller.share); a
-    #: session living on it pauses after ``rules_solar.BUDGET_STOP_S`` once the budget no longer
+    #: session living on it pauses after ``rules_solar.SUNLESS_STOP_S`` once the budget no longer
     #: pays, not after the stop delay.
     budget_since: datetime | None = None
     #: While a dip is pending: the last cycle that counted for it, one short of min current or
@@ -201,6 +206,7 @@ def after_clock_step(state: PolicyState, now: datetime, settings: PolicySettings
     return replace(
         state,
         surplus_since=clamp(state.surplus_since, now),
+        near_since=clamp(state.near_since, now),
         short_since=clamp(state.short_since, now),
         dip_seen_at=clamp(state.dip_seen_at, now),
         settled_from=clamp(state.settled_from, now + settle),

@@ -205,8 +205,9 @@ def _cycle(
     inputs = PolicyInputs(
         mode=Mode.SOLAR, grid_power_mean_w=full, settled_mean_w=settled, charger=snap
     )
-    if isinstance(state, PolicyState) and state.probing_since is not None:
-        inputs = replace(inputs, recent_mean_w=means.mean(t, PROBE_LOOK_S, None))
+    probing = isinstance(state, PolicyState) and state.probing_since is not None
+    recent_w = means.mean(t, PROBE_LOOK_S, None if probing else since_t)
+    inputs = replace(inputs, recent_mean_w=recent_w)
     decision, new_state = policy(inputs, state, s, now)
     cmds = commands_for(decision, snap)
     if not ad.allowed(t, len(cmds)):

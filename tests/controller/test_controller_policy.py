@@ -31,6 +31,10 @@ T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 WPA = 692.8  # 3N~400 V
 S = PolicySettings(watts_per_amp=WPA, start_delay_s=120, stop_delay_s=300)
 STALE = None
+#: A dip with sun left in it: 2000 W of surplus, under min current (4157 W) and under the share
+#: budget's 75 % of it. The stop delay is for such dips; one with no surplus at all (the house
+#: alone imports) pauses after at most a minute.
+PART_W = -2000
 
 
 @dataclass
@@ -131,10 +135,10 @@ def test_cloud_shorter_than_the_stop_delay_does_not_stop():
     sent, _, ch = run(
         [
             (0, -5000, "hold", 7, "hold"),
-            (60, 500, "adjust", 6, "dip-hold-min"),
-            (120, 500, "hold", 6, "stop-delay"),
-            (180, 500, "hold", 6, "stop-delay"),
-            (240, 500, "hold", 6, "stop-delay"),
+            (60, PART_W, "adjust", 6, "dip-hold-min"),
+            (120, PART_W, "hold", 6, "stop-delay"),
+            (180, PART_W, "hold", 6, "stop-delay"),
+            (240, PART_W, "hold", 6, "stop-delay"),
             (300, -5000, "adjust", 7, "surplus-adjust"),  # 4 min of cloud < 5 min delay
             (360, -5000, "hold", 7, "hold"),
         ],
@@ -143,6 +147,33 @@ def test_cloud_shorter_than_the_stop_delay_does_not_stop():
     )
     assert [c for _, c in sent if c] == [["set_current(6)"], ["set_current(7)"]]
     assert ch.enabled
+
+
+@pytest.mark.parametrize(
+    ("dip", "stop_delay_s", "pause_at_s"),
+    [
+        ([PART_W] * 12, 300, 360),  # sun left in the dip: the whole stop delay
+        ([500] * 12, 300, 120),  # none (the house alone imports): a minute
+        ([0.5] * 12, 300, 120),  # half a watt of import is none too
+        ([PART_W, PART_W, PART_W, 500], 300, 240),  # 3 min of partial dip, then none: at once
+        ([500, PART_W, PART_W, PART_W, PART_W, PART_W], 300, 360),  # the sun back in it
+    ],
+)
+def test_a_dip_with_no_sun_left_pauses_after_a_minute(dip, stop_delay_s, pause_at_s):
+    """The stop delay protects a session from a cloud's shadow with sun left in it. With none
+    (an oven on in a dark spell) each second of it is min current from the grid: on one phase,
+    three minutes of 1.4 kW are 69 Wh a dip."""
+    ch = IdealCharger(enabled=True, setpoint_a=6)
+    rows = [(0, -4500, "hold", 6, "hold")]
+    for k, base_w in enumerate(dip):
+        t = 60 + 60 * k
+        if t == pause_at_s:
+            rows.append((t, base_w, "stop", 0, "surplus-stop"))
+            break
+        rows.append((t, base_w, "hold", 6, "stop-delay"))
+    settings = replace(S, stop_delay_s=stop_delay_s)
+    run(rows, charger=ch, settings=settings, state=PolicyState(had_surplus=True))
+    assert not ch.enabled
 
 
 #: Cycles of 10 s and a stop delay of 180 s, as the defaults.
@@ -164,10 +195,10 @@ def test_sun_in_a_dip_forgives_it_in_proportion(sun_s, stop_at_s):
     ch = IdealCharger(enabled=True, setpoint_a=6)
     sun_end_s = 160 + sun_s
     rows = [(0, -4500, "hold", 6, "hold")]
-    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(10, 160, 10)]
+    rows += [(t, PART_W, "hold", 6, "stop-delay") for t in range(10, 160, 10)]
     rows += [(t, -4500, "hold", 6, "hold") for t in range(160, sun_end_s, 10)]
-    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(sun_end_s, stop_at_s, 10)]
-    rows += [(stop_at_s, 500, "stop", 0, "surplus-stop")]
+    rows += [(t, PART_W, "hold", 6, "stop-delay") for t in range(sun_end_s, stop_at_s, 10)]
+    rows += [(stop_at_s, PART_W, "stop", 0, "surplus-stop")]
     run(rows, charger=ch, settings=TEN_S, state=PolicyState(had_surplus=True))
     assert not ch.enabled
 
@@ -179,11 +210,11 @@ def test_only_the_sun_the_window_saw_forgives_a_dip():
     run(
         [
             (0, -4500, "hold", 6, "hold"),
-            (60, 500, "hold", 6, "stop-delay"),
-            (120, 500, "hold", 6, "stop-delay"),
+            (60, PART_W, "hold", 6, "stop-delay"),
+            (120, PART_W, "hold", 6, "stop-delay"),
             (180, -4500, "hold", 6, "hold"),  # forgives 15 x 3.57 = 53.6 s: the dip is 66 s old
-            (240, 500, "hold", 6, "stop-delay"),
-            (300, 500, "stop", 0, "surplus-stop"),  # 186 s of dip
+            (240, PART_W, "hold", 6, "stop-delay"),
+            (300, PART_W, "stop", 0, "surplus-stop"),  # 186 s of dip
         ],
         charger=ch,
         settings=replace(TEN_S, window_s=15),
@@ -196,11 +227,11 @@ def test_a_hold_on_the_share_budget_neither_runs_a_dip_nor_ends_it():
     count, but the dip goes on (it used to start over, and the pause came at 370 s)."""
     ch = IdealCharger(enabled=True, setpoint_a=6)
     rows = [(0, -4500, "hold", 6, "hold")]
-    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(10, 170, 10)]
+    rows += [(t, PART_W, "hold", 6, "stop-delay") for t in range(10, 170, 10)]
     rows += [(170, -4500, "hold", 6, "hold")]  # the dip from 10 s forgiven to 45.7 s
     rows += [(180, -0.8 * 6 * WPA, "hold", 6, "share-hold")]  # 55.7 s: this cycle not counted
-    rows += [(t, 500, "hold", 6, "stop-delay") for t in range(190, 240, 10)]
-    rows += [(240, 500, "stop", 0, "surplus-stop")]  # 184.3 s of dip
+    rows += [(t, PART_W, "hold", 6, "stop-delay") for t in range(190, 240, 10)]
+    rows += [(240, PART_W, "stop", 0, "surplus-stop")]  # 184.3 s of dip
     sunny_so_far = PolicyState(had_surplus=True, share_solar_wh=20000.0)  # 513 Wh to spend
     run(rows, charger=ch, settings=TEN_S, state=sunny_so_far)
 
@@ -601,8 +632,8 @@ def test_a_restart_inside_a_dip_goes_on_from_the_kept_start(dip_began_s, pause_a
     hold min current from the grid for as long as it restarted."""
     dip = None if dip_began_s is None else T0 + timedelta(seconds=dip_began_s)
     state = seed_state(decision(SO, A.HOLD, "stop-delay"), T0, S, dip_since=dip)
-    rows = [(t, 500, "hold", 6, "stop-delay") for t in range(0, pause_at_s, 30)]
-    stop = (pause_at_s, 500, "stop", 0, "surplus-stop")
+    rows = [(t, PART_W, "hold", 6, "stop-delay") for t in range(0, pause_at_s, 30)]
+    stop = (pause_at_s, PART_W, "stop", 0, "surplus-stop")
     run([*rows, stop], charger=IdealCharger(enabled=True, setpoint_a=6), state=state)
 
 
@@ -650,12 +681,12 @@ def test_a_few_ms_of_jitter_does_not_add_a_cycle_to_the_delays():
             (0.02, -5000, "none", 0, "start-delay"),  # this cycle woke 20 ms late
             (60.005, -5000, "none", 0, "start-delay"),
             (120.0, -5000, "start", 7, "surplus-start"),  # 119.98 s after the timer began
-            (180.01, 2000, "adjust", 6, "dip-hold-min"),
-            (240.0, 2000, "hold", 6, "stop-delay"),
-            (300.0, 2000, "hold", 6, "stop-delay"),
-            (360.0, 2000, "hold", 6, "stop-delay"),
-            (420.0, 2000, "hold", 6, "stop-delay"),
-            (479.995, 2000, "stop", 0, "surplus-stop"),  # 299.985 s of shortfall
+            (180.01, PART_W, "adjust", 6, "dip-hold-min"),
+            (240.0, PART_W, "hold", 6, "stop-delay"),
+            (300.0, PART_W, "hold", 6, "stop-delay"),
+            (360.0, PART_W, "hold", 6, "stop-delay"),
+            (420.0, PART_W, "hold", 6, "stop-delay"),
+            (479.995, PART_W, "stop", 0, "surplus-stop"),  # 299.985 s of shortfall
         ]
     )
     assert [c for _, c in sent if c] == [
@@ -675,6 +706,19 @@ def test_a_wall_clock_step_back_does_not_stretch_the_start_delay():
             (-3600 + 120, -5000, "none", 0, "start-delay"),
             (-3600 + 180, -5000, "none", 0, "start-delay"),
             (-3600 + 240, -5000, "start", 7, "surplus-start"),
+        ]
+    )
+
+
+def test_a_wall_clock_step_back_does_not_stretch_the_near_start_delay():
+    """The same for a surplus 60 W short of min current, which starts after twice the delay."""
+    near_w = -(6 * WPA - 60)
+    run(
+        [
+            (0, near_w, "none", 0, "start-delay"),
+            (60, near_w, "none", 0, "start-delay"),
+            *[(-3600 + t, near_w, "none", 0, "start-delay") for t in (120, 180, 240, 300)],
+            (-3600 + 360, near_w, "start", 6, "surplus-start"),
         ]
     )
 

@@ -240,3 +240,14 @@ def test_a_schedule_holding_the_car_refuses_only_a_start_of_ours():
     sent = replace(state, start_sent_at=now - timedelta(seconds=S.settle_s))
     d, st = decide(PolicyInputs(Mode.SOLAR, -6000.0, -6000.0, ch), sent, S, now)
     assert d.reason is Reason.START_REFUSED and st.start_refused_until is not None
+
+
+@pytest.mark.parametrize(("bound", "reason"), [(False, Reason.HOLD), (True, Reason.STOP_DELAY)])
+def test_a_settling_upper_bound_just_short_of_min_current_is_a_dip(bound, reason):
+    """60 W short of 6 A holds min current as no dip, but not on the upper end of a settling
+    range: that is what the surplus could be, not what it is."""
+    ch = charger(CHARGING, 6)
+    c = cycle(Mode.SOLAR, ch, 0.0)
+    sp = replace(c.surplus(ch, 60.0), bound=bound)
+    d, _ = solar_running(c, ch, sp, PolicyState(mode=Mode.SOLAR, had_surplus=True))
+    assert (d.action, d.reason) == (Action.HOLD, reason)

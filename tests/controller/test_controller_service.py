@@ -71,12 +71,13 @@ def test_closed_loop_strong_sun_then_sun_goes_then_manual(store, caplog):
         # (7552, not 7550: the cloud reports 6.93 kW for the 6928 W drawn.)
         assert {round(d.surplus_w) for d in sunny[3:]} == {7552}
 
-        # The sun goes: min current at once, pause exactly stop_delay_s after it fell short.
+        # The sun goes altogether: min current at once, and as the house alone imports, the
+        # pause a minute after it fell short (the 300 s stop delay is for a dip with sun left).
         dark = loop.run(10)
         short = [d for d in dark if d.reason in ("dip-hold-min", "stop-delay")]
         stop = [d for d in dark if d.action is Action.STOP]
         assert len(stop) == 1 and stop[0].reason == "surplus-stop"
-        assert (stop[0].ts - short[0].ts).total_seconds() == 300
+        assert (stop[0].ts - short[0].ts).total_seconds() == 60
         # Once a read shows it paused, the charger gets its full current back (a schedule set in
         # the app would otherwise charge the car at 6 A tonight).
         assert cloud.commands()[2:] == ["current(6)", "pause", "current(16)"]
@@ -477,24 +478,30 @@ def restarted(loop, store, kept):
 
 @pytest.mark.parametrize("every_min", [1, 2, 4])
 @pytest.mark.parametrize("off_grid_us", [0, 123456])
-def test_restarts_inside_a_dip_do_not_stretch_it(store, tmp_path, every_min, off_grid_us):
+@pytest.mark.parametrize(("pv_after_w", "pause_min"), [(2500.0, 17), (0.0, 12)])
+def test_restarts_inside_a_dip_do_not_stretch_it(
+    store, tmp_path, every_min, off_grid_us, pv_after_w, pause_min
+):
     """A controller restarted every few minutes (a crash loop under a restart policy) started
     each dip afresh: the car held min current from the grid as long as the loop lasted. The
-    dip's start is kept in the controller state file, so the pause comes at minute 16, one stop
-    delay (5 minutes here) after the dip began, as without restarts. A clock off the whole
-    second (the store keeps ms, the clock has µs) must not make the kept start look later than
-    the decision that saw it."""
+    dip's start is kept in the controller state file, so the pause comes at minute 17, one stop
+    delay (5 minutes here) after the dip began at minute 12, as without restarts. A clock off
+    the whole second (the store keeps ms, the clock has µs) must not make the kept start look
+    later than the decision that saw it. With no sun left at all the dip pauses a minute in
+    (minute 12), restarts or not."""
     clock = ManualClock(T0 + timedelta(microseconds=off_grid_us))
     kept = LocalStateFile(tmp_path / "scc-controller-state.json")
     with sim_cloud(clock, paused=True) as cloud:
-        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (10, 0)))
+        # From minute 10: 2500 W of sun leave 2050 W of surplus, a dip the stop delay is for;
+        # 0 W leave none.
+        loop = make_loop(clock, cloud, store, pv_steps((-10, 8000), (10, pv_after_w)))
         loop.controller.local = kept
         decisions = loop.run(10)
         while minutes(clock()) < 30:
             loop = restarted(loop, store, kept)
             decisions += loop.run(every_min)
         stops = [round(minutes(d.ts)) for d in decisions if d.action is A.STOP]
-        assert stops == [16]
+        assert stops == [pause_min]
         assert cloud.charger.paused
     assert kept.load().dip_since is None  # the pause ended the dip
 

@@ -121,7 +121,11 @@ def test_perfect_limit_beats_default_solar_when_shadows_leave_no_surplus():
     assert perfect.metrics.ev_solar_kwh == pytest.approx(perfect.limit_solar_kwh)
     assert perfect.metrics.solar_share == 1.0
     assert perfect.limit_solar_kwh >= ours.metrics.ev_solar_kwh
-    assert ours.captured is not None and 0.5 < ours.captured <= 1.0
+    # A dip with no sun left pauses after a minute, not the 300 s stop delay: with these slow
+    # settings (60 s cycles, a 2 min window, a 2 min start delay) each 3 min shadow pauses the
+    # car, and the next start takes a third of the sunny spell (it rode them out before: 87 %).
+    assert ours.captured is not None and 0.4 < ours.captured < 0.5
+    assert ours.metrics.starts == 13
     assert (perfect.metrics.starts, perfect.metrics.stops) == (14, 13)  # every sunny spell
     assert perfect.cloud_requests is None
 
@@ -316,13 +320,15 @@ def test_a_1_phase_car_behind_a_3_phase_config_takes_16_a_not_8_a():
 
 
 def test_0_kw_reports_do_not_keep_the_car_charging_after_sunset():
-    """Every other read says 0 kW: the session still ends after the stop delay at sunset."""
+    """Every other read says 0 kW: the session still ends at sunset, a minute into the dip (no
+    sun is left in it, so the 300 s stop delay does not apply)."""
     sunset = Profile("sunset", TEN_AM, (6000.0,) * 3600 + (0.0,) * 3600, (300.0,) * 7200)
     r = replay(sunset, pinned(), ReplayOptions(car=CarOptions(zero_kw_every=2)))
     reasons = [d.reason for d in r.decisions if d.action.value not in ("none", "hold")]
     assert reasons == ["surplus-start", "dip-hold-min", "surplus-stop", "no-surplus"]
-    # 6 A through the 300 s stop delay, and the latency: what the stop delay costs, no more.
-    assert r.metrics.ev_grid_kwh == pytest.approx(0.46, abs=0.02)
+    # 6 A through the window, the minute and the latency, no more (0.46 kWh with the whole
+    # 300 s stop delay).
+    assert r.metrics.ev_grid_kwh == pytest.approx(0.18, abs=0.02)
     assert r.metrics.stops == 1
 
 
