@@ -109,7 +109,7 @@ class Controller:
             charger=snap,
             car=self.car.car_watts(),
             store_failed=not store_ok,
-            recent_mean_w=self._recent_mean(now, settled_from),
+            recent_mean_w=self._recent_mean(now, settled_from, snap is not None and snap.enabled),
         )
         decision, new_state = self.policy(inputs, self.state, self.settings, now)
         commands = commands_for(decision, snap)
@@ -141,7 +141,7 @@ class Controller:
         it draws, and the status would say so only at the next cycle. When it is the full
         configured draw and no surplus pays for it, the cycle runs now (and pauses it)."""
         before = self.state.probe_before_w
-        recent = self._recent_mean(now)
+        recent = self._recent_mean(now, None, True)
         if before is None or recent is None or not overdrawn(recent, before, self.settings):
             return None
         # What it draws is measured too, or the next sunny spell would try it again.
@@ -150,12 +150,15 @@ class Controller:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _recent_mean(self, now: datetime, settled_from: datetime | None = None) -> float | None:
+    def _recent_mean(self, now: datetime, since: datetime | None, on: bool) -> float | None:
         """Settled readings only, but all of them while a start measures the car: the step it
-        looks for is the command's own."""
-        since = None if self.state.probing_since is not None else settled_from
+        looks for is the command's own. Not read for a charger that is off (``on``): nothing to
+        cut, and a query saved every cycle of the night."""
+        probing = self.state.probing_since is not None
+        if not (probing or on):
+            return None
         try:
-            return self.store.grid_power_mean(PROBE_LOOK_S, now, since)
+            return self.store.grid_power_mean(PROBE_LOOK_S, now, None if probing else since)
         except StoreError:
             return None  # the cycle's own reads say what the store does
 

@@ -48,7 +48,7 @@ class Recording:
         return self.store.grid_power_mean(window_s, now, since)
 
 
-def test_the_last_seconds_count_only_from_the_settle_point(store):
+def test_the_last_seconds_count_from_the_settle_point_and_only_for_a_running_car(store):
     """A cut must not act on readings from before a command took effect (the car still drew
     the old current then): outside a start that measures the car, the read starts at the settle
     point, as the settled window does."""
@@ -57,7 +57,8 @@ def test_the_last_seconds_count_only_from_the_settle_point(store):
     with sim_cloud(clock, paused=True, setpoint_a=16, latency_s=15) as cloud:
         loop = make_loop(clock, cloud, recording, pv_steps((-10, 8000), (10.5, 6000)))
         loop.run(12)
-    # From the start at minute 2 on, every read carries the start's settle point (the cut at
-    # minute 11 is the next command).
-    after_start = {since for now, since in recording.recent_since if minutes(now) > 2}
-    assert after_start == {T0 + timedelta(minutes=2, seconds=30)}
+    # Nothing is read while the charger is off (minutes 0-2: nothing to cut); from the start at
+    # minute 2 on, every read carries the start's settle point (the cut at minute 11 is the next
+    # command).
+    assert recording.recent_since and all(minutes(now) > 2 for now, _ in recording.recent_since)
+    assert {since for _, since in recording.recent_since} == {T0 + timedelta(minutes=2, seconds=30)}
